@@ -1,0 +1,243 @@
+"""Repository functions: all of Trainyard's SQL lives here.
+
+Every function takes the session as a keyword argument so callers decide the transaction.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from db.models import (FINISHED, Checkpoint, Dataset, Metric, ModelVersion, ResourceSample, Run,
+                       RunStatus, ShareLink, utcnow)
+
+# ---- datasets -------------------------------------------------------------------------------
+
+
+def create_dataset(*, session: Session, name: str, kind: str, root: str,
+                   summary: Mapping[str, Any] | None = None, status: str = "ready") -> Dataset:
+    dataset = Dataset(name=name, kind=kind, root=root, summary=dict(summary or {}), status=status)
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def get_dataset(*, session: Session, dataset_id: int) -> Dataset | None:
+    return session.get(Dataset, dataset_id)
+
+
+def get_dataset_by_name(*, session: Session, name: str) -> Dataset | None:
+    return session.exec(select(Dataset).where(Dataset.name == name)).first()
+
+
+def list_datasets(*, session: Session, kind: str | None = None) -> list[Dataset]:
+    stmt = select(Dataset).order_by(Dataset.name)
+    if kind:
+        stmt = stmt.where(Dataset.kind == kind)
+    return list(session.exec(stmt))
+
+
+# ---- runs -----------------------------------------------------------------------------------
+
+
+def create_run(*, session: Session, family: str, config: Mapping[str, Any], dataset_id: int | None = None,
+               name: str = "", task: str | None = None, priority: str = "default",
+               parent_id: int | None = None, sweep_id: int | None = None) -> Run:
+    run = Run(family=family, config=dict(config), dataset_id=dataset_id, name=name, task=task,
+              priority=priority, parent_id=parent_id, sweep_id=sweep_id)
+    session.add(run)
+    session.flush()
+    if not run.name:
+        run.name = f"{family}-{run.id}"
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def list_runs(*, session: Session, statuses: Iterable[RunStatus | str] | None = None,
+              family: str | None = None, limit: int = 200) -> list[Run]:
+    stmt = select(Run).order_by(col(Run.id).desc()).limit(limit)
+    if statuses:
+        stmt = stmt.where(col(Run.status).in_([RunStatus(s) for s in statuses]))
+    if family:
+        stmt = stmt.where(Run.family == family)
+    return list(session.exec(stmt))
+
+
+def count_runs_by_status(*, session: Session) -> dict[str, int]:
+    rows = session.exec(select(Run.status, func.count()).group_by(Run.status))
+    return {RunStatus(status).value: n for status, n in rows}
+
+
+def update_run(*, session: Session, run_id: int, **fields: Any) -> None:
+    """Set columns of one run without loading it (progress and heartbeats are hot paths)."""
+    session.exec(update(Run).where(Run.id == run_id).values(**fields))
+
+
+def set_run_status(*, session: Session, run_id: int, status: RunStatus, **fields: Any) -> None:
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "heartbeat_at": now, **fields}
+    if status in FINISHED:
+        values.setdefault("finished_at", now)
+    if status == RunStatus.preparing:
+        values.setdefault("started_at", now)
+    update_run(session=session, run_id=run_id, **values)
+
+
+def request_cancel(*, session: Session, run_id: int) -> None:
+    update_run(session=session, run_id=run_id, cancel_requested=True)
+
+
+def cancel_requested(*, session: Session, run_id: int) -> bool:
+    return bool(session.exec(select(Run.cancel_requested).where(Run.id == run_id)).first())
+
+
+def stale_runs(*, session: Session, older_than_s: float) -> list[Run]:
+    """Active runs whose worker has not reported for ``older_than_s`` seconds."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Run).where(col(Run.status).in_([RunStatus.preparing, RunStatus.training]),
+                             col(Run.heartbeat_at) < cutoff)
+    return list(session.exec(stmt))
+
+
+# ---- metrics --------------------------------------------------------------------------------
+
+
+def add_metrics(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``)."""
+    if rows:
+        session.bulk_insert_mappings(Metric, rows)
+
+
+def metric_rows(*, session: Session, run_id: int, names: Iterable[str] | None = None) -> list[Metric]:
+    stmt = select(Metric).where(Metric.run_id == run_id).order_by(Metric.name, Metric.step, Metric.id)
+    if names is not None:
+        stmt = stmt.where(col(Metric.name).in_(list(names)))
+    return list(session.exec(stmt))
+
+
+def latest_metrics(*, session: Session, run_id: int) -> dict[str, float]:
+    """Each metric's value at its highest step."""
+    last = (select(Metric.name, func.max(Metric.step).label("step"))
+            .where(Metric.run_id == run_id).group_by(Metric.name).subquery())
+    stmt = (select(Metric.name, Metric.value)
+            .join(last, (Metric.name == last.c.name) & (Metric.step == last.c.step))
+            .where(Metric.run_id == run_id).order_by(Metric.name, Metric.id))
+    return {name: value for name, value in session.exec(stmt)}
+
+
+def delete_metrics_after(*, session: Session, run_id: int, step: int) -> int:
+    """Drop metrics logged after ``step`` (a resume re-logs them from the checkpoint on)."""
+    result = session.exec(delete(Metric).where(Metric.run_id == run_id, Metric.step > step))
+    return result.rowcount or 0
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+
+
+def add_checkpoint(*, session: Session, run_id: int, step: int, path: str, sha256: str,
+                   monitored: float | None = None, best: bool = False) -> Checkpoint:
+    if best:
+        session.exec(update(Checkpoint).where(Checkpoint.run_id == run_id).values(best=False))
+    ckpt = Checkpoint(run_id=run_id, step=step, path=path, sha256=sha256, monitored=monitored, best=best)
+    session.add(ckpt)
+    session.flush()
+    return ckpt
+
+
+def list_checkpoints(*, session: Session, run_id: int) -> list[Checkpoint]:
+    stmt = select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.step, Checkpoint.id)
+    return list(session.exec(stmt))
+
+
+def latest_checkpoint(*, session: Session, run_id: int) -> Checkpoint | None:
+    stmt = (select(Checkpoint).where(Checkpoint.run_id == run_id)
+            .order_by(col(Checkpoint.step).desc(), col(Checkpoint.id).desc()))
+    return session.exec(stmt).first()
+
+
+def best_monitored(*, session: Session, run_id: int) -> float | None:
+    stmt = select(func.min(Checkpoint.monitored)).where(Checkpoint.run_id == run_id)
+    return session.exec(stmt).first()
+
+
+# ---- resources ------------------------------------------------------------------------------
+
+
+def add_resource_sample(*, session: Session, run_id: int, cpu_percent: float, ram_percent: float,
+                        ram_mb: float, gpu_percent: float | None = None,
+                        gpu_mem_percent: float | None = None) -> None:
+    session.add(ResourceSample(run_id=run_id, cpu_percent=cpu_percent, ram_percent=ram_percent,
+                               ram_mb=ram_mb, gpu_percent=gpu_percent, gpu_mem_percent=gpu_mem_percent))
+
+
+def resource_samples(*, session: Session, run_id: int, limit: int = 2000) -> list[ResourceSample]:
+    stmt = (select(ResourceSample).where(ResourceSample.run_id == run_id)
+            .order_by(col(ResourceSample.time).desc()).limit(limit))
+    return list(reversed(list(session.exec(stmt))))
+
+
+# ---- model registry -------------------------------------------------------------------------
+
+
+def register_model_version(*, session: Session, run_id: int, family: str, artifact_path: str,
+                           task: str | None = None, scope: str = "",
+                           metrics: Mapping[str, Any] | None = None, threshold: float | None = None,
+                           activate: bool = True) -> ModelVersion:
+    version = ModelVersion(run_id=run_id, family=family, task=task, scope=scope,
+                           artifact_path=artifact_path, metrics=dict(metrics or {}), threshold=threshold)
+    session.add(version)
+    session.flush()
+    if activate:
+        activate_model_version(session=session, model_version_id=version.id)
+    return version
+
+
+def activate_model_version(*, session: Session, model_version_id: int) -> ModelVersion:
+    """Make one version active and every other of its family/task/scope inactive."""
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        raise LookupError(f"no model version with id {model_version_id}")
+    session.exec(update(ModelVersion)
+                 .where(ModelVersion.family == version.family, ModelVersion.scope == version.scope,
+                        (ModelVersion.task == version.task) if version.task is not None
+                        else col(ModelVersion.task).is_(None),
+                        ModelVersion.id != version.id)
+                 .values(active=False))
+    version.active = True
+    session.add(version)
+    session.flush()
+    return version
+
+
+def list_model_versions(*, session: Session, family: str | None = None,
+                        active_only: bool = False) -> list[ModelVersion]:
+    stmt = select(ModelVersion).order_by(col(ModelVersion.id).desc())
+    if family:
+        stmt = stmt.where(ModelVersion.family == family)
+    if active_only:
+        stmt = stmt.where(ModelVersion.active == True)  # noqa: E712 (SQL expression)
+    return list(session.exec(stmt))
+
+
+def active_model(*, session: Session, family: str, scope: str = "", task: str | None = None) -> ModelVersion | None:
+    stmt = select(ModelVersion).where(ModelVersion.family == family, ModelVersion.scope == scope,
+                                      ModelVersion.active == True)  # noqa: E712
+    stmt = stmt.where(ModelVersion.task == task) if task is not None else stmt
+    return session.exec(stmt).first()
+
+
+# ---- share links ----------------------------------------------------------------------------
+
+
+def create_share_link(*, session: Session, token: str, run_ids: Sequence[int], title: str = "",
+                      expires_at: datetime | None = None) -> ShareLink:
+    link = ShareLink(token=token, run_ids=list(run_ids), title=title, expires_at=expires_at)
+    session.add(link)
+    session.flush()
+    return link

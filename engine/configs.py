@@ -1,0 +1,94 @@
+"""Family configs: defaults from ``configs/<family>.yaml``, validation by the family's model.
+
+The same functions serve the Launch form, the YAML editor and the CLI, so an error reads the
+same everywhere: the key's dotted path and the reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from engine.core import Family
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+__all__ = ["ConfigError", "FieldError", "default_config_text", "default_config", "validate_config",
+           "parse_config_yaml"]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ConfigError(ValueError):
+    """A config that does not validate; ``errors`` name each bad key and why."""
+
+    def __init__(self, family: str, errors: list[FieldError], source: str = "config") -> None:
+        self.family = family
+        self.errors = errors
+        self.source = source
+        super().__init__(f"invalid {family} {source}: " + "; ".join(map(str, errors)))
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not a field of this family's config)"
+        elif err["type"] in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
+            msg = f"must be one of {err['ctx']['expected']} (got {err.get('input')!r})"
+        out.append(FieldError(loc, msg))
+    return out
+
+
+def default_config_text(family: Family) -> str:
+    """The commented defaults file of a family, as the YAML editor shows it."""
+    path = CONFIG_DIR / f"{family.key}.yaml"
+    if path.exists():
+        return path.read_text()
+    return yaml.safe_dump(family.config_model().model_dump(mode="json"), sort_keys=False)
+
+
+def default_config(family: Family) -> dict[str, Any]:
+    return parse_config_yaml(family, default_config_text(family)).model_dump(mode="json")
+
+
+def validate_config(family: Family, data: dict[str, Any] | BaseModel | None) -> BaseModel:
+    """Validate plain data with the family's model; raise ``ConfigError`` naming each key."""
+    model = family.config_model
+    if isinstance(data, model):
+        return data
+    if isinstance(data, BaseModel):
+        data = data.model_dump()
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(family.key, [FieldError("", f"expected a mapping of keys, got {type(data).__name__}")])
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(family.key, _field_errors(exc)) from None
+
+
+def parse_config_yaml(family: Family, text: str, source: str = "YAML") -> BaseModel:
+    """Parse YAML text (syntax errors give line and column) and validate it."""
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(family.key, [FieldError("", f"{where}{problem}")], source) from None
+    try:
+        return validate_config(family, data)
+    except ConfigError as exc:
+        raise ConfigError(family.key, exc.errors, source) from None

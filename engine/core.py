@@ -1,0 +1,146 @@
+"""The engine contract: what a family trainer is handed and what it returns.
+
+The engine knows nothing of Streamlit or RQ. A trainer talks to the outside world only through
+the ``RunContext`` it is given: the worker hands it one that writes to the database, tests and
+the offline CLI hand it others.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunContext", "Trainer",
+    "FamilyConfig", "Family", "FamilyRegistry", "UnknownFamilyError", "FAMILIES",
+]
+
+
+class RunCancelled(Exception):
+    """Raised by a trainer (or ``check_stop``) when the context asked it to stop."""
+
+
+@runtime_checkable
+class RunContext(Protocol):
+    out_dir: Path
+    device: str
+    resume_from: Path | None
+
+    def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None: ...
+    def progress(self, done: int, total: int, phase: str = "train") -> None: ...
+    def checkpoint(self, path: Path, *, step: int, monitored: float | None = None,
+                   best: bool | None = None) -> None: ...
+    def should_stop(self) -> bool: ...
+
+
+def check_stop(ctx: RunContext) -> None:
+    """Raise ``RunCancelled`` when the run was asked to stop; call at batch or epoch ends."""
+    if ctx.should_stop():
+        raise RunCancelled("cancelled on request")
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """What a trainer needs to know of a dataset: where it lives and what kind it is."""
+    name: str
+    kind: str
+    root: Path
+    id: int | None = None
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelArtifact:
+    """A trained model to register: one artifact, its scope and headline numbers."""
+    path: Path
+    scope: str = ""
+    task: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = None
+
+
+@dataclass
+class FitResult:
+    """The run's final summary metrics and, when it produced one, the model to register."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    model: ModelArtifact | None = None
+
+
+class FamilyConfig(BaseModel):
+    """Base of every family's config: unknown keys are errors, never silently ignored."""
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Trainer(ABC):
+    """One family's training. Subclasses supply ``fit``; the run lifecycle lives in ``jobs``."""
+    family: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, config: Any, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
+        """Train one model; return its summary. Stop early (raise ``RunCancelled``) when
+        ``ctx.should_stop()`` turns true."""
+
+
+def _import(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registry entry. The config class is light (pages validate with it); the trainer
+    module carries the heavy imports and is loaded only by workers and the CLI."""
+    key: str
+    title: str
+    config_path: str
+    trainer_path: str
+    dataset_kind: str | None = None
+    tasks: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def config_model(self) -> type[FamilyConfig]:
+        return _import(self.config_path)
+
+    def trainer(self) -> Trainer:
+        return _import(self.trainer_path)()
+
+
+class UnknownFamilyError(KeyError):
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class FamilyRegistry(Mapping[str, Family]):
+    """``FAMILIES["yolo"]``; an unknown key raises with the list of valid keys."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Family] = {}
+
+    def register(self, family: Family) -> Family:
+        self._families[family.key] = family
+        return family
+
+    def unregister(self, key: str) -> None:
+        self._families.pop(key, None)
+
+    def __getitem__(self, key: str) -> Family:
+        try:
+            return self._families[key]
+        except KeyError:
+            valid = ", ".join(sorted(self._families)) or "(none registered)"
+            raise UnknownFamilyError(f"unknown family {key!r}; valid families: {valid}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._families)
+
+    def __len__(self) -> int:
+        return len(self._families)
+
+
+FAMILIES = FamilyRegistry()

@@ -1,0 +1,140 @@
+"""What the dashboard and the CLI call to start, stop and inspect work on the queue."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from rq import Queue, Worker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
+from db import queries
+from db.models import Run, RunStatus
+from db.session import session_scope
+from engine.configs import validate_config
+from engine.families import FAMILIES
+from jobs.connection import QUEUE_NAMES, get_redis
+from settings import get_settings
+
+PRIORITIES = QUEUE_NAMES
+__all__ = ["submit_run", "cancel_run", "resume_run", "retry_run", "queue_depths", "list_workers",
+           "WorkerInfo", "PRIORITIES"]
+
+
+def _queue(priority: str) -> Queue:
+    if priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}; choose one of {', '.join(PRIORITIES)}")
+    return Queue(priority, connection=get_redis())
+
+
+def _enqueue(run_id: int, priority: str) -> str:
+    job = _queue(priority).enqueue("jobs.tasks.execute_run", run_id,
+                                   job_timeout=get_settings().job_timeout_s,
+                                   result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
+                                   description=f"trainyard run {run_id}")
+    with session_scope() as s:
+        queries.update_run(session=s, run_id=run_id, job_id=job.id)
+    return job.id
+
+
+def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
+               dataset_id: int | None = None, name: str = "", priority: str = "default") -> Run:
+    """Validate ``config`` with the family's model (``ConfigError`` names each bad key), store a
+    pending run and enqueue its id. Nothing is stored or enqueued when validation fails."""
+    fam = FAMILIES[family]
+    _queue(priority)  # reject a bad priority before anything is written
+    cfg = validate_config(fam, config)
+    data = cfg.model_dump(mode="json")
+    with session_scope() as s:
+        if dataset_id is not None and queries.get_dataset(session=s, dataset_id=dataset_id) is None:
+            raise LookupError(f"no dataset with id {dataset_id}")
+        run = queries.create_run(session=s, family=family, config=data, dataset_id=dataset_id, name=name,
+                                 task=data.get("task"), priority=priority)
+    run.job_id = _enqueue(run.id, priority)
+    return run
+
+
+def cancel_run(run_id: int) -> RunStatus:
+    """A queued run is cancelled at once; a running one stops at its next batch or epoch."""
+    with session_scope() as s:
+        run = queries.get_run(session=s, run_id=run_id)
+        if run is None:
+            raise LookupError(f"no run with id {run_id}")
+        if run.status.finished:
+            return run.status
+        if run.status == RunStatus.pending:
+            queries.set_run_status(session=s, run_id=run_id, status=RunStatus.cancelled, cancel_requested=True)
+            job_id = run.job_id
+        else:
+            queries.request_cancel(session=s, run_id=run_id)
+            return run.status
+    if job_id:
+        try:
+            Job.fetch(job_id, connection=get_redis()).cancel()
+        except (NoSuchJobError, InvalidJobOperation):
+            pass  # already picked up: the job sees the cancelled status and returns
+    return RunStatus.cancelled
+
+
+def resume_run(run_id: int) -> Run:
+    """Continue a cancelled or failed run from its latest checkpoint, as the same run, so its
+    curves continue where they stopped. Metrics logged after that checkpoint are dropped
+    because the trainer logs those steps again."""
+    with session_scope() as s:
+        run = queries.get_run(session=s, run_id=run_id)
+        if run is None:
+            raise LookupError(f"no run with id {run_id}")
+        if run.status not in (RunStatus.cancelled, RunStatus.failed):
+            raise ValueError(f"run {run_id} is {run.status.value}; only cancelled or failed runs can resume")
+        ckpt = queries.latest_checkpoint(session=s, run_id=run_id)
+        if ckpt is None:
+            raise ValueError(f"run {run_id} saved no checkpoint to resume from; retry it instead")
+        queries.delete_metrics_after(session=s, run_id=run_id, step=ckpt.step)
+        queries.set_run_status(session=s, run_id=run_id, status=RunStatus.pending, cancel_requested=False,
+                               resume_from=ckpt.path, error=None, finished_at=None)
+        priority = run.priority
+    _enqueue(run_id, priority)
+    with session_scope() as s:
+        return queries.get_run(session=s, run_id=run_id)
+
+
+def retry_run(run_id: int) -> Run:
+    """Start afresh with the same family, dataset and config; the new run points to its parent."""
+    with session_scope() as s:
+        run = queries.get_run(session=s, run_id=run_id)
+        if run is None:
+            raise LookupError(f"no run with id {run_id}")
+        new = queries.create_run(session=s, family=run.family, config=run.config, dataset_id=run.dataset_id,
+                                 name=f"{run.name} (retry)", task=run.task, priority=run.priority,
+                                 parent_id=run.id, sweep_id=run.sweep_id)
+    new.job_id = _enqueue(new.id, new.priority)
+    return new
+
+
+def queue_depths() -> dict[str, int]:
+    conn = get_redis()
+    return {name: Queue(name, connection=conn).count for name in PRIORITIES}
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    state: str
+    queues: tuple[str, ...]
+    current_run: int | None
+    last_heartbeat: Any
+
+
+def list_workers() -> list[WorkerInfo]:
+    conn = get_redis()
+    out = []
+    for w in Worker.all(connection=conn):
+        run_id = None
+        job = w.get_current_job()
+        if job is not None and job.args:
+            run_id = job.args[0]
+        out.append(WorkerInfo(name=w.name, state=str(w.get_state()), queues=tuple(w.queue_names()),
+                              current_run=run_id, last_heartbeat=w.last_heartbeat))
+    return out

@@ -1,0 +1,115 @@
+"""The worker's RunContext: metrics, progress, checkpoints and the stop flag, into the database."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from db import queries
+from db.models import RunStatus, utcnow
+from db.session import session_scope
+from engine.checkpoints import sha256_file
+from engine.resources import ResourceReading
+
+log = logging.getLogger("trainyard.run")
+
+
+class DbRunContext:
+    """Writes a run's reports to the database.
+
+    Metrics are buffered and written in batches (every ``flush_rows`` rows or ``flush_s``
+    seconds, and at every checkpoint and at the end); progress and the stop flag touch the
+    database at most once per ``poll_s``.
+    """
+
+    def __init__(self, run_id: int, *, out_dir: Path, device: str = "cpu", resume_from: Path | None = None,
+                 flush_rows: int = 200, flush_s: float = 2.0, poll_s: float = 1.0) -> None:
+        self.run_id = run_id
+        self.out_dir = Path(out_dir)
+        self.device = device
+        self.resume_from = resume_from
+        self.flush_rows, self.flush_s, self.poll_s = flush_rows, flush_s, poll_s
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self._last_progress = 0.0
+        self._last_poll = 0.0
+        self._stop = False
+        self._training = False
+        self._phase_start: dict[str, tuple[float, int]] = {}
+
+    # ---- RunContext ----
+    def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:
+        now = utcnow()
+        with self._lock:
+            for name, value in metrics.items():
+                if value is None:
+                    continue
+                self._buffer.append({"run_id": self.run_id, "step": int(step), "epoch": epoch,
+                                     "name": str(name), "value": float(value), "time": now})
+            due = len(self._buffer) >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_s
+        self._mark_training()
+        if due:
+            self.flush()
+        line = "  ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None)
+        log.info("step %s%s  %s", step, f" epoch {epoch}" if epoch is not None else "", line)
+
+    def progress(self, done: int, total: int, phase: str = "train") -> None:
+        now = time.monotonic()
+        started, done0 = self._phase_start.setdefault(phase, (now, done))
+        if phase == "train":
+            self._mark_training()
+        if now - self._last_progress < self.poll_s and done < total:
+            return
+        self._last_progress = now
+        rate = (done - done0) / (now - started) if now > started and done > done0 else 0.0
+        eta = (total - done) / rate if rate > 0 else None
+        with session_scope() as s:
+            queries.update_run(session=s, run_id=self.run_id, progress_done=int(done), progress_total=int(total),
+                               phase=phase, eta_s=eta, heartbeat_at=utcnow())
+
+    def checkpoint(self, path: Path, *, step: int, monitored: float | None = None,
+                   best: bool | None = None) -> None:
+        self.flush()
+        path = Path(path)
+        with session_scope() as s:
+            if best is None and monitored is not None:
+                prior = queries.best_monitored(session=s, run_id=self.run_id)
+                best = prior is None or monitored < prior
+            queries.add_checkpoint(session=s, run_id=self.run_id, step=step, path=str(path),
+                                   sha256=sha256_file(path), monitored=monitored, best=bool(best))
+        log.info("checkpoint step %s: %s%s", step, path.name, " (best)" if best else "")
+
+    def should_stop(self) -> bool:
+        if self._stop:
+            return True
+        now = time.monotonic()
+        if now - self._last_poll >= self.poll_s:
+            self._last_poll = now
+            with session_scope() as s:
+                self._stop = queries.cancel_requested(session=s, run_id=self.run_id)
+        return self._stop
+
+    # ---- worker side ----
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+            self._last_flush = time.monotonic()
+        if rows:
+            with session_scope() as s:
+                queries.add_metrics(session=s, rows=rows)
+
+    def record_resources(self, reading: ResourceReading) -> None:
+        """Resource sampler sink; doubles as the run's heartbeat."""
+        with session_scope() as s:
+            queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
+            queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
+
+    def _mark_training(self) -> None:
+        if not self._training:
+            self._training = True
+            with session_scope() as s:
+                queries.set_run_status(session=s, run_id=self.run_id, status=RunStatus.training)

@@ -1,0 +1,58 @@
+"""A run's log file: Python logging plus everything the libraries print, at the fd level."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOG_NAME = "train.log"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextmanager
+def capture_run_output(path: Path) -> Iterator[None]:
+    """Send stdout, stderr (file descriptors 1 and 2, so C libraries and handlers bound to
+    the original streams too) and logging to ``path`` for the duration; restore afterwards."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    handler = logging.StreamHandler(open(path, "a", buffering=1))
+    handler.setFormatter(logging.Formatter(FORMAT))
+    root = logging.getLogger()
+    old_level = root.level
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        root.addHandler(handler)
+        root.setLevel(min(old_level or logging.INFO, logging.INFO))
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (*saved, fd):
+            os.close(f)
+
+
+def tail(path: Path, lines: int = 200, max_bytes: int = 256_000) -> str:
+    """The last ``lines`` lines of a log file ('' when there is none yet)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    # progress bars rewrite one line with carriage returns: keep the last state of each
+    cleaned = [ln.rsplit("\r", 1)[-1] for ln in data.splitlines()]
+    return "\n".join(cleaned[-lines:])

