@@ -102,6 +102,13 @@ class Family:
     dataset_kind: str | None = None
     tasks: tuple[str, ...] = ()
     description: str = ""
+    gate_path: str | None = None  # "module:fn(dataset_id, config) -> list[str]": reasons to block a launch
+
+    def launch_blockers(self, dataset_id: int | None, config: FamilyConfig) -> list[str]:
+        """Why this config must not launch on this dataset (too few samples, ...); [] when fine."""
+        if not self.gate_path or dataset_id is None:
+            return []
+        return list(_import(self.gate_path)(dataset_id, config))
 
     @property
     def config_model(self) -> type[FamilyConfig]:

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 from db import queries
@@ -43,7 +44,7 @@ def _requested_device(config) -> str:
     return str(getattr(config, "device", "auto") or "auto")
 
 
-def execute_run(run_id: int) -> str:
+def execute_run(run_id: int, *, capture: bool = True) -> str:
     """Run one training run to an end state; return that state's name.
 
     Status moves pending → preparing → training → completed | failed | cancelled, and the
@@ -71,7 +72,7 @@ def execute_run(run_id: int) -> str:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     status, error, result = RunStatus.failed, None, None
-    with capture_run_output(out_dir / LOG_NAME):
+    with capture_run_output(out_dir / LOG_NAME) if capture else nullcontext():
         ctx = None
         try:
             family = FAMILIES[family_key]

@@ -1,0 +1,140 @@
+"""``python -m engine``: offline data tools and training without the queue.
+
+    python -m engine sample-data KIND [--out DIR] [options]   generate a sample dataset and import it
+    python -m engine import KIND FOLDER --name NAME            scan a folder and import it
+    python -m engine train FAMILY [family options]             train in this process, against the database
+
+A family may add its own ``train`` options in ``engine/families/<key>/cli.py`` (``add_arguments``
+and ``main``); otherwise ``train`` takes ``--dataset``, ``--config`` and ``--set key=value``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _import_cmd(args: argparse.Namespace) -> int:
+    from jobs.datasets import import_dataset
+
+    dataset, report = import_dataset(name=args.name, kind=args.kind, root=Path(args.folder), replace=args.replace)
+    print(f"imported {dataset.name!r} ({dataset.kind}): {len(report.samples)} samples, "
+          f"{len(report.problems)} problems")
+    for problem in report.problems:
+        print(f"  ! {problem}")
+    return 0
+
+
+def _sample_cmd(args: argparse.Namespace, extra: list[str]) -> int:
+    from engine.datasets import DATASET_KINDS
+    from jobs.datasets import import_dataset
+    from settings import get_settings
+
+    options: dict[str, object] = {}
+    it = iter(extra)
+    for token in it:  # --count 300 --task detect → count=300, task="detect"
+        if not token.startswith("--"):
+            raise SystemExit(f"unexpected argument {token!r}")
+        key, _, value = token[2:].partition("=")
+        value = value or next(it, "")
+        options[key.replace("-", "_")] = yaml.safe_load(value)
+    name = args.name or "-".join([f"sample-{args.kind}", *(str(v) for k, v in options.items() if k == "task")])
+    dest = Path(args.out) if args.out else get_settings().resolved_data_root / name
+    folder = DATASET_KINDS[args.kind].generate(dest, **options)
+    print(f"generated {args.kind} sample data in {folder}")
+    dataset, report = import_dataset(name=name, kind=args.kind, root=folder, replace=True)
+    print(f"imported {dataset.name!r}: {len(report.samples)} samples, {len(report.problems)} problems")
+    return 0
+
+
+def _generic_train(family_key: str, argv: list[str]) -> int:
+    from db import queries
+    from db.migrate import upgrade
+    from db.session import session_scope
+    from engine.configs import ConfigError, default_config, validate_config
+    from engine.families import FAMILIES
+    from jobs.tasks import execute_run
+
+    parser = argparse.ArgumentParser(prog=f"python -m engine train {family_key}")
+    parser.add_argument("--dataset", help="dataset name")
+    parser.add_argument("--config", type=Path, help="YAML file of config overrides")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    family = FAMILIES[family_key]
+    data = default_config(family)
+    if args.config:
+        data.update(yaml.safe_load(args.config.read_text()) or {})
+    for item in args.set:
+        key, _, value = item.partition("=")
+        data[key] = yaml.safe_load(value)
+    try:
+        config = validate_config(family, data)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    upgrade()
+    with session_scope() as s:
+        dataset_id = None
+        if args.dataset:
+            ds = queries.get_dataset_by_name(session=s, name=args.dataset)
+            if ds is None:
+                print(f"error: no dataset named {args.dataset!r}", file=sys.stderr)
+                return 2
+            dataset_id = ds.id
+        run = queries.create_run(session=s, family=family_key, config=config.model_dump(mode="json"),
+                                 dataset_id=dataset_id, task=getattr(config, "task", None))
+    status = execute_run(run.id, capture=False)
+    with session_scope() as s:
+        done = queries.get_run(session=s, run_id=run.id)
+    print(f"run {run.id}: {status}" + (f" — {done.error}" if done.error else ""))
+    for name, value in sorted(done.summary.items()):
+        print(f"  {name}: {value:.6g}" if isinstance(value, float) else f"  {name}: {value}")
+    return 0 if status == "completed" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("sample-data", help="generate and import a sample dataset")
+    p.add_argument("kind")
+    p.add_argument("--out", help="folder to write (default: data root / name)")
+    p.add_argument("--name", help="dataset name (default: sample-KIND)")
+    p = sub.add_parser("import", help="import a dataset folder")
+    p.add_argument("kind")
+    p.add_argument("folder")
+    p.add_argument("--name", required=True)
+    p.add_argument("--replace", action="store_true")
+    p = sub.add_parser("train", help="train one family in this process")
+    p.add_argument("family")
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from db.migrate import upgrade
+
+    upgrade()
+    if args.cmd == "import":
+        return _import_cmd(args)
+    if args.cmd == "sample-data":
+        return _sample_cmd(args, extra)
+    from engine.families import FAMILIES
+
+    try:
+        FAMILIES[args.family]
+    except KeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        family_cli = importlib.import_module(f"engine.families.{args.family}.cli")
+    except ModuleNotFoundError:
+        return _generic_train(args.family, extra)
+    return family_cli.main(extra)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

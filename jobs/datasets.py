@@ -1,0 +1,43 @@
+"""Import a dataset folder: scan it with its kind's scanner, store Dataset and Sample rows."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+
+from db import queries
+from db.models import Dataset, Sample
+from db.session import session_scope
+from engine.datasets import DATASET_KINDS, ScanReport, confine
+from engine.families import FAMILIES  # noqa: F401  (registers the families' dataset kinds)
+from settings import get_settings
+
+
+def import_dataset(*, name: str, kind: str, root: Path, replace: bool = False,
+                   **options: Any) -> tuple[Dataset, ScanReport]:
+    """Scan ``root`` (which must lie under the data root) and store what is valid.
+
+    Problems are kept in the dataset summary, each naming its file and reason. With
+    ``replace`` an existing dataset of that name is rescanned in place (its id stays).
+    """
+    scanner = DATASET_KINDS[kind]
+    root = confine(root, get_settings().resolved_data_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist")
+    report = scanner.scan(root, **options)
+    summary = {**report.summary, "samples": len(report.samples),
+               "problems": [str(p) for p in report.problems]}
+    with session_scope() as s:
+        dataset = queries.get_dataset_by_name(session=s, name=name)
+        if dataset is not None and not replace:
+            raise ValueError(f"a dataset named {name!r} exists already; choose another name or replace it")
+        if dataset is None:
+            dataset = queries.create_dataset(session=s, name=name, kind=kind, root=str(root), summary=summary)
+        else:
+            dataset.kind, dataset.root, dataset.summary = kind, str(root), summary
+            s.exec(delete(Sample).where(Sample.dataset_id == dataset.id))
+        s.add_all(Sample(dataset_id=dataset.id, path=r.path, group_key=r.group_key, group_value=r.group_value,
+                         label=r.label, split=r.split, flags=list(r.flags), meta=dict(r.meta))
+                  for r in report.samples)
+    return dataset, report
