@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from db.models import (FINISHED, Checkpoint, Dataset, Metric, ModelVersion, ResourceSample, Run,
-                       RunStatus, ShareLink, utcnow)
+                       RunStatus, Sample, ShareLink, utcnow)
 
 # ---- datasets -------------------------------------------------------------------------------
 
@@ -38,6 +38,10 @@ def list_datasets(*, session: Session, kind: str | None = None) -> list[Dataset]
     if kind:
         stmt = stmt.where(Dataset.kind == kind)
     return list(session.exec(stmt))
+
+
+def dataset_samples(*, session: Session, dataset_id: int) -> list[Sample]:
+    return list(session.exec(select(Sample).where(Sample.dataset_id == dataset_id).order_by(Sample.id)))
 
 
 # ---- runs -----------------------------------------------------------------------------------

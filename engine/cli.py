@@ -1,6 +1,6 @@
 """``python -m engine``: offline data tools and training without the queue.
 
-    python -m engine sample-data KIND [--out DIR] [options]   generate a sample dataset and import it
+    python -m engine sample-data KIND [--name NAME] [options]  generate a sample dataset and import it
     python -m engine import KIND FOLDER --name NAME            scan a folder and import it
     python -m engine train FAMILY [family options]             train in this process, against the database
 
@@ -30,9 +30,7 @@ def _import_cmd(args: argparse.Namespace) -> int:
 
 
 def _sample_cmd(args: argparse.Namespace, extra: list[str]) -> int:
-    from engine.datasets import DATASET_KINDS
-    from jobs.datasets import import_dataset
-    from settings import get_settings
+    from jobs.datasets import generate_sample_job
 
     options: dict[str, object] = {}
     it = iter(extra)
@@ -42,12 +40,10 @@ def _sample_cmd(args: argparse.Namespace, extra: list[str]) -> int:
         key, _, value = token[2:].partition("=")
         value = value or next(it, "")
         options[key.replace("-", "_")] = yaml.safe_load(value)
-    name = args.name or "-".join([f"sample-{args.kind}", *(str(v) for k, v in options.items() if k == "task")])
-    dest = Path(args.out) if args.out else get_settings().resolved_data_root / name
-    folder = DATASET_KINDS[args.kind].generate(dest, **options)
-    print(f"generated {args.kind} sample data in {folder}")
-    dataset, report = import_dataset(name=name, kind=args.kind, root=folder, replace=True)
-    print(f"imported {dataset.name!r}: {len(report.samples)} samples, {len(report.problems)} problems")
+    info = generate_sample_job(args.kind, args.name, options)
+    print(f"imported {info['name']!r}: {info['samples']} samples, {len(info['problems'])} problems")
+    for problem in info["problems"]:
+        print(f"  ! {problem}")
     return 0
 
 
@@ -103,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("sample-data", help="generate and import a sample dataset")
     p.add_argument("kind")
-    p.add_argument("--out", help="folder to write (default: data root / name)")
     p.add_argument("--name", help="dataset name (default: sample-KIND)")
     p = sub.add_parser("import", help="import a dataset folder")
     p.add_argument("kind")

@@ -138,3 +138,36 @@ def list_workers() -> list[WorkerInfo]:
         out.append(WorkerInfo(name=w.name, state=str(w.get_state()), queues=tuple(w.queue_names()),
                               current_run=run_id, last_heartbeat=w.last_heartbeat))
     return out
+
+
+
+def _call_in_worker(func: str, *args: Any, timeout_s: float) -> Any:
+    """Run ``func(*args)`` on a worker (high queue) and wait for its return value.
+
+    Raises ``TimeoutError`` when no worker answers in time and ``RuntimeError`` carrying the
+    worker's last error line when the call fails."""
+    import time
+
+    job = _queue("high").enqueue(func, *args, job_timeout=int(timeout_s), result_ttl=600, failure_ttl=3600)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = job.get_status(refresh=True)
+        if status == "finished":
+            return job.return_value()
+        if status in ("failed", "stopped", "canceled"):
+            info = job.latest_result()
+            detail = (info.exc_string or "").strip().splitlines()[-1:] if info else []
+            raise RuntimeError(detail[0] if detail else f"job {status}")
+        time.sleep(0.2)
+    raise TimeoutError(f"no worker answered within {timeout_s:.0f} s; are workers running?")
+
+
+def request_prediction(model_version_id: int, payload: dict[str, Any], *, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Run a registered model on ``payload`` (plain data, images as bytes) in a worker."""
+    return _call_in_worker("jobs.inference.predict_job", model_version_id, payload, timeout_s=timeout_s)
+
+
+def generate_sample_dataset(kind: str, *, name: str | None = None, timeout_s: float = 600.0,
+                            **options: Any) -> dict[str, Any]:
+    """Generate and import a sample dataset of ``kind`` on a worker; returns its summary."""
+    return _call_in_worker("jobs.datasets.generate_sample_job", kind, name, options, timeout_s=timeout_s)

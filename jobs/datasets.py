@@ -41,3 +41,12 @@ def import_dataset(*, name: str, kind: str, root: Path, replace: bool = False,
                          label=r.label, split=r.split, flags=list(r.flags), meta=dict(r.meta))
                   for r in report.samples)
     return dataset, report
+
+
+def generate_sample_job(kind: str, name: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    """Worker job: generate a sample dataset of ``kind`` under the data root and import it."""
+    name = name or "-".join(["sample", kind, *(str(options[k]) for k in ("task",) if k in options)])
+    folder = DATASET_KINDS[kind].generate(get_settings().resolved_data_root / name, **options)
+    dataset, report = import_dataset(name=name, kind=kind, root=folder, replace=True)
+    return {"dataset_id": dataset.id, "name": dataset.name, "samples": len(report.samples),
+            "problems": [str(p) for p in report.problems]}

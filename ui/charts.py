@@ -1,0 +1,71 @@
+"""Plotly figures shared by the pages."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import plotly.graph_objects as go
+
+from db.models import Metric, ResourceSample
+
+SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'val/loss' → ('val', 'loss'); names without a split are their own series."""
+    split, sep, base = name.partition("/")
+    return (split, base) if sep else ("", name)
+
+
+def metric_figures(rows: Iterable[Metric], *, height: int = 300) -> dict[str, go.Figure]:
+    """One figure per base metric; train solid, val dashed, test dotted, one colour per run
+    when several runs are overlaid. Keys are the base names ('loss', 'mAP50', ...)."""
+    series: dict[str, dict[tuple[int, str], tuple[list[int], list[float]]]] = defaultdict(dict)
+    for m in rows:
+        split, base = split_name(m.name)
+        xs, ys = series[base].setdefault((m.run_id, split), ([], []))
+        xs.append(m.step)
+        ys.append(m.value)
+    run_ids = sorted({run for groups in series.values() for run, _ in groups})
+    colour = {run: PALETTE[i % len(PALETTE)] for i, run in enumerate(run_ids)}
+    figures = {}
+    for base, groups in sorted(series.items()):
+        fig = go.Figure()
+        for (run, split), (xs, ys) in sorted(groups.items()):
+            label = " ".join(filter(None, [f"run {run}" if len(run_ids) > 1 else "", split or base]))
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 30 else "lines", name=label,
+                                     line={"dash": SPLIT_DASH.get(split, "solid"), "color": colour[run]}))
+        fig.update_layout(title=base, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                          xaxis_title="step", legend={"orientation": "h", "y": -0.25})
+        figures[base] = fig
+    return figures
+
+
+def resource_figure(samples: Sequence[ResourceSample], *, height: int = 260) -> go.Figure:
+    times = [s.time for s in samples]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=times, y=[s.cpu_percent for s in samples], name="CPU %"))
+    fig.add_trace(go.Scatter(x=times, y=[s.ram_percent for s in samples], name="RAM %"))
+    if any(s.gpu_percent is not None for s in samples):
+        fig.add_trace(go.Scatter(x=times, y=[s.gpu_percent for s in samples], name="GPU %"))
+        fig.add_trace(go.Scatter(x=times, y=[s.gpu_mem_percent for s in samples], name="GPU memory %"))
+    fig.add_hline(y=90, line_dash="dot", line_color="#d62728", annotation_text="90%")
+    fig.update_layout(height=height, yaxis_range=[0, 105], margin={"l": 10, "r": 10, "t": 20, "b": 10},
+                      legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def resource_warnings(samples: Sequence[ResourceSample], limit: float = 90.0) -> list[str]:
+    """Plain-language warnings about the latest reading (memory pressure above ``limit`` %)."""
+    if not samples:
+        return []
+    last = samples[-1]
+    out = []
+    if last.ram_percent >= limit:
+        out.append(f"RAM use is {last.ram_percent:.0f}% of the machine: the run may be killed; lower batch size or workers.")
+    if last.gpu_mem_percent is not None and last.gpu_mem_percent >= limit:
+        out.append(f"GPU memory is {last.gpu_mem_percent:.0f}% full: lower batch size or image size.")
+    if last.cpu_percent >= 98:
+        out.append("CPU is saturated: data loading may be the bottleneck.")
+    return out
