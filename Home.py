@@ -37,6 +37,7 @@ def queue_panel() -> None:
 
 
 queue_panel()
+api.reap_lost_runs()
 
 with session_scope() as s:
     runs = queries.list_runs(session=s, limit=15)

@@ -171,3 +171,19 @@ def generate_sample_dataset(kind: str, *, name: str | None = None, timeout_s: fl
                             **options: Any) -> dict[str, Any]:
     """Generate and import a sample dataset of ``kind`` on a worker; returns its summary."""
     return _call_in_worker("jobs.datasets.generate_sample_job", kind, name, options, timeout_s=timeout_s)
+
+
+LOST_AFTER_S = 180.0  # a live run heartbeats every few seconds (resource sampler)
+
+
+def reap_lost_runs(*, older_than_s: float = LOST_AFTER_S) -> list[int]:
+    """Mark runs whose worker stopped heartbeating as failed, so they can be resumed; return their ids."""
+    from db.models import RunStatus as S
+
+    with session_scope() as s:
+        lost = queries.stale_runs(session=s, older_than_s=older_than_s)
+        for run in lost:
+            queries.set_run_status(session=s, run_id=run.id, status=S.failed,
+                                   error=f"worker {run.worker or '?'} stopped reporting for over "
+                                         f"{older_than_s:.0f} s (killed or lost); resume from the last checkpoint")
+    return [r.id for r in lost]

@@ -15,7 +15,12 @@ from jobs.connection import ensure_embedded_redis, stop_embedded_redis
 from settings import get_settings
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl+C
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     settings = get_settings()
     upgrade()
     env = dict(os.environ)

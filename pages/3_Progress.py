@@ -18,6 +18,7 @@ st.set_page_config(page_title="Progress · Trainyard", page_icon=":material/moni
 st.title("Progress")
 
 STALE_AFTER_S = 120
+api.reap_lost_runs()
 statuses = st.multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
 with session_scope() as s:
     runs = queries.list_runs(session=s, statuses=statuses or None)

@@ -92,3 +92,22 @@ def test_invalid_config_names_the_key_and_enqueues_nothing(stack):
 def test_unknown_family_lists_valid_keys(stack):
     with pytest.raises(KeyError, match="valid families: .*toy"):
         api.submit_run(family="nope", config={})
+
+
+def test_run_whose_worker_went_silent_is_marked_failed(stack):
+    from datetime import timedelta
+
+    from db.models import utcnow
+
+    with session_scope() as s:
+        run = queries.create_run(session=s, family="toy", config={})
+        queries.set_run_status(session=s, run_id=run.id, status=RunStatus.training, worker="gone-1")
+        queries.update_run(session=s, run_id=run.id, heartbeat_at=utcnow() - timedelta(seconds=600))
+        fresh = queries.create_run(session=s, family="toy", config={})
+        queries.set_run_status(session=s, run_id=fresh.id, status=RunStatus.training)
+    assert api.reap_lost_runs() == [run.id]
+    with session_scope() as s:
+        lost = queries.get_run(session=s, run_id=run.id)
+        assert lost.status == RunStatus.failed and "gone-1 stopped reporting" in lost.error
+        assert queries.get_run(session=s, run_id=fresh.id).status == RunStatus.training
+        queries.set_run_status(session=s, run_id=fresh.id, status=RunStatus.cancelled)
