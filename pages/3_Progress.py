@@ -68,8 +68,8 @@ def live(run_id: int) -> None:
     with head[1]:
         bits = [f"worker {run.worker}" if run.worker else "", f"phase {run.phase}" if run.phase else ""]
         if run.started_at:
-            end_age = age_seconds(run.finished_at) or 0
-            bits.append(f"running {duration(age_seconds(run.started_at) - end_age)}")
+            elapsed = age_seconds(run.started_at) - (age_seconds(run.finished_at) or 0)
+            bits.append(f"{'took' if status.finished else 'running'} {duration(elapsed)}")
         st.caption(" · ".join(filter(None, bits)))
     if status == RunStatus.failed and run.error:
         st.error(run.error)
