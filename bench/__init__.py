@@ -1,0 +1,1 @@
+"""Benchmarks: each compares Trainyard's way against a baseline measured in the same run."""
