@@ -111,3 +111,22 @@ def test_run_whose_worker_went_silent_is_marked_failed(stack):
         assert lost.status == RunStatus.failed and "gone-1 stopped reporting" in lost.error
         assert queries.get_run(session=s, run_id=fresh.id).status == RunStatus.training
         queries.set_run_status(session=s, run_id=fresh.id, status=RunStatus.cancelled)
+
+
+def test_plain_rq_worker_runs_jobs_too(stack):
+    """Scale-out without our entry point: ``rq worker --burst`` on the same URL drains the queue."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from jobs.connection import redis_url
+
+    run = api.submit_run(family="toy", config={"epochs": 1}, priority="high")
+    rq_cli = Path(sys.executable).with_name("rq")
+    out = subprocess.run([str(rq_cli), "worker", "--burst", "--url", redis_url(), "high"],
+                         cwd=Path(__file__).resolve().parents[2], env=dict(os.environ),
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed], timeout=10)
+    assert done.status == RunStatus.completed, done.error
