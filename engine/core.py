@@ -11,13 +11,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+T = TypeVar("T")
+
 __all__ = [
     "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunContext", "Trainer",
-    "FamilyConfig", "Family", "FamilyRegistry", "UnknownFamilyError", "FAMILIES",
+    "FamilyConfig", "Family", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
 
 
@@ -118,36 +120,40 @@ class Family:
         return _import(self.trainer_path)()
 
 
-class UnknownFamilyError(KeyError):
+class UnknownKeyError(KeyError):
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.args[0]
 
 
-class FamilyRegistry(Mapping[str, Family]):
-    """``FAMILIES["yolo"]``; an unknown key raises with the list of valid keys."""
+UnknownFamilyError = UnknownKeyError
 
-    def __init__(self) -> None:
-        self._families: dict[str, Family] = {}
 
-    def register(self, family: Family) -> Family:
-        self._families[family.key] = family
-        return family
+class Registry(Mapping[str, T]):
+    """A small registry: ``REG["key"]``; an unknown key raises with the list of valid keys."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._items: dict[str, T] = {}
+
+    def register(self, item: T) -> T:
+        self._items[item.key] = item
+        return item
 
     def unregister(self, key: str) -> None:
-        self._families.pop(key, None)
+        self._items.pop(key, None)
 
-    def __getitem__(self, key: str) -> Family:
+    def __getitem__(self, key: str) -> T:
         try:
-            return self._families[key]
+            return self._items[key]
         except KeyError:
-            valid = ", ".join(sorted(self._families)) or "(none registered)"
-            raise UnknownFamilyError(f"unknown family {key!r}; valid families: {valid}") from None
+            valid = ", ".join(sorted(self._items)) or "(none registered)"
+            raise UnknownKeyError(f"unknown {self.what} {key!r}; valid: {valid}") from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._families)
+        return iter(self._items)
 
     def __len__(self) -> int:
-        return len(self._families)
+        return len(self._items)
 
 
-FAMILIES = FamilyRegistry()
+FAMILIES: Registry[Family] = Registry("family")

@@ -7,10 +7,12 @@ a scan never stops at the first bad file: the valid rest still imports.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from engine.core import Registry
 
 __all__ = ["SampleRecord", "Problem", "ScanReport", "DatasetKind", "DATASET_KINDS", "register_kind",
            "confine"]
@@ -71,30 +73,8 @@ def _load(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-class _Kinds(Mapping[str, DatasetKind]):
-    def __init__(self) -> None:
-        self._kinds: dict[str, DatasetKind] = {}
-
-    def __getitem__(self, key: str) -> DatasetKind:
-        try:
-            return self._kinds[key]
-        except KeyError:
-            valid = ", ".join(sorted(self._kinds)) or "(none registered)"
-            raise KeyError(f"unknown dataset kind {key!r}; valid kinds: {valid}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._kinds)
-
-    def __len__(self) -> int:
-        return len(self._kinds)
-
-
-DATASET_KINDS = _Kinds()
-
-
-def register_kind(kind: DatasetKind) -> DatasetKind:
-    DATASET_KINDS._kinds[kind.key] = kind
-    return kind
+DATASET_KINDS: Registry[DatasetKind] = Registry("dataset kind")
+register_kind = DATASET_KINDS.register
 
 
 def confine(root: Path, data_root: Path) -> Path:

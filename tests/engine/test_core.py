@@ -7,16 +7,16 @@ import pytest
 import yaml
 
 from engine.configs import CONFIG_DIR, ConfigError, default_config, parse_config_yaml, validate_config
-from engine.core import FamilyRegistry, UnknownFamilyError
+from engine.core import Registry, UnknownFamilyError
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler, read_resources
 
 
 def test_unknown_family_error_lists_valid_keys():
-    reg = FamilyRegistry()
+    reg = Registry("family")
     with pytest.raises(UnknownFamilyError) as err:
         reg["nope"]
-    assert str(err.value) == "unknown family 'nope'; valid families: (none registered)"
+    assert str(err.value) == "unknown family 'nope'; valid: (none registered)"
 
 
 def test_yaml_syntax_error_names_line_and_column(stack):

@@ -90,7 +90,7 @@ def test_invalid_config_names_the_key_and_enqueues_nothing(stack):
 
 
 def test_unknown_family_lists_valid_keys(stack):
-    with pytest.raises(KeyError, match="valid families: .*toy"):
+    with pytest.raises(KeyError, match="valid: .*toy"):
         api.submit_run(family="nope", config={})
 
 

@@ -3,7 +3,6 @@
 top-level scalar fields."""
 from __future__ import annotations
 
-import importlib
 import typing
 from types import ModuleType
 from typing import Any, Literal
@@ -11,14 +10,11 @@ from typing import Any, Literal
 import streamlit as st
 from pydantic import BaseModel
 
+from ui import optional_module
+
 
 def family_form(family_key: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"ui.forms.{family_key}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"ui.forms.{family_key}":
-            raise
-        return None
+    return optional_module(f"ui.forms.{family_key}")
 
 
 def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 without one get ``generic_sufficiency``."""
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from types import ModuleType
 
@@ -13,15 +12,11 @@ import streamlit as st
 from db import queries
 from db.models import Dataset
 from db.session import session_scope
+from ui import optional_module
 
 
 def kind_view(kind: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"ui.kinds.{kind}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"ui.kinds.{kind}":
-            raise
-        return None
+    return optional_module(f"ui.kinds.{kind}")
 
 
 def generic_sufficiency(dataset: Dataset) -> None:
