@@ -10,10 +10,11 @@ import importlib
 import os
 
 from engine.core import FAMILIES, Family
+from engine.families.yolo import FAMILY as YOLO
 
 __all__ = ["FAMILIES", "Family", "load_plugins"]
 
-BUILTIN: list[Family] = []
+BUILTIN: list[Family] = [YOLO]
 
 for _family in BUILTIN:
     FAMILIES.register(_family)

@@ -1,0 +1,24 @@
+"""The ``yolo`` family: Ultralytics YOLO classify, detect and segment, and its dataset kind.
+
+This module stays light (pages import it through the registry); Ultralytics is imported only
+by ``trainer`` and ``predict``, which run on workers.
+"""
+from __future__ import annotations
+
+from engine.core import Family
+from engine.datasets import DatasetKind, register_kind
+
+__all__ = ["FAMILY", "KIND"]
+
+KIND = register_kind(DatasetKind(
+    key="yolo", title="YOLO images + labels (detect, segment) or class folders (classify)",
+    scan_path="engine.families.yolo.data:scan", sample_path="engine.families.yolo.samples:generate"))
+
+FAMILY = Family(
+    key="yolo", title="YOLO (Ultralytics) classify / detect / segment",
+    config_path="engine.families.yolo.config:YoloConfig",
+    trainer_path="engine.families.yolo.trainer:YoloTrainer",
+    dataset_kind="yolo", tasks=("classify", "detect", "segment"),
+    description="Ultralytics YOLO, variants n/s/m/l/x built from the model yaml (or your local .pt). "
+                "Metrics: P, R, mAP50, mAP50-95 (mask metrics for segment); top1/top5 for classify.",
+    gate_path="engine.families.yolo.sufficiency:launch_blockers")

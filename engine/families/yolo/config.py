@@ -1,0 +1,89 @@
+"""The ``yolo`` family's config: Ultralytics' training arguments, validated without importing it.
+
+Defaults equal Ultralytics' own ``cfg/default.yaml`` so a run launched with an untouched form
+trains the way ``yolo train`` would; ``configs/yolo.yaml`` carries the same values with a
+comment per key.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from engine.core import FamilyConfig
+
+TASKS = ("classify", "detect", "segment")
+VARIANTS = ("n", "s", "m", "l", "x")
+ARCHS = ("yolo11", "yolov8", "yolo26")
+_TASK_SUFFIX = {"detect": "", "segment": "-seg", "classify": "-cls"}
+
+# Keys handed to Ultralytics' ``model.train`` unchanged; the rest are Trainyard's own.
+TRAIN_ARGS = (
+    "epochs", "batch", "imgsz", "lr0", "lrf", "momentum", "weight_decay", "warmup_epochs", "warmup_momentum",
+    "warmup_bias_lr", "optimizer", "cos_lr", "patience", "save_period", "cache", "workers", "seed",
+    "deterministic", "close_mosaic", "dropout", "box", "cls", "dfl", "hsv_h", "hsv_s", "hsv_v", "degrees",
+    "translate", "scale", "shear", "perspective", "flipud", "fliplr", "mosaic", "mixup", "copy_paste",
+)
+
+
+def compatible_tasks(dataset_task: str | None) -> tuple[str, ...]:
+    """Tasks a dataset can train: polygons also give boxes, so segment data trains detect too."""
+    return {"segment": ("segment", "detect"), "detect": ("detect",), "classify": ("classify",)}.get(dataset_task or "", ())
+
+
+class YoloConfig(FamilyConfig):
+    task: Literal["classify", "detect", "segment"] = Field("detect", description="what the model predicts")
+    variant: Literal["n", "s", "m", "l", "x"] = Field("n", description="model scale: nano to extra large")
+    arch: Literal["yolo11", "yolov8", "yolo26"] = Field("yolo11", description="architecture whose model yaml is built")
+    model: str | None = Field(None, description="local .pt or model .yaml to start from instead of arch+variant")
+    epochs: int = Field(100, ge=1, description="number of epochs to train for")
+    batch: int = Field(16, ge=1, description="images per batch")
+    imgsz: int = Field(640, ge=32, description="train and val image size (pixels, square)")
+    lr0: float = Field(0.01, gt=0, description="initial learning rate")
+    lrf: float = Field(0.01, gt=0, le=1, description="final learning rate as a fraction of lr0")
+    momentum: float = Field(0.937, ge=0, lt=1, description="SGD momentum / Adam beta1")
+    weight_decay: float = Field(0.0005, ge=0, description="optimizer weight decay")
+    warmup_epochs: float = Field(3.0, ge=0, description="warmup epochs (fractions allowed)")
+    warmup_momentum: float = Field(0.8, ge=0, lt=1, description="initial momentum during warmup")
+    warmup_bias_lr: float = Field(0.1, ge=0, description="bias learning rate during warmup")
+    optimizer: Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp"] = Field(
+        "auto", description="optimizer; auto picks one by dataset size and then ignores lr0 and momentum")
+    cos_lr: bool = Field(False, description="cosine learning-rate schedule")
+    patience: int = Field(100, ge=0, description="stop after this many epochs without val improvement")
+    save_period: int = Field(-1, description="also save a checkpoint every N epochs (<1: off)")
+    cache: bool | Literal["ram", "disk"] = Field(False, description="cache images in RAM or on disk")
+    workers: int = Field(8, ge=0, description="dataloader worker processes")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    amp: bool = Field(True, description="mixed precision (used on CUDA only)")
+    seed: int = Field(0, description="random seed (training and the train/val split)")
+    deterministic: bool = Field(True, description="deterministic ops; reproducible but slower")
+    close_mosaic: int = Field(10, ge=0, description="turn mosaic off for the final N epochs")
+    dropout: float = Field(0.0, ge=0, lt=1, description="classification head dropout (classify only)")
+    box: float = Field(7.5, ge=0, description="box loss gain")
+    cls: float = Field(0.5, ge=0, description="classification loss gain")
+    dfl: float = Field(1.5, ge=0, description="distribution focal loss gain")
+    hsv_h: float = Field(0.015, ge=0, le=1, description="HSV hue augmentation (fraction)")
+    hsv_s: float = Field(0.7, ge=0, le=1, description="HSV saturation augmentation (fraction)")
+    hsv_v: float = Field(0.4, ge=0, le=1, description="HSV value augmentation (fraction)")
+    degrees: float = Field(0.0, ge=0, le=180, description="rotation (+/- degrees)")
+    translate: float = Field(0.1, ge=0, le=1, description="translation (+/- fraction)")
+    scale: float = Field(0.5, ge=0, description="scale gain (+/-)")
+    shear: float = Field(0.0, ge=0, le=180, description="shear (+/- degrees)")
+    perspective: float = Field(0.0, ge=0, le=0.001, description="perspective (+/- fraction)")
+    flipud: float = Field(0.0, ge=0, le=1, description="vertical flip probability")
+    fliplr: float = Field(0.5, ge=0, le=1, description="horizontal flip probability")
+    mosaic: float = Field(1.0, ge=0, le=1, description="mosaic probability")
+    mixup: float = Field(0.0, ge=0, le=1, description="mixup probability")
+    copy_paste: float = Field(0.0, ge=0, le=1, description="segment copy-paste probability (segment only)")
+    train_ratio: float = Field(0.8, gt=0, lt=1, description="train share when the dataset has no val split")
+    min_per_class: int = Field(100, ge=0, description="launch gate: fewest training images per class (0: off)")
+
+    def model_source(self) -> str:
+        """The model file Ultralytics builds from: the user's file, or the arch/variant/task yaml."""
+        if self.model:
+            return self.model
+        return f"{self.arch}{self.variant}{_TASK_SUFFIX[self.task]}.yaml"
+
+    def train_args(self) -> dict[str, Any]:
+        """Arguments for Ultralytics' ``model.train`` (data, device and paths are added by the trainer)."""
+        return {k: getattr(self, k) for k in TRAIN_ARGS}

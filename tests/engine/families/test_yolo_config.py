@@ -1,0 +1,45 @@
+"""The yolo config: commented defaults file equals the model, typos are rejected, model yaml names."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from engine.configs import CONFIG_DIR, ConfigError, default_config, validate_config
+from engine.families import FAMILIES
+from engine.families.yolo.config import TRAIN_ARGS, YoloConfig
+
+
+def test_defaults_file_equals_the_model_and_comments_every_key():
+    text = (CONFIG_DIR / "yolo.yaml").read_text()
+    assert yaml.safe_load(text) == YoloConfig().model_dump(mode="json")
+    keys = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert len(keys) == len(YoloConfig.model_fields)
+    assert all(re.search(r"  # \(.+\) \S", ln) for ln in keys), [ln for ln in keys if "# (" not in ln]
+    assert default_config(FAMILIES["yolo"]) == YoloConfig().model_dump(mode="json")
+
+
+def test_seed_arguments_are_all_there_and_passed_to_ultralytics():
+    seeds = ("epochs batch imgsz lr0 lrf momentum weight_decay warmup_epochs warmup_momentum optimizer patience "
+             "save_period cache workers seed box cls dfl hsv_h hsv_s hsv_v degrees translate scale shear "
+             "perspective flipud fliplr mosaic mixup copy_paste").split()
+    assert set(seeds) <= set(TRAIN_ARGS)
+    assert set(YoloConfig().train_args()) == set(TRAIN_ARGS)
+
+
+def test_unknown_keys_and_bad_choices_name_the_key():
+    with pytest.raises(ConfigError) as err:
+        validate_config(FAMILIES["yolo"], {"task": "pose", "lr": 0.1, "variant": "q"})
+    text = str(err.value)
+    assert "task" in text and "'classify'" in text and "lr: unknown key" in text and "variant" in text
+
+
+@pytest.mark.parametrize("cfg, expected", [
+    ({}, "yolo11n.yaml"),
+    ({"task": "segment", "variant": "s"}, "yolo11s-seg.yaml"),
+    ({"task": "classify", "variant": "x", "arch": "yolov8"}, "yolov8x-cls.yaml"),
+    ({"model": "/models/mine.pt"}, "/models/mine.pt"),
+])
+def test_model_source(cfg, expected):
+    assert YoloConfig(**cfg).model_source() == expected
