@@ -58,6 +58,7 @@ class DatasetKind:
     title: str
     scan_path: str
     sample_path: str | None = None
+    sample_choices: tuple[tuple[str, tuple[str, ...]], ...] = ()  # generator options the page offers, e.g. task
 
     def scan(self, root: Path, **options: Any) -> ScanReport:
         return _load(self.scan_path)(Path(root), **options)

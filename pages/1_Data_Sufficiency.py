@@ -45,10 +45,12 @@ with st.expander("Add a dataset", expanded=not datasets):
         with gen:
             st.markdown("**Generate sample data**")
             st.caption("Synthetic data of this kind, made on a worker, to try the whole flow.")
+            options = {name: st.selectbox(name, choices, key=f"sample-{kind}-{name}")
+                       for name, choices in DATASET_KINDS[kind].sample_choices}
             if DATASET_KINDS[kind].sample_path and st.button("Generate sample data"):
                 try:
                     with st.spinner("Generating on a worker…"):
-                        info = api.generate_sample_dataset(kind)
+                        info = api.generate_sample_dataset(kind, **options)
                     st.success(f"Dataset {info['name']!r}: {info['samples']} samples.")
                     st.rerun()
                 except (TimeoutError, RuntimeError) as exc:

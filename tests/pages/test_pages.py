@@ -119,3 +119,18 @@ def test_pages_do_not_import_heavy_libraries(seeded):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_generate_sample_data_button_makes_the_chosen_kind_on_a_worker(stack, worker):
+    at = open_page("pages/1_Data_Sufficiency.py")
+    at.run()
+    at.selectbox[0].set_value("yolo")
+    at.run()
+    at.selectbox(key="sample-yolo-task").set_value("classify")
+    at.run()
+    next(b for b in at.button if b.label == "Generate sample data").click()
+    at.run(timeout=300)
+    assert not at.exception, [e.message for e in at.exception]
+    with session_scope() as s:
+        ds = queries.get_dataset_by_name(session=s, name="sample-yolo-classify")
+        assert ds is not None and ds.kind == "yolo" and ds.summary["samples"] > 0

@@ -12,7 +12,8 @@ __all__ = ["FAMILY", "KIND"]
 
 KIND = register_kind(DatasetKind(
     key="yolo", title="YOLO images + labels (detect, segment) or class folders (classify)",
-    scan_path="engine.families.yolo.data:scan", sample_path="engine.families.yolo.samples:generate"))
+    scan_path="engine.families.yolo.data:scan", sample_path="engine.families.yolo.samples:generate",
+    sample_choices=(("task", ("detect", "segment", "classify")),)))
 
 FAMILY = Family(
     key="yolo", title="YOLO (Ultralytics) classify / detect / segment",
