@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from db.models import (FINISHED, Checkpoint, Dataset, Metric, ModelVersion, ResourceSample, Run,
+from db.models import (FINISHED, Checkpoint, Dataset, Embedding, Metric, ModelVersion, ResourceSample, Run,
                        RunStatus, Sample, ShareLink, utcnow)
 
 # ---- datasets -------------------------------------------------------------------------------
@@ -245,3 +245,68 @@ def create_share_link(*, session: Session, token: str, run_ids: Sequence[int], t
     session.add(link)
     session.flush()
     return link
+
+
+# ---- anomaly family: drawings by age, embeddings --------------------------------------------
+
+
+def samples_in_age_range(*, session: Session, dataset_id: int, lo: float, hi: float,
+                         include_hi: bool = False) -> list[Sample]:
+    """Samples whose age (``group_value``) lies in ``[lo, hi)`` (``[lo, hi]`` with ``include_hi``)."""
+    upper = col(Sample.group_value) <= hi if include_hi else col(Sample.group_value) < hi
+    stmt = (select(Sample).where(Sample.dataset_id == dataset_id, Sample.group_key == "age",
+                                 col(Sample.group_value) >= lo, upper)
+            .order_by(Sample.id))
+    return list(session.exec(stmt))
+
+
+def samples_missing_embedding(*, session: Session, dataset_id: int, backbone: str,
+                              sample_ids: Iterable[int] | None = None) -> list[Sample]:
+    """Samples of the dataset (optionally only ``sample_ids``) with no embedding for ``backbone``."""
+    have = select(Embedding.sample_id).where(Embedding.backbone == backbone)
+    stmt = select(Sample).where(Sample.dataset_id == dataset_id, col(Sample.id).not_in(have))
+    if sample_ids is not None:
+        stmt = stmt.where(col(Sample.id).in_(list(sample_ids)))
+    return list(session.exec(stmt.order_by(Sample.id)))
+
+
+def store_embeddings(*, session: Session, backbone: str, rows: Sequence[tuple[int, int, bytes]]) -> int:
+    """Insert ``(sample_id, dim, float32 bytes)`` rows; a row that already exists (another worker
+    got there first) is kept as it is. Returns how many rows were new."""
+    if not rows:
+        return 0
+    values = [{"sample_id": sid, "backbone": backbone, "dim": dim, "vector": vec, "created_at": utcnow()}
+              for sid, dim, vec in rows]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    stmt = insert(Embedding).values(values).on_conflict_do_nothing(index_elements=["sample_id", "backbone"])
+    result = session.exec(stmt)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+
+
+def embeddings_for_samples(*, session: Session, sample_ids: Iterable[int], backbone: str) -> dict[int, Embedding]:
+    ids = list(sample_ids)
+    if not ids:
+        return {}
+    stmt = select(Embedding).where(Embedding.backbone == backbone, col(Embedding.sample_id).in_(ids))
+    return {e.sample_id: e for e in session.exec(stmt)}
+
+
+def count_embeddings(*, session: Session, dataset_id: int, backbone: str | None = None) -> int:
+    stmt = (select(func.count()).select_from(Embedding).join(Sample, Sample.id == Embedding.sample_id)
+            .where(Sample.dataset_id == dataset_id))
+    if backbone is not None:
+        stmt = stmt.where(Embedding.backbone == backbone)
+    return int(session.exec(stmt).one())
+
+
+def embedding_backbones(*, session: Session, dataset_id: int) -> dict[str, int]:
+    """Backbone → number of the dataset's samples embedded with it."""
+    stmt = (select(Embedding.backbone, func.count()).join(Sample, Sample.id == Embedding.sample_id)
+            .where(Sample.dataset_id == dataset_id).group_by(Embedding.backbone))
+    return {name: int(n) for name, n in session.exec(stmt)}

@@ -187,3 +187,28 @@ def reap_lost_runs(*, older_than_s: float = LOST_AFTER_S) -> list[int]:
                                    error=f"worker {run.worker or '?'} stopped reporting for over "
                                          f"{older_than_s:.0f} s (killed or lost); resume from the last checkpoint")
     return [r.id for r in lost]
+
+
+# ---- anomaly family: embeddings as a job ------------------------------------------------------
+
+
+def submit_embedding(*, dataset_id: int, backbone: str, batch_size: int = 32, priority: str = "default") -> str:
+    """Enqueue the embedding of a drawings dataset's missing vectors; returns the RQ job id."""
+    job = _queue(priority).enqueue("jobs.embeddings.embed_dataset_job", dataset_id, backbone, batch_size,
+                                   job_timeout=get_settings().job_timeout_s, result_ttl=24 * 3600,
+                                   description=f"trainyard embeddings dataset {dataset_id} ({backbone})")
+    return job.id
+
+
+def embedding_status(job_id: str) -> dict[str, Any]:
+    """``status`` (queued, started, finished, failed, ...), ``done``/``total`` and, once finished, the result."""
+    try:
+        job = Job.fetch(job_id, connection=get_redis())
+    except NoSuchJobError:
+        return {"status": "unknown", "done": 0, "total": 0}
+    meta = job.get_meta(refresh=True)
+    status = job.get_status(refresh=True)
+    out = {"status": getattr(status, "value", str(status)), "done": meta.get("done", 0), "total": meta.get("total", 0)}
+    if out["status"] == "finished":
+        out["result"] = job.return_value()
+    return out

@@ -10,11 +10,12 @@ import importlib
 import os
 
 from engine.core import FAMILIES, Family
+from engine.families.anomaly import FAMILY as ANOMALY
 from engine.families.yolo import FAMILY as YOLO
 
 __all__ = ["FAMILIES", "Family", "load_plugins"]
 
-BUILTIN: list[Family] = [YOLO]
+BUILTIN: list[Family] = [ANOMALY, YOLO]
 
 for _family in BUILTIN:
     FAMILIES.register(_family)

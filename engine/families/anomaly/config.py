@@ -1,0 +1,141 @@
+"""The ``anomaly`` family's config: one autoencoder for one age group over ViT embeddings.
+
+Light on purpose (pydantic only): pages validate forms with it. ``configs/anomaly.yaml`` holds
+the same defaults with a comment per key.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from engine.core import FamilyConfig
+
+__all__ = ["AnomalyConfig", "AgeRange", "parse_age_range", "parse_age_groups", "AGE_MIN", "AGE_MAX",
+           "PRODUCTION_BACKBONE", "TINY_BACKBONE", "scope_for_age"]
+
+AGE_MIN, AGE_MAX = 2.0, 18.0  # ages accepted at import
+PRODUCTION_BACKBONE = "google/vit-base-patch16-224-in21k"
+TINY_BACKBONE = "tiny-vit"  # built locally from a ViTConfig: offline demo and tests
+
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
+
+
+class AgeRange(tuple):
+    """``(lo, hi)`` in years; a sample belongs when ``lo <= age < hi`` (the top group of the
+    accepted range, ending at 18, also holds age 18)."""
+
+    def __new__(cls, lo: float, hi: float) -> "AgeRange":
+        return super().__new__(cls, (float(lo), float(hi)))
+
+    @property
+    def lo(self) -> float:
+        return self[0]
+
+    @property
+    def hi(self) -> float:
+        return self[1]
+
+    def contains(self, age: float) -> bool:
+        return self.lo <= age < self.hi or (self.hi >= AGE_MAX and age == self.hi)
+
+    @property
+    def label(self) -> str:
+        def fmt(x: float) -> str:
+            return f"{x:g}"
+        return f"{fmt(self.lo)}-{fmt(self.hi)}"
+
+
+def parse_age_range(text: str) -> AgeRange:
+    """``"3-6"`` → ``AgeRange(3.0, 6.0)``; raises ``ValueError`` naming the problem."""
+    m = _RANGE.match(str(text))
+    if not m:
+        raise ValueError(f"age group {text!r} is not of the form LO-HI (e.g. 3-6)")
+    lo, hi = float(m.group(1)), float(m.group(2))
+    if not lo < hi:
+        raise ValueError(f"age group {text!r}: the lower age must be below the upper")
+    if lo < AGE_MIN or hi > AGE_MAX:
+        raise ValueError(f"age group {text!r} lies outside the accepted ages {AGE_MIN:g}-{AGE_MAX:g}")
+    return AgeRange(lo, hi)
+
+
+def parse_age_groups(text: str) -> list[AgeRange]:
+    """``"3-6, 6-9,9-12"`` → three ranges; overlapping groups are refused."""
+    groups = [parse_age_range(part) for part in str(text).split(",") if part.strip()]
+    if not groups:
+        raise ValueError("give at least one age group, e.g. 3-6,6-9,9-12")
+    ordered = sorted(groups)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.lo < a.hi:
+            raise ValueError(f"age groups {a.label} and {b.label} overlap")
+    return groups
+
+
+class AnomalyConfig(FamilyConfig):
+    # data
+    age_group: str = Field("3-6", description="age range LO-HI in years this model covers (lo <= age < hi)")
+    min_samples: int = Field(10, ge=1, description="fewest normal drawings in the group to train (50 recommended)")
+    backbone: str = Field(TINY_BACKBONE, description=f"ViT for embeddings: hub name or local folder; production "
+                          f"choice {PRODUCTION_BACKBONE}; 'tiny-vit' = small local ViT (offline demo)")
+    embed_batch_size: int = Field(32, ge=1, description="images per batch when computing embeddings")
+    train_split: float = Field(0.7, gt=0, lt=1, description="fraction of normal drawings to train on")
+    val_split: float = Field(0.2, gt=0, lt=1, description="fraction for validation (threshold, early stopping)")
+    test_split: float = Field(0.1, ge=0, lt=1, description="fraction held out for the final test")
+    stratify_by_age: bool = Field(True, description="split each whole year of age in the same proportions")
+    standardize: bool = Field(True, description="scale features to zero mean, unit variance (train statistics)")
+    # model
+    hidden_dims: list[int] = Field([256, 128], min_length=1, description="encoder layer widths (decoder mirrors)")
+    latent_dim: int = Field(32, ge=1, description="bottleneck width")
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout after each hidden layer")
+    batch_norm: bool = Field(True, description="batch normalisation after each hidden layer")
+    activation: Literal["relu", "leaky_relu", "gelu", "elu", "tanh"] = Field("relu", description="hidden activation")
+    # optimisation
+    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="optimizer")
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    weight_decay: float = Field(1e-5, ge=0, description="weight decay")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    scheduler: Literal["none", "step", "cosine", "plateau"] = Field("none", description="learning-rate schedule")
+    step_size: int = Field(30, ge=1, description="step scheduler: epochs between decays")
+    gamma: float = Field(0.5, gt=0, le=1, description="step/plateau scheduler: decay factor")
+    plateau_patience: int = Field(5, ge=0, description="plateau scheduler: epochs without improvement before decay")
+    epochs: int = Field(100, ge=1, description="maximum epochs")
+    batch_size: int = Field(32, ge=1, description="training batch size")
+    patience: int = Field(15, ge=0, description="early stopping: epochs without val improvement (0: off)")
+    min_delta: float = Field(1e-5, ge=0, description="early stopping: smallest val loss decrease that counts")
+    grad_clip: float = Field(1.0, ge=0, description="clip gradient norm to this (0: off)")
+    mixed_precision: bool = Field(True, description="autocast float16 on CUDA (ignored elsewhere)")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    threshold_percentile: float = Field(95.0, gt=0, lt=100,
+                                        description="threshold = this percentile of val reconstruction error")
+    seed: int = Field(42, description="random seed (split and initialisation)")
+
+    @field_validator("age_group")
+    @classmethod
+    def _age_group(cls, value: str) -> str:
+        return parse_age_range(value).label
+
+    @model_validator(mode="after")
+    def _splits(self) -> "AnomalyConfig":
+        total = self.train_split + self.val_split + self.test_split
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train_split + val_split + test_split must be 1 (got {total:g})")
+        return self
+
+    @property
+    def age_range(self) -> AgeRange:
+        return parse_age_range(self.age_group)
+
+
+def scope_for_age(scopes: list[str], age: float) -> str | None:
+    """The age-group scope (e.g. ``"3-6"``) that holds ``age``; the narrowest wins when several do."""
+    holding = []
+    for scope in scopes:
+        try:
+            rng = parse_age_range(scope)
+        except ValueError:
+            continue
+        if rng.contains(age):
+            holding.append((rng.hi - rng.lo, scope))
+    return min(holding)[1] if holding else None

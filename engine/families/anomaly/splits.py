@@ -1,0 +1,40 @@
+"""Train/val/test split of one age group's normal drawings, stratified by whole year of age."""
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+__all__ = ["stratified_split"]
+
+
+def stratified_split(ages: Sequence[float], fractions: tuple[float, float, float], seed: int = 0,
+                     stratify: bool = True) -> tuple[list[int], list[int], list[int]]:
+    """Indices for train, val and test. Each whole year (or, without ``stratify``, the whole
+    group) is split in the given proportions; rounding remainders go to train, but val gets at
+    least one item whenever there are three or more."""
+    rng = random.Random(seed)
+    strata: dict[int, list[int]] = defaultdict(list)
+    for i, age in enumerate(ages):
+        strata[int(math.floor(age)) if stratify else 0].append(i)
+    train: list[int] = []
+    val: list[int] = []
+    test: list[int] = []
+    _, f_val, f_test = fractions
+    carry_val = carry_test = 0.0  # fractional shares carried across strata so small years add up
+    for key in sorted(strata):
+        items = strata[key]
+        rng.shuffle(items)
+        carry_val += len(items) * f_val
+        carry_test += len(items) * f_test
+        n_val, n_test = int(carry_val), int(carry_test)
+        n_val, n_test = min(n_val, len(items)), min(n_test, len(items) - min(n_val, len(items)))
+        carry_val -= n_val
+        carry_test -= n_test
+        val += items[:n_val]
+        test += items[n_val:n_val + n_test]
+        train += items[n_val + n_test:]
+    if not val and len(train) >= 3:
+        val.append(train.pop())
+    return sorted(train), sorted(val), sorted(test)

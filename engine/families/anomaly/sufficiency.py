@@ -1,0 +1,153 @@
+"""Is a ``drawings`` dataset enough to train one model per age group? Pure computations over
+samples (anything with ``group_value``, ``label``, ``flags`` and ``meta``), plus the launch gate.
+
+No training library is imported: the Data Sufficiency and Launch pages use this directly.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.families.anomaly.config import AGE_MAX, AgeRange, parse_age_range
+from engine.families.anomaly.data import is_anomalous
+
+__all__ = ["RECOMMENDED_SAMPLES", "DEFAULT_MIN_SAMPLES", "GroupStats", "MergeSuggestion", "group_stats",
+           "auto_age_groups", "merge_suggestions", "flag_counts", "launch_blockers"]
+
+DEFAULT_MIN_SAMPLES = 10
+RECOMMENDED_SAMPLES = 50
+
+
+@dataclass
+class GroupStats:
+    group: AgeRange
+    normal: int = 0
+    anomalous: int = 0
+    subjects: Counter = field(default_factory=Counter)
+    labels: Counter = field(default_factory=Counter)
+
+    @property
+    def label(self) -> str:
+        return self.group.label
+
+    @property
+    def total(self) -> int:
+        return self.normal + self.anomalous
+
+
+@dataclass(frozen=True)
+class MergeSuggestion:
+    groups: tuple[str, ...]
+    merged: str
+    normal: int
+    enough: bool
+
+    def __str__(self) -> str:
+        verdict = "enough" if self.enough else "still short"
+        return f"merge {' + '.join(self.groups)} into {self.merged}: {self.normal} normal drawings ({verdict})"
+
+
+def _in(group: AgeRange, age: float | None) -> bool:
+    return age is not None and group.contains(float(age))
+
+
+def group_stats(samples: Iterable[Any], groups: Sequence[AgeRange]) -> list[GroupStats]:
+    """Counts per age group: normal and anomalous drawings, subjects and labels. Only normal
+    drawings train a model, so they are what ``min_samples`` is measured against."""
+    stats = [GroupStats(g) for g in groups]
+    for smp in samples:
+        for st in stats:
+            if _in(st.group, smp.group_value):
+                if is_anomalous(smp.label):
+                    st.anomalous += 1
+                else:
+                    st.normal += 1
+                st.subjects[(smp.meta or {}).get("subject") or "unknown"] += 1
+                st.labels[smp.label or "unlabelled"] += 1
+    return stats
+
+
+def auto_age_groups(ages: Sequence[float], target: int = RECOMMENDED_SAMPLES, min_width: int = 1) -> list[AgeRange]:
+    """Age groups from the distribution: whole-year bins from the youngest to the oldest age,
+    merged left to right until each holds ``target`` drawings; a short tail joins the last group."""
+    ages = [float(a) for a in ages if a is not None]
+    if not ages:
+        return []
+    lo, hi = math.floor(min(ages)), min(math.floor(max(ages)) + 1, int(AGE_MAX))
+    counts = Counter(min(math.floor(a), hi - 1) for a in ages)
+    groups: list[list[int]] = []  # [start, end, count]
+    start, n = lo, 0
+    for year in range(lo, hi):
+        n += counts.get(year, 0)
+        if n >= target and year + 1 - start >= min_width:
+            groups.append([start, year + 1, n])
+            start, n = year + 1, 0
+    if start < hi:
+        if groups and n < target:
+            groups[-1][1], groups[-1][2] = hi, groups[-1][2] + n
+        else:
+            groups.append([start, hi, n])
+    return [AgeRange(a, b) for a, b, _ in groups]
+
+
+def merge_suggestions(stats: Sequence[GroupStats], min_samples: int) -> list[MergeSuggestion]:
+    """For each run of adjacent groups that fall short, the merge that reaches ``min_samples``:
+    the short group grows toward its smaller adjacent neighbour until it has enough (or nothing
+    adjacent is left). Groups that do not touch are never merged."""
+    ordered = sorted(stats, key=lambda s: s.group)
+    out: list[MergeSuggestion] = []
+    used: set[int] = set()
+    for i, st in enumerate(ordered):
+        if st.normal >= min_samples or i in used:
+            continue
+        left = right = i
+        total = st.normal
+        while total < min_samples:
+            cands = []
+            if left > 0 and ordered[left - 1].group.hi == ordered[left].group.lo and left - 1 not in used:
+                cands.append((ordered[left - 1].normal, left - 1))
+            if right + 1 < len(ordered) and ordered[right + 1].group.lo == ordered[right].group.hi:
+                cands.append((ordered[right + 1].normal, right + 1))
+            if not cands:
+                break
+            _, j = min(cands)
+            total += ordered[j].normal
+            left, right = min(left, j), max(right, j)
+        if right == left:
+            continue
+        used.update(range(left, right + 1))
+        merged = AgeRange(ordered[left].group.lo, ordered[right].group.hi)
+        out.append(MergeSuggestion(tuple(ordered[k].label for k in range(left, right + 1)), merged.label, total,
+                                   total >= min_samples))
+    return out
+
+
+def flag_counts(samples: Iterable[Any]) -> Counter:
+    """Image problems that still imported (``tiny``, ``blank``), counted per flag."""
+    return Counter(f for smp in samples for f in (smp.flags or []))
+
+
+def launch_blockers(dataset_id: int, config: Any) -> list[str]:
+    """Why this config must not launch: the wrong kind of dataset, or its age group has fewer
+    normal drawings than ``min_samples``."""
+    from db import queries
+    from db.session import session_scope
+
+    group = parse_age_range(config.age_group)
+    with session_scope() as s:
+        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
+        if ds is None:
+            return [f"no dataset with id {dataset_id}"]
+        if ds.kind != "drawings":
+            return [f"dataset {ds.name!r} is of kind {ds.kind!r}; anomaly models train on 'drawings'"]
+        samples = queries.samples_in_age_range(session=s, dataset_id=dataset_id, lo=group.lo, hi=group.hi,
+                                               include_hi=group.hi >= AGE_MAX)
+    (st,) = group_stats(samples, [group])
+    if st.normal < config.min_samples:
+        hint = " (recommended: 50)" if config.min_samples < RECOMMENDED_SAMPLES else ""
+        return [f"age group {group.label} has {st.normal} normal drawing(s), below min_samples={config.min_samples}"
+                f"{hint}; merge it with an adjacent group or add drawings"]
+    return []

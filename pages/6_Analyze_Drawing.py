@@ -1,0 +1,72 @@
+"""Analyze a drawing: the active model of its age group scores it (on a worker)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from db import queries
+from db.session import session_scope
+from engine.families.anomaly.config import parse_age_range, scope_for_age
+from jobs import api
+
+st.set_page_config(page_title="Analyze a drawing · Trainyard", page_icon=":material/draw:", layout="wide")
+st.title("Analyze a drawing")
+
+with session_scope() as s:
+    models = queries.list_model_versions(session=s, family="anomaly", active_only=True)
+    datasets = queries.list_datasets(session=s, kind="drawings")
+if not models:
+    st.info("No active anomaly model yet: launch the `anomaly` family for some age groups first.")
+    st.stop()
+scopes = sorted((m.scope for m in models), key=lambda x: parse_age_range(x) if "-" in x else (0, 0))
+st.caption("Active models for age groups: " + ", ".join(scopes))
+
+source = st.radio("Drawing", ["Upload", "Pick from a dataset"], horizontal=True)
+image, age, name = None, None, "drawing.png"
+if source == "Upload":
+    upload = st.file_uploader("Drawing", type=["png", "jpg", "jpeg", "bmp"])
+    age = st.number_input("Age in years", min_value=2.0, max_value=18.0, value=6.0, step=0.5)
+    if upload is not None:
+        image, name = upload.getvalue(), upload.name
+elif datasets:
+    ds = st.selectbox("Dataset", datasets, format_func=lambda d: d.name)
+    with session_scope() as s:
+        samples = queries.dataset_samples(session=s, dataset_id=ds.id)
+    if samples:
+        smp = st.selectbox("Drawing", samples,
+                           format_func=lambda x: f"{x.path} · age {x.group_value:g} · {x.label or 'unlabelled'}")
+        age = st.number_input("Age in years", min_value=2.0, max_value=18.0, value=float(smp.group_value), step=0.5)
+        path = Path(ds.root) / smp.path
+        if path.is_file():
+            image, name = path.read_bytes(), path.name
+else:
+    st.info("No drawings dataset yet.")
+
+scope = scope_for_age(scopes, float(age)) if age is not None else None
+if age is not None and scope is None:
+    st.warning(f"No active model covers age {age:g}; train an age group that includes it.")
+if image is None or scope is None:
+    st.stop()
+model = next(m for m in models if m.scope == scope)
+left, right = st.columns([2, 3])
+left.image(image, caption=f"{name} · age {age:g}", width=320)
+with right:
+    st.markdown(f"Model version **#{model.id}** for ages **{scope}** (run #{model.run_id}), "
+                f"threshold {model.threshold:.4g}" if model.threshold is not None else f"Model #{model.id}")
+    if st.button("Analyze", type="primary"):
+        try:
+            with st.spinner("Scoring on a worker…"):
+                result = api.request_prediction(model.id, {"image": image, "age": float(age), "name": name})
+        except (TimeoutError, RuntimeError) as exc:
+            st.error(str(exc))
+            st.stop()
+        c = st.columns(3)
+        c[0].metric("reconstruction error", f"{result['reconstruction_error']:.4g}")
+        c[1].metric("threshold", f"{result['threshold']:.4g}")
+        c[2].metric("percentile in group", f"{result['percentile']:.0f}",
+                    help="share of the group's normal validation drawings that score at or below this one")
+        if result["is_anomaly"]:
+            st.error("Anomalous: the reconstruction error is above the group's threshold.")
+        else:
+            st.success("Within the normal range for this age group.")

@@ -1,0 +1,71 @@
+"""Launch form for ``anomaly``: the age groups to train (one run each) and the autoencoder and
+training options practitioners change most; every other key is editable in the YAML editor."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from engine.families.anomaly.config import AnomalyConfig, parse_age_groups
+
+__all__ = ["render_form"]
+
+_K = "anomaly-form"
+
+
+def _choices(name: str) -> list[str]:
+    return list(AnomalyConfig.model_fields[name].annotation.__args__)
+
+
+def _select(col, name: str, value: Any, **kw) -> Any:
+    options = _choices(name)
+    return col.selectbox(name, options, index=options.index(value) if value in options else 0, key=f"{_K}-{name}", **kw)
+
+
+def render_form(defaults: dict[str, Any]) -> list[dict[str, Any]]:
+    v = dict(defaults)
+    c = st.columns([2, 1, 2])
+    groups_text = c[0].text_input("age groups", value="3-6,6-9,9-12", key=f"{_K}-groups",
+                                  help="Comma-separated LO-HI ranges in years; one run (one model) per group")
+    v["min_samples"] = int(c[1].number_input("min_samples", min_value=1, value=int(v["min_samples"]),
+                                             key=f"{_K}-min", help="fewest normal drawings per group (50 recommended)"))
+    v["backbone"] = c[2].text_input("backbone", value=v["backbone"], key=f"{_K}-backbone",
+                                    help="tiny-vit (offline demo), google/vit-base-patch16-224-in21k (production) "
+                                         "or a local folder")
+    st.markdown("**Autoencoder**")
+    c = st.columns(5)
+    dims = c[0].text_input("hidden_dims", value=",".join(map(str, v["hidden_dims"])), key=f"{_K}-dims",
+                           help="encoder widths, e.g. 256,128; the decoder mirrors them")
+    try:
+        v["hidden_dims"] = [int(x) for x in dims.split(",") if x.strip()]
+    except ValueError:
+        v["hidden_dims"] = dims  # the validator names the key
+    v["latent_dim"] = int(c[1].number_input("latent_dim", min_value=1, value=int(v["latent_dim"]), key=f"{_K}-latent"))
+    v["dropout"] = float(c[2].number_input("dropout", min_value=0.0, max_value=0.95, value=float(v["dropout"]),
+                                           step=0.05, key=f"{_K}-dropout"))
+    v["activation"] = _select(c[3], "activation", v["activation"])
+    v["batch_norm"] = c[4].checkbox("batch_norm", value=bool(v["batch_norm"]), key=f"{_K}-bn")
+    st.markdown("**Training**")
+    c = st.columns(5)
+    v["optimizer"] = _select(c[0], "optimizer", v["optimizer"])
+    v["lr"] = float(c[1].number_input("lr", min_value=1e-7, value=float(v["lr"]), format="%g", key=f"{_K}-lr"))
+    v["weight_decay"] = float(c[2].number_input("weight_decay", min_value=0.0, value=float(v["weight_decay"]),
+                                                format="%g", key=f"{_K}-wd"))
+    v["scheduler"] = _select(c[3], "scheduler", v["scheduler"])
+    v["device"] = _select(c[4], "device", v["device"])
+    c = st.columns(5)
+    v["epochs"] = int(c[0].number_input("epochs", min_value=1, value=int(v["epochs"]), key=f"{_K}-epochs"))
+    v["batch_size"] = int(c[1].number_input("batch_size", min_value=1, value=int(v["batch_size"]), key=f"{_K}-bs"))
+    v["patience"] = int(c[2].number_input("patience", min_value=0, value=int(v["patience"]), key=f"{_K}-patience",
+                                          help="early stopping: epochs without val improvement (0: off)"))
+    v["grad_clip"] = float(c[3].number_input("grad_clip", min_value=0.0, value=float(v["grad_clip"]), format="%g",
+                                             key=f"{_K}-clip"))
+    v["threshold_percentile"] = float(c[4].number_input("threshold percentile", min_value=50.0, max_value=99.9,
+                                                        value=float(v["threshold_percentile"]), key=f"{_K}-pct"))
+    try:
+        groups = [g.label for g in parse_age_groups(groups_text)]
+    except ValueError as exc:
+        st.error(str(exc))
+        return [{**v, "age_group": groups_text}]  # validation then names age_group and nothing is queued
+    st.caption(f"Launching queues {len(groups)} run(s): " + ", ".join(groups))
+    return [{**v, "age_group": g} for g in groups]
