@@ -25,6 +25,7 @@ from engine.families.anomaly.splits import stratified_split
 __all__ = ["AnomalyTrainer", "build_model", "ARTIFACT_KIND"]
 
 ARTIFACT_KIND = "trainyard.anomaly.autoencoder/1"
+AE_CPU_THREADS = 1
 MIN_TRAINABLE = 3  # one to train, one to validate, one more so batch norm sees a pair
 
 
@@ -91,6 +92,10 @@ class AnomalyTrainer(Trainer):
         std = x_normal[tr].std(axis=0) + 1e-6 if config.standardize else np.ones(x_normal.shape[1], np.float32)
 
         device = torch.device(ctx.device)
+        if device.type == "cpu":
+            # a few-hundred-wide MLP gains nothing from intra-op threads, and their spin-waits make
+            # it many times slower on a busy machine or in a forked RQ work horse
+            torch.set_num_threads(AE_CPU_THREADS)
 
         def tensor(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(((a - mean) / std).astype(np.float32)).to(device)
