@@ -31,6 +31,9 @@ class Settings(BaseSettings):
                                description="RQ job timeout for one run, seconds.")
     extra_families: str = Field("", alias="TRAINYARD_EXTRA_FAMILIES",
                                 description="Comma-separated modules that register more families (plugins, test fixtures).")
+    models_dir: Path | None = Field(None, alias="TRAINYARD_MODELS_DIR",
+                                    description="Operator-controlled folder of user-supplied weights; the only place "
+                                                "they load from (see README, Security). Default: home/models.")
     port: int = Field(8501, alias="TRAINYARD_PORT", description="Dashboard port for make run.")
 
     @property
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     @property
     def resolved_artifacts_dir(self) -> Path:
         return (self.artifacts_dir or self.resolved_home / "artifacts").expanduser().resolve()
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return (self.models_dir or self.resolved_home / "models").expanduser().resolve()
 
     @property
     def resolved_data_root(self) -> Path:

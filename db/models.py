@@ -141,6 +141,7 @@ class ModelVersion(SQLModel, table=True):
     scope: str = ""
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     artifact_path: str
+    sha256: str | None = Field(default=None, description="Digest recorded at registration; the artifact loads only if it still matches.")
     threshold: float | None = None
     active: bool = False
     created_at: datetime = Field(default_factory=utcnow)

@@ -192,8 +192,8 @@ def resource_samples(*, session: Session, run_id: int, limit: int = 2000) -> lis
 def register_model_version(*, session: Session, run_id: int, family: str, artifact_path: str,
                            task: str | None = None, scope: str = "",
                            metrics: Mapping[str, Any] | None = None, threshold: float | None = None,
-                           activate: bool = True) -> ModelVersion:
-    version = ModelVersion(run_id=run_id, family=family, task=task, scope=scope,
+                           sha256: str | None = None, activate: bool = True) -> ModelVersion:
+    version = ModelVersion(run_id=run_id, family=family, task=task, scope=scope, sha256=sha256,
                            artifact_path=artifact_path, metrics=dict(metrics or {}), threshold=threshold)
     session.add(version)
     session.flush()

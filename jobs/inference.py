@@ -14,6 +14,7 @@ from typing import Any
 
 from db.models import ModelVersion
 from db.session import session_scope
+from engine.trust import verify_recorded
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ def predict_job(model_version_id: int, payload: dict[str, Any]) -> dict[str, Any
         mv = s.get(ModelVersion, model_version_id)
         if mv is None:
             raise LookupError(f"no model version with id {model_version_id}")
+        # a registered artifact loads only while it still has the digest recorded at registration
+        artifact = verify_recorded(mv.artifact_path, mv.sha256, what=f"model version {mv.id} artifact")
         ref = ModelVersionRef(id=mv.id, family=mv.family, task=mv.task, scope=mv.scope,
-                              artifact_path=Path(mv.artifact_path), threshold=mv.threshold, metrics=dict(mv.metrics))
+                              artifact_path=artifact, threshold=mv.threshold, metrics=dict(mv.metrics))
     module = importlib.import_module(f"engine.families.{ref.family}.predict")
     return module.predict(ref, payload)

@@ -12,6 +12,7 @@ from pathlib import Path
 from db import queries
 from db.models import RunStatus
 from db.session import session_scope
+from engine.checkpoints import sha256_file
 from engine.configs import ConfigError, validate_config
 from engine.core import DatasetRef, FitResult, RunCancelled
 from engine.families import FAMILIES
@@ -111,4 +112,5 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
             m = result.model
             queries.register_model_version(session=s, run_id=run_id, family=family, task=m.task,
                                            scope=m.scope, artifact_path=str(m.path),
+                                           sha256=sha256_file(Path(m.path)),
                                            metrics=m.metrics or summary, threshold=m.threshold)
