@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 __all__ = [
     "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunContext", "Trainer",
-    "FamilyConfig", "Family", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
+    "FamilyConfig", "Family", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
 
 
@@ -74,8 +74,23 @@ class FitResult:
 
 
 class FamilyConfig(BaseModel):
-    """Base of every family's config: unknown keys are errors, never silently ignored."""
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Base of every family's config: unknown keys are errors, never silently ignored, and no
+    float may be NaN or infinite (bounds per field are the family's: ``Field(ge=..., le=...)``)."""
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A metric that decides between models: its name as logged, whether higher or lower is
+    better, and how pages label it. The first of a family's headlines is the one that ranks."""
+    name: str
+    direction: str = "max"  # "max" or "min"
+    label: str = ""
+    task: str | None = None  # only for this task (e.g. top1 for classify); None: every task
+
+    def better(self, a: float, b: float) -> bool:
+        """True when ``a`` is strictly better than ``b``."""
+        return a > b if self.direction == "max" else a < b
 
 
 class Trainer(ABC):
@@ -105,6 +120,11 @@ class Family:
     tasks: tuple[str, ...] = ()
     description: str = ""
     gate_path: str | None = None  # "module:fn(dataset_id, config) -> list[str]": reasons to block a launch
+    headlines: tuple[Headline, ...] = ()  # the metrics that matter, first = the ranking one
+
+    def headlines_for(self, task: str | None) -> tuple[Headline, ...]:
+        """The headlines that apply to ``task`` (task-specific ones replace general ones)."""
+        return tuple(h for h in self.headlines if h.task is None or h.task == task)
 
     def launch_blockers(self, dataset_id: int | None, config: FamilyConfig) -> list[str]:
         """Why this config must not launch on this dataset (too few samples, ...); [] when fine."""
