@@ -9,8 +9,9 @@ from db.session import session_scope
 from jobs import api
 from settings import get_settings
 from ui.widgets import duration
+from ui.page import page
 
-st.set_page_config(page_title="Trainyard", page_icon=":material/train:", layout="wide")
+page("Trainyard", ":material/train:")
 st.title("Trainyard")
 st.caption("Check your data, launch training, watch it live, compare and activate models.")
 

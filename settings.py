@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(None, alias="TRAINYARD_MODELS_DIR",
                                     description="Operator-controlled folder of user-supplied weights; the only place "
                                                 "they load from (see README, Security). Default: home/models.")
+    bind: str = Field("127.0.0.1", alias="TRAINYARD_BIND",
+                      description="Address the dashboard listens on; 0.0.0.0 opens it to the network.")
+    password: str | None = Field(None, alias="TRAINYARD_PASSWORD",
+                                 description="When set, every browser session must enter it once.")
     port: int = Field(8501, alias="TRAINYARD_PORT", description="Dashboard port for make run.")
 
     @property

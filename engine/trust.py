@@ -23,7 +23,7 @@ from engine.checkpoints import sha256_file
 __all__ = ["UntrustedModelError", "models_dir", "user_weights", "verify_recorded", "is_within"]
 
 
-class UntrustedModelError(PermissionError):
+class UntrustedModelError(ValueError):
     """A model file outside the trust boundary, or one whose digest no longer matches its record."""
 
     def __str__(self) -> str:

@@ -9,14 +9,26 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from db.migrate import upgrade
 from jobs.connection import ensure_embedded_redis, stop_embedded_redis
-from settings import get_settings
+from settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl+C
+
+
+def streamlit_command(settings: Settings) -> list[str]:
+    """The dashboard's command line. ``.streamlit/config.toml`` holds the safe defaults; the flags
+    repeat the ones that matter so they hold even when started from another folder."""
+    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "Home.py"),
+            "--server.port", str(settings.port), "--server.address", settings.bind,
+            "--server.headless", "true", "--server.fileWatcherType", "none",
+            "--client.showErrorDetails", "none", "--browser.gatherUsageStats", "false"]
 
 
 def main() -> int:
@@ -29,12 +41,13 @@ def main() -> int:
         env["REDIS_URL"] = ensure_embedded_redis(settings)
         print(f"embedded Redis on {env['REDIS_URL']}")
     print(f"database: {settings.resolved_database_url}")
-    workers = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", f"local-{i + 1}-{os.getpid()}"],
+    workers = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", f"local-{i + 1}-{os.getpid()}"], cwd=ROOT,
                                 env=env) for i in range(settings.workers)]
     print(f"started {len(workers)} local worker(s)")
-    ui = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py",
-                           "--server.port", str(settings.port), "--server.headless", "true",
-                           "--browser.gatherUsageStats", "false"], env=env)
+    ui = subprocess.Popen(streamlit_command(settings), env=env, cwd=ROOT)
+    where = "this machine only" if settings.bind in ("127.0.0.1", "localhost", "::1") else "the network"
+    print(f"dashboard on http://{settings.bind}:{settings.port} ({where}; "
+          f"password {'required' if settings.password else 'off: set TRAINYARD_PASSWORD to require one'})")
     try:
         return ui.wait()
     except KeyboardInterrupt:

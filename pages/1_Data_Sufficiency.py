@@ -12,8 +12,9 @@ from engine.families import FAMILIES  # noqa: F401  (registers the families' dat
 from jobs import api
 from settings import get_settings
 from ui.kinds import generic_sufficiency, kind_view
+from ui.page import page
 
-st.set_page_config(page_title="Data sufficiency · Trainyard", page_icon=":material/dataset:", layout="wide")
+page("Data sufficiency", ":material/dataset:")
 st.title("Data sufficiency")
 
 with session_scope() as s:

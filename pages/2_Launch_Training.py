@@ -9,8 +9,9 @@ from engine.configs import ConfigError, default_config, default_config_text, par
 from engine.families import FAMILIES
 from jobs import api
 from ui.forms import family_form, generic_form
+from ui.page import page
 
-st.set_page_config(page_title="Launch · Trainyard", page_icon=":material/rocket_launch:", layout="wide")
+page("Launch", ":material/rocket_launch:")
 st.title("Launch training")
 
 if not FAMILIES:

@@ -13,8 +13,9 @@ from jobs import api
 from jobs.logs import LOG_NAME, tail
 from ui.charts import metric_figures, resource_figure, resource_warnings
 from ui.widgets import age_seconds, duration, run_label, status_badge
+from ui.page import page
 
-st.set_page_config(page_title="Progress · Trainyard", page_icon=":material/monitoring:", layout="wide")
+page("Progress", ":material/monitoring:")
 st.title("Progress")
 
 STALE_AFTER_S = 120

@@ -9,8 +9,9 @@ from db import queries
 from db.session import session_scope
 from engine.families.anomaly.config import parse_age_range, scope_for_age
 from jobs import api
+from ui.page import page
 
-st.set_page_config(page_title="Analyze a drawing · Trainyard", page_icon=":material/draw:", layout="wide")
+page("Analyze a drawing", ":material/draw:")
 st.title("Analyze a drawing")
 
 with session_scope() as s:

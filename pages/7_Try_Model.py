@@ -7,8 +7,9 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from jobs import api
+from ui.page import page
 
-st.set_page_config(page_title="Try a model · Trainyard", page_icon=":material/image_search:", layout="wide")
+page("Try a model", ":material/image_search:")
 st.title("Try the active model")
 
 TASKS = ("detect", "segment", "classify")

@@ -3,7 +3,8 @@
 ``google/vit-base-patch16-224-in21k`` is the production choice (768-value CLS, 769 with age).
 No model hub is reachable in the demo and the tests, so the name ``tiny-vit`` stands for a small
 ViT built from a ``ViTConfig`` with fixed seed and saved once under the artifacts folder; any
-other name or local folder goes to ``ViTModel.from_pretrained`` unchanged.
+local folder must lie in the models folder (``engine.trust``), and a hub id goes to
+``ViTModel.from_pretrained``; either loads safetensors only.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PIL import Image
 from transformers import ViTConfig, ViTModel
 from transformers.utils import logging as hf_logging
 
-from engine.families.anomaly.config import AGE_MAX, AGE_MIN, TINY_BACKBONE
+from engine.families.anomaly.config import AGE_MAX, AGE_MIN, TINY_BACKBONE, backbone_source
 
 __all__ = ["TINY_VIT", "build_tiny_vit", "resolve_backbone", "load_backbone", "Backbone", "normalise_age",
            "feature_vector"]
@@ -53,12 +54,13 @@ def build_tiny_vit(dest: Path, seed: int = TINY_SEED, **overrides) -> Path:
 
 
 def resolve_backbone(name: str) -> str:
-    """``tiny-vit`` → its local folder (built on first use); anything else is returned as given."""
+    """``tiny-vit`` → its local folder (built on first use); a local folder only inside the models
+    folder (``engine.trust``); a hub id as given."""
     if name == TINY_BACKBONE:
         from settings import get_settings
 
         return str(build_tiny_vit(get_settings().resolved_artifacts_dir / "backbones" / TINY_BACKBONE))
-    return name
+    return backbone_source(name)
 
 
 def normalise_age(age: float) -> float:
@@ -79,7 +81,9 @@ class Backbone:
         self.device = device
         path = resolve_backbone(name)
         try:
-            self.model = ViTModel.from_pretrained(path, add_pooling_layer=False).to(device).eval()
+            # safetensors only: a pickled pytorch_model.bin is never loaded, wherever it comes from
+            self.model = ViTModel.from_pretrained(path, add_pooling_layer=False,
+                                                  use_safetensors=True).to(device).eval()
         except OSError as exc:
             raise RuntimeError(
                 f"cannot load ViT backbone {name!r}: {exc}. Without access to the model hub use a local "

@@ -11,9 +11,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from engine.core import FamilyConfig
+from engine.trust import models_dir, user_weights
 
 __all__ = ["AnomalyConfig", "AgeRange", "parse_age_range", "parse_age_groups", "AGE_MIN", "AGE_MAX",
-           "PRODUCTION_BACKBONE", "TINY_BACKBONE", "scope_for_age"]
+           "PRODUCTION_BACKBONE", "TINY_BACKBONE", "scope_for_age", "backbone_source"]
 
 AGE_MIN, AGE_MAX = 2.0, 18.0  # ages accepted at import
 PRODUCTION_BACKBONE = "google/vit-base-patch16-224-in21k"
@@ -72,12 +73,35 @@ def parse_age_groups(text: str) -> list[AgeRange]:
     return groups
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def backbone_source(name: str, *, must_exist: bool = True) -> str:
+    """Where ``name`` loads from: ``tiny-vit`` as is (Trainyard builds it), a folder in the models
+    folder (resolved), or a hub id such as ``google/vit-base-patch16-224-in21k`` (loaded as
+    safetensors only, so nothing is unpickled). Any other path is refused (engine.trust)."""
+    if name == TINY_BACKBONE:
+        return name
+    local = models_dir() / name
+    if HUB_ID.match(name) and not local.exists():
+        return name
+    return str(user_weights(name, what="ViT backbone folder", must_exist=must_exist))
+
+
 class AnomalyConfig(FamilyConfig):
     # data
     age_group: str = Field("3-6", description="age range LO-HI in years this model covers (lo <= age < hi)")
     min_samples: int = Field(10, ge=1, description="fewest normal drawings in the group to train (50 recommended)")
-    backbone: str = Field(TINY_BACKBONE, description=f"ViT for embeddings: hub name or local folder; production "
-                          f"choice {PRODUCTION_BACKBONE}; 'tiny-vit' = small local ViT (offline demo)")
+    backbone: str = Field(TINY_BACKBONE, max_length=300,
+                          description=f"ViT for embeddings: hub name (safetensors only) or a folder in the models "
+                          f"folder; production choice {PRODUCTION_BACKBONE}; 'tiny-vit' = small local ViT (offline demo)")
+
+    @field_validator("backbone")
+    @classmethod
+    def _backbone_trusted(cls, value: str) -> str:
+        backbone_source(value, must_exist=False)  # a local folder only inside the models folder
+        return value
+
     embed_batch_size: int = Field(32, ge=1, description="images per batch when computing embeddings")
     train_split: float = Field(0.7, gt=0, lt=1, description="fraction of normal drawings to train on")
     val_split: float = Field(0.2, gt=0, lt=1, description="fraction for validation (threshold, early stopping)")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from engine.core import FamilyConfig
+from engine.trust import models_dir, user_weights
 
 TASKS = ("classify", "detect", "segment")
 VARIANTS = ("n", "s", "m", "l", "x")
@@ -26,6 +27,17 @@ TRAIN_ARGS = (
 )
 
 
+MODEL_SUFFIXES = (".pt", ".yaml", ".yml")
+
+
+def _builtin_yaml(name: str) -> bool:
+    """A bare architecture name such as ``yolov8n.yaml`` that is not a file in the models folder:
+    Ultralytics builds it from the yaml shipped inside its own package."""
+    if not name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        return False
+    return not (models_dir() / name).exists()
+
+
 def compatible_tasks(dataset_task: str | None) -> tuple[str, ...]:
     """Tasks a dataset can train: polygons also give boxes, so segment data trains detect too."""
     return {"segment": ("segment", "detect"), "detect": ("detect",), "classify": ("classify",)}.get(dataset_task or "", ())
@@ -35,7 +47,10 @@ class YoloConfig(FamilyConfig):
     task: Literal["classify", "detect", "segment"] = Field("detect", description="what the model predicts")
     variant: Literal["n", "s", "m", "l", "x"] = Field("n", description="model scale: nano to extra large")
     arch: Literal["yolo11", "yolov8", "yolo26"] = Field("yolo11", description="architecture whose model yaml is built")
-    model: str | None = Field(None, description="local .pt or model .yaml to start from instead of arch+variant")
+    model: str | None = Field(None, max_length=500,
+                              description="a .pt or model .yaml in the models folder (TRAINYARD_MODELS_DIR) to start "
+                                          "from instead of arch+variant; a bare *.yaml name not found there is one of "
+                                          "Ultralytics' built-in architectures")
     epochs: int = Field(100, ge=1, description="number of epochs to train for")
     batch: int = Field(16, ge=1, description="images per batch")
     imgsz: int = Field(640, ge=32, description="train and val image size (pixels, square)")
@@ -78,10 +93,24 @@ class YoloConfig(FamilyConfig):
     train_ratio: float = Field(0.8, gt=0, lt=1, description="train share when the dataset has no val split")
     min_per_class: int = Field(100, ge=0, description="launch gate: fewest training images per class (0: off)")
 
+    @field_validator("model")
+    @classmethod
+    def _model_in_models_folder(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.endswith(MODEL_SUFFIXES):
+            raise ValueError(f"must name a {' or '.join(MODEL_SUFFIXES)} file")
+        if not _builtin_yaml(value):
+            user_weights(value, what="yolo model", must_exist=False)  # refuses anything outside the folder
+        return value
+
     def model_source(self) -> str:
-        """The model file Ultralytics builds from: the user's file, or the arch/variant/task yaml."""
+        """The model file Ultralytics builds from: the user's file (resolved inside the models
+        folder, refused elsewhere), a built-in architecture yaml, or the arch/variant/task yaml."""
         if self.model:
-            return self.model
+            if _builtin_yaml(self.model):
+                return self.model
+            return str(user_weights(self.model, what="yolo model"))
         return f"{self.arch}{self.variant}{_TASK_SUFFIX[self.task]}.yaml"
 
     def train_args(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Traine
 from engine.families.yolo.callbacks import RunBridge, rename_metrics
 from engine.families.yolo.config import YoloConfig, compatible_tasks
 from engine.families.yolo.data import scan
-from engine.families.yolo.offline import offline, prepare_ultralytics
+from engine.families.yolo.offline import prepare_ultralytics
 from engine.families.yolo.prepare import build_training_view
 
 log = logging.getLogger("trainyard.yolo")
@@ -50,9 +50,7 @@ class YoloTrainer(Trainer):
 
         from ultralytics import YOLO
 
-        source = config.model_source()
-        if config.model and offline() and not Path(config.model).exists() and not config.model.endswith(".yaml"):
-            raise FileNotFoundError(f"model file {config.model} is not on this worker (offline: nothing is downloaded)")
+        source = config.model_source()  # user files only from the models folder (engine.trust)
         resume = Path(ctx.resume_from) if ctx.resume_from else None
         model = YOLO(str(resume) if resume else source, task=config.task)
         bridge = RunBridge(ctx)

@@ -39,7 +39,16 @@ def test_unknown_keys_and_bad_choices_name_the_key():
     ({}, "yolo11n.yaml"),
     ({"task": "segment", "variant": "s"}, "yolo11s-seg.yaml"),
     ({"task": "classify", "variant": "x", "arch": "yolov8"}, "yolov8x-cls.yaml"),
-    ({"model": "/models/mine.pt"}, "/models/mine.pt"),
+    ({"model": "yolov8n.yaml"}, "yolov8n.yaml"),
 ])
 def test_model_source(cfg, expected):
     assert YoloConfig(**cfg).model_source() == expected
+
+
+def test_model_file_resolves_inside_the_models_folder(stack):
+    from engine.trust import models_dir
+
+    (models_dir() / "mine.pt").write_bytes(b"weights")
+    assert YoloConfig(model="mine.pt").model_source() == str(models_dir() / "mine.pt")
+    with pytest.raises(ValueError, match="outside the models folder"):
+        YoloConfig(model="/models/mine.pt")
