@@ -11,7 +11,7 @@ from settings import get_settings
 from ui.widgets import duration
 from ui.page import page
 
-page("Trainyard", ":material/train:")
+page("Trainyard")
 st.title("Trainyard")
 st.caption("Check your data, launch training, watch it live, compare and activate models.")
 

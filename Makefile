@@ -4,7 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-services worker migrate sample-data bench clean
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_SERVICE_URL ?= redis://127.0.0.1:6379/0
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+
+.PHONY: run test test-embedded test-services browser worker migrate sample-data bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +21,26 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(PY) -m jobs.launcher
 
-## test: set up and run the whole suite (embedded Redis and SQLite unless REDIS_URL/DATABASE_URL say otherwise)
-test: $(STAMP)
-	$(PY) -m pytest
+## test: set up, then the whole suite on the embedded default (browser tests included), then
+## again against the local PostgreSQL and Redis when they answer
+test: test-embedded
+	@if $(PY) -m tests.services $(PG_URL) $(REDIS_SERVICE_URL); then \
+		$(MAKE) --no-print-directory test-services; \
+	else echo "== local PostgreSQL/Redis not reachable: the services pass is skipped"; fi
 
-## test-services: the suite against the local PostgreSQL and Redis servers
+test-embedded: $(STAMP) browser
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest
+
+## test-services: the suite (without the browser tests) against the local PostgreSQL and Redis servers
 test-services: $(STAMP)
-	DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 $(PY) -m pytest
+	@echo "== the suite against $(PG_URL) and $(REDIS_SERVICE_URL)"
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_SERVICE_URL) $(PY) -m pytest -m "not browser"
+
+## browser: Debian's Chromium for the browser tests (Playwright never downloads a browser)
+browser:
+	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| ($(SUDO) apt-get update -q >/dev/null 2>&1 && $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1) \
+		|| echo "Chromium could not be installed: the browser tests will skip, saying why"
 
 ## worker: one more worker against the configured Redis (scale-out)
 worker: $(STAMP)

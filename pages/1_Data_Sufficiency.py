@@ -14,7 +14,7 @@ from settings import get_settings
 from ui.kinds import generic_sufficiency, kind_view
 from ui.page import page
 
-page("Data sufficiency", ":material/dataset:")
+page("Data sufficiency")
 st.title("Data sufficiency")
 
 with session_scope() as s:

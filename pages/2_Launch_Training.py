@@ -11,7 +11,7 @@ from jobs import api
 from ui.forms import family_form, generic_form
 from ui.page import page
 
-page("Launch", ":material/rocket_launch:")
+page("Launch")
 st.title("Launch training")
 
 if not FAMILIES:

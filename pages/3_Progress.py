@@ -15,7 +15,7 @@ from ui.charts import metric_figures, resource_figure, resource_warnings
 from ui.widgets import age_seconds, duration, run_label, status_badge
 from ui.page import page
 
-page("Progress", ":material/monitoring:")
+page("Progress")
 st.title("Progress")
 
 STALE_AFTER_S = 120

@@ -11,7 +11,7 @@ from engine.families.anomaly.config import parse_age_range, scope_for_age
 from jobs import api
 from ui.page import page
 
-page("Analyze a drawing", ":material/draw:")
+page("Analyze a drawing")
 st.title("Analyze a drawing")
 
 with session_scope() as s:

@@ -9,7 +9,7 @@ from db.session import session_scope
 from jobs import api
 from ui.page import page
 
-page("Try a model", ":material/image_search:")
+page("Try a model")
 st.title("Try the active model")
 
 TASKS = ("detect", "segment", "classify")

@@ -8,6 +8,7 @@ the fact that it was given.
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 
 import streamlit as st
 
@@ -41,9 +42,15 @@ def require_password() -> None:
     st.stop()
 
 
-def page(title: str, icon: str, *, public: bool = False) -> None:
-    """Configure the page and, unless it is ``public`` (a read-only share link), require the password."""
+FAVICON = str(Path(__file__).with_name("assets") / "favicon.png")
+
+
+def page(title: str, *, public: bool = False) -> None:
+    """Configure the page and, unless it is ``public`` (a read-only share link), require the password.
+
+    The browser tab icon is a local file: a ``:material/...:`` page icon is fetched from Google's
+    font servers, which an offline installation cannot reach."""
     st.set_page_config(page_title=f"{title} · Trainyard" if title != "Trainyard" else title,
-                       page_icon=icon, layout="wide")
+                       page_icon=FAVICON, layout="wide")
     if not public:
         require_password()

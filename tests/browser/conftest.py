@@ -1,0 +1,148 @@
+"""A real browser against the dashboard started exactly as ``make run`` starts it.
+
+``python -m jobs.launcher`` on the embedded default (SQLite file + embedded Redis + local
+workers) in a fresh home, on a free port; Playwright drives Debian's Chromium (installed by
+``make browser``; Playwright never downloads a browser). Every step saves a screenshot under
+``$BROWSER_ARTIFACTS`` (default ``var/browser-artifacts``); a failing test leaves the screenshot of
+the step it failed in.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("TRAINYARD_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "var" / "browser-artifacts"))
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+# Chromium's own chatter on a machine without network or GPU, not the dashboard's errors
+BENIGN_CONSOLE = re.compile(r"favicon|ERR_INTERNET_DISCONNECTED|net::ERR_NAME_NOT_RESOLVED|WebGL|GPU stall")
+
+
+def pytest_collection_modifyitems(config, items):
+    if Path(CHROMIUM).exists():
+        return
+    skip = pytest.mark.skip(reason=f"Chromium is not installed at {CHROMIUM} and `make browser` could not "
+                                   "install it (apt-get install chromium); browser tests cannot run here")
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dashboard(tmp_path_factory):
+    """The base URL of a dashboard started by ``python -m jobs.launcher`` in a fresh home."""
+    home = tmp_path_factory.mktemp("browser-home")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "TRAINYARD_EXTRA_FAMILIES", "TRAINYARD_PASSWORD")}
+    env.update({"TRAINYARD_HOME": str(home), "TRAINYARD_PORT": str(port), "TRAINYARD_WORKERS": "2",
+                "YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    log = open(home / "launcher.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "jobs.launcher"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.flush()
+            raise RuntimeError(f"the dashboard did not start:\n{(home / 'launcher.log').read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+    shutil.copy(home / "launcher.log", ARTIFACTS / "launcher.log") if ARTIFACTS.exists() else None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Steps:
+    """Takes a screenshot per step and fails on a Streamlit exception box or a console error."""
+
+    def __init__(self, page, prefix: str) -> None:
+        self.page, self.prefix, self.n = page, prefix, 0
+        self.console_errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.console_errors.append(f"page error: {exc}"))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def _console(self, msg) -> None:
+        where = (msg.location or {}).get("url", "")
+        # on a deep link Streamlit first probes <page>/_stcore/... and then the root: expected 404s
+        if re.search(r"/[^/]+/_stcore/(host-config|health)$", where):
+            return
+        if msg.type == "error" and not BENIGN_CONSOLE.search(msg.text):
+            self.console_errors.append(f"{msg.text} ({where})")
+
+    def shot(self, name: str) -> Path:
+        self.n += 1
+        path = ARTIFACTS / f"{self.prefix}-{self.n:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def check(self, name: str) -> Path:
+        """Screenshot this step, then fail if the page shows an exception or logged an error."""
+        path = self.shot(name)
+        boxes = self.page.locator('[data-testid="stException"]')
+        if boxes.count():
+            raise AssertionError(f"step {name}: Streamlit exception on the page: {boxes.first.inner_text()[:800]} "
+                                 f"(screenshot {path})")
+        if self.console_errors:
+            raise AssertionError(f"step {name}: console errors {self.console_errors[:5]} (screenshot {path})")
+        return path
+
+
+@pytest.fixture
+def steps(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    s = Steps(page, request.node.name.replace("test_", ""))
+    yield s
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        s.shot("FAILED")
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if rep.when == "call":
+        item.rep_call = rep
+    return rep
