@@ -20,6 +20,7 @@ class RunStatus(str, Enum):
     completed = "completed"
     failed = "failed"
     cancelled = "cancelled"
+    pruned = "pruned"  # a sweep trial its pruner stopped early: not a failure
 
     @property
     def finished(self) -> bool:
@@ -30,7 +31,7 @@ class RunStatus(str, Enum):
         return not self.finished
 
 
-FINISHED = {RunStatus.completed, RunStatus.failed, RunStatus.cancelled}
+FINISHED = {RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.pruned}
 
 
 class Dataset(SQLModel, table=True):
@@ -71,11 +72,25 @@ class Embedding(SQLModel, table=True):
 
 
 class Sweep(SQLModel, table=True):
+    """A hyper-parameter search: its trials are ordinary runs with ``sweep_id`` set; the Optuna
+    study named ``study_name`` lives in this same database."""
     id: int | None = Field(default=None, primary_key=True)
     name: str
     family: str
     space: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    dataset_id: int | None = Field(default=None, foreign_key="dataset.id")
+    method: str = "random"  # grid, random, guided
+    metric: str = ""
+    direction: str = "minimize"
+    max_trials: int = 10
+    parallel: int = 1
+    pruner: str = "none"
+    priority: str = "default"
+    status: str = Field(default="running", description="running, completed, cancelled, failed")
+    study_name: str = ""
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    finished_at: datetime | None = None
 
 
 class Run(SQLModel, table=True):
@@ -100,6 +115,7 @@ class Run(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="run.id")
     resume_from: str | None = Field(default=None, description="Checkpoint the next attempt starts from.")
     sweep_id: int | None = Field(default=None, foreign_key="sweep.id")
+    trial_number: int | None = Field(default=None, description="Optuna trial number within the sweep")
     out_dir: str | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from db.models import (FINISHED, Checkpoint, Dataset, Embedding, Metric, ModelVersion, ResourceSample, Run,
-                       RunStatus, Sample, ShareLink, utcnow)
+                       RunStatus, Sample, ShareLink, Sweep, utcnow)
 
 # ---- datasets -------------------------------------------------------------------------------
 
@@ -310,3 +310,47 @@ def embedding_backbones(*, session: Session, dataset_id: int) -> dict[str, int]:
     stmt = (select(Embedding.backbone, func.count()).join(Sample, Sample.id == Embedding.sample_id)
             .where(Sample.dataset_id == dataset_id).group_by(Embedding.backbone))
     return {name: int(n) for name, n in session.exec(stmt)}
+
+
+# ---- sweeps -------------------------------------------------------------------------------------
+
+
+def create_sweep(*, session: Session, name: str, family: str, space: Mapping[str, Any], method: str,
+                 metric: str, direction: str, max_trials: int, parallel: int, pruner: str,
+                 dataset_id: int | None = None, priority: str = "default") -> Sweep:
+    sweep = Sweep(name=name, family=family, space=dict(space), method=method, metric=metric, direction=direction,
+                  max_trials=max_trials, parallel=parallel, pruner=pruner, dataset_id=dataset_id, priority=priority)
+    session.add(sweep)
+    session.flush()
+    sweep.study_name = f"trainyard-sweep-{sweep.id}"
+    if not sweep.name:
+        sweep.name = f"{family} sweep {sweep.id}"
+    return sweep
+
+
+def get_sweep(*, session: Session, sweep_id: int) -> Sweep | None:
+    return session.get(Sweep, sweep_id)
+
+
+def list_sweeps(*, session: Session, family: str | None = None, limit: int = 200) -> list[Sweep]:
+    stmt = select(Sweep).order_by(col(Sweep.id).desc()).limit(limit)
+    if family:
+        stmt = stmt.where(Sweep.family == family)
+    return list(session.exec(stmt))
+
+
+def update_sweep(*, session: Session, sweep_id: int, **fields: Any) -> None:
+    session.exec(update(Sweep).where(Sweep.id == sweep_id).values(**fields))
+
+
+def sweep_runs(*, session: Session, sweep_id: int) -> list[Run]:
+    """A sweep's trials, in trial order."""
+    return list(session.exec(select(Run).where(Run.sweep_id == sweep_id)
+                             .order_by(col(Run.trial_number).asc(), col(Run.id).asc())))
+
+
+def last_metric_value(*, session: Session, run_id: int, name: str) -> float | None:
+    """The value of ``name`` at the run's highest step, or None."""
+    row = session.exec(select(Metric.value).where(Metric.run_id == run_id, Metric.name == name)
+                       .order_by(col(Metric.step).desc(), col(Metric.id).desc()).limit(1)).first()
+    return None if row is None else float(row)

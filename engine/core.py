@@ -18,13 +18,17 @@ from pydantic import BaseModel, ConfigDict
 T = TypeVar("T")
 
 __all__ = [
-    "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunContext", "Trainer",
+    "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunContext", "Trainer",
     "FamilyConfig", "Family", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
 
 
 class RunCancelled(Exception):
     """Raised by a trainer (or ``check_stop``) when the context asked it to stop."""
+
+
+class RunPruned(Exception):
+    """Raised by a sweep trial's context when the sweep's pruner stops the trial early."""
 
 
 @runtime_checkable
@@ -38,6 +42,8 @@ class RunContext(Protocol):
     def checkpoint(self, path: Path, *, step: int, monitored: float | None = None,
                    best: bool | None = None) -> None: ...
     def should_stop(self) -> bool: ...
+    # ``report(value, step)``: an intermediate value of the sweep metric (optional; the worker's
+    # context feeds it from ``log`` automatically, so families need not call it)
 
 
 def check_stop(ctx: RunContext) -> None:

@@ -40,6 +40,7 @@ class DbRunContext:
         self._stop = False
         self._training = False
         self._phase_start: dict[str, tuple[float, int]] = {}
+        self.sweep = None  # a jobs.sweeps.SweepLink when this run is a sweep trial
 
     # ---- RunContext ----
     def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:
@@ -56,6 +57,18 @@ class DbRunContext:
             self.flush()
         line = "  ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None)
         log.info("step %s%s  %s", step, f" epoch {epoch}" if epoch is not None else "", line)
+        if self.sweep is not None and metrics.get(self.sweep.metric) is not None:
+            self.report(float(metrics[self.sweep.metric]), step)
+
+    def report(self, value: float, step: int) -> None:
+        """Feed the sweep's pruner; raises ``RunPruned`` (after saving what was logged) to stop."""
+        if self.sweep is None:
+            return
+        try:
+            self.sweep.report(value, step)
+        except Exception:
+            self.flush()
+            raise
 
     def progress(self, done: int, total: int, phase: str = "train") -> None:
         now = time.monotonic()

@@ -14,7 +14,7 @@ from db.models import RunStatus
 from db.session import session_scope
 from engine.checkpoints import sha256_file
 from engine.configs import ConfigError, validate_config
-from engine.core import DatasetRef, FitResult, RunCancelled
+from engine.core import DatasetRef, FitResult, RunCancelled, RunPruned
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
 from jobs.context import DbRunContext
@@ -66,6 +66,7 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
                                out_dir=str(out_dir), error=None, phase="prepare")
         family_key, config_data, dataset_id = run.family, dict(run.config), run.dataset_id
         resume_from = Path(run.resume_from) if run.resume_from else None
+        is_trial = run.sweep_id is not None
         dataset = None
         if dataset_id is not None:
             ds = queries.get_dataset(session=s, dataset_id=dataset_id)
@@ -82,6 +83,11 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
 
             ctx = DbRunContext(run_id, out_dir=out_dir, device=resolve_device(_requested_device(config)),
                                resume_from=resume_from)
+            if is_trial:
+                from jobs.sweeps import SweepLink
+
+                with session_scope() as s:
+                    ctx.sweep = SweepLink.for_run(queries.get_run(session=s, run_id=run_id))
             log.info("run %s: family %s on %s%s", run_id, family_key, ctx.device,
                      f", resuming from {resume_from}" if resume_from else "")
             with ResourceSampler(ctx.record_resources, interval=RESOURCE_INTERVAL_S):
@@ -89,6 +95,8 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             status = RunStatus.cancelled if ctx.should_stop() else RunStatus.completed
         except RunCancelled:
             status = RunStatus.cancelled
+        except RunPruned as exc:
+            status, error = RunStatus.pruned, str(exc)
         except ConfigError as exc:
             error = str(exc)
         except Exception as exc:
@@ -100,7 +108,20 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
         log.info("run %s ended: %s%s", run_id, status.value, f" ({error})" if error else "")
 
     _finish(run_id, status, error, result, family_key)
+    if is_trial:
+        _advance_sweep(run_id)
     return status.value
+
+
+def _advance_sweep(run_id: int) -> None:
+    """Tell the sweep how this trial ended and queue the next ones; a failure here never changes
+    the run's own record."""
+    try:
+        from jobs.sweeps import trial_finished
+
+        trial_finished(run_id)
+    except Exception:
+        log.error("run %s: could not advance its sweep:\n%s", run_id, traceback.format_exc())
 
 
 def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str) -> None:
