@@ -3,6 +3,7 @@
     python -m engine sample-data KIND [--name NAME] [options]  generate a sample dataset and import it
     python -m engine import KIND FOLDER --name NAME            scan a folder and import it
     python -m engine train FAMILY [family options]             train in this process, against the database
+    python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   a sweep (see --help)
 
 A family may add its own ``train`` options in ``engine/families/<key>/cli.py`` (``add_arguments``
 and ``main``); otherwise ``train`` takes ``--dataset``, ``--config`` and ``--set key=value``.
@@ -92,6 +93,81 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     return 0 if status == "completed" else 1
 
 
+def _sweep_cmd(family_key: str, argv: list[str]) -> int:
+    import time
+
+    from db import queries
+    from db.models import FINISHED
+    from db.session import session_scope
+    from engine.configs import ConfigError, default_config
+    from engine.families import FAMILIES
+    from engine.sweeps import parse_sweep_yaml, validate_spec
+    from jobs.sweeps import SweepBlocked, submit_sweep
+
+    parser = argparse.ArgumentParser(
+        prog=f"python -m engine sweep {family_key}",
+        description="Queue a sweep: every trial is a run that any worker picks up (start workers with "
+                    "`make run` or `python -m jobs.worker`). Space syntax: configs/sweeps/<family>.yaml.")
+    parser.add_argument("--space", type=Path, required=True, help="sweep YAML (method, space, metric, ...)")
+    parser.add_argument("--dataset", help="dataset name")
+    parser.add_argument("--trials", type=int, help="max_trials (overrides the file)")
+    parser.add_argument("--parallel", type=int, help="trials queued at once (overrides the file)")
+    parser.add_argument("--method", choices=["grid", "random", "guided"], help="overrides the file")
+    parser.add_argument("--config", type=Path, help="YAML of base config overrides for every trial")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="base config override")
+    parser.add_argument("--override", action="store_true", help="launch even if the data sufficiency gate says no")
+    parser.add_argument("--no-wait", action="store_true", help="queue and return instead of following progress")
+    args = parser.parse_args(argv)
+    family = FAMILIES[family_key]
+    try:
+        spec = parse_sweep_yaml(args.space.read_text())
+        changes = {k: v for k, v in (("max_trials", args.trials), ("parallel", args.parallel),
+                                     ("method", args.method)) if v is not None}
+        if changes:
+            spec = validate_spec({**spec.model_dump(), **changes})
+        base = default_config(family)
+        if args.config:
+            base.update(yaml.safe_load(args.config.read_text()) or {})
+        for item in args.set:
+            key, _, value = item.partition("=")
+            base[key] = yaml.safe_load(value)
+        dataset_id = None
+        if args.dataset:
+            with session_scope() as s:
+                ds = queries.get_dataset_by_name(session=s, name=args.dataset)
+            if ds is None:
+                print(f"error: no dataset named {args.dataset!r}", file=sys.stderr)
+                return 2
+            dataset_id = ds.id
+        sweep = submit_sweep(family=family_key, spec=spec, base=base, dataset_id=dataset_id, override=args.override)
+    except (ConfigError, SweepBlocked, ConnectionError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"sweep {sweep.id} ({sweep.name}): {sweep.method}, up to {sweep.max_trials} trials, "
+          f"{sweep.parallel} at a time, {sweep.direction} {sweep.metric}")
+    if args.no_wait:
+        return 0
+    seen = -1
+    while True:
+        with session_scope() as s:
+            sweep = queries.get_sweep(session=s, sweep_id=sweep.id)
+            runs = queries.sweep_runs(session=s, sweep_id=sweep.id)
+        done = [r for r in runs if r.status in FINISHED]
+        scored = [(r.summary.get(sweep.metric), r) for r in done if isinstance(r.summary.get(sweep.metric), float)]
+        if len(done) != seen:
+            seen = len(done)
+            line = f"  {len(done)}/{sweep.max_trials} done, {len(runs) - len(done)} running or queued"
+            if scored:
+                pick = max if sweep.direction == "maximize" else min
+                value, best = pick(scored, key=lambda t: t[0])
+                line += f" · best {sweep.metric}={value:.5g} (run {best.id}, trial {best.trial_number})"
+            print(line, flush=True)
+        if sweep.status != "running" and len(done) == len(runs):
+            print(f"sweep {sweep.id}: {sweep.status}")
+            return 0
+        time.sleep(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
@@ -106,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True)
     p.add_argument("--replace", action="store_true")
     p = sub.add_parser("train", help="train one family in this process")
+    p.add_argument("family")
+    p = sub.add_parser("sweep", help="queue a hyper-parameter sweep and follow it", add_help=False)
     p.add_argument("family")
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -124,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.cmd == "sweep":
+        return _sweep_cmd(args.family, extra)
     try:
         family_cli = importlib.import_module(f"engine.families.{args.family}.cli")
     except ModuleNotFoundError:

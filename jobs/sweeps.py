@@ -27,7 +27,7 @@ from settings import get_settings
 
 log = logging.getLogger("trainyard.sweep")
 
-__all__ = ["submit_sweep", "cancel_sweep", "advance", "trial_finished", "SweepLink", "SweepBlocked",
+__all__ = ["submit_sweep", "cancel_sweep", "advance", "trial_finished", "param_importance", "SweepLink", "SweepBlocked",
            "load_study", "sweep_spec"]
 
 
@@ -195,6 +195,9 @@ def trial_finished(run_id: int) -> None:
     study = load_study(sweep)
     state = optuna.trial.TrialState
     value = _objective_value(run, sweep.metric)
+    if value is not None and sweep.metric not in (run.summary or {}):
+        with session_scope() as s:  # the pages rank trials by the summary: keep the objective there
+            queries.update_run(session=s, run_id=run.id, summary={**(run.summary or {}), sweep.metric: value})
     try:
         if run.status == RunStatus.completed and value is not None:
             study.tell(run.trial_number, value)
@@ -255,3 +258,16 @@ class SweepLink:
         if trial.should_prune():
             raise RunPruned(f"pruned at step {step}: {self.metric}={value:.5g} is worse than the other trials "
                             f"({self.pruner} pruner)")
+
+
+def param_importance(sweep_id: int) -> dict[str, float]:
+    """Optuna's parameter importance over the finished trials ({} when it cannot be estimated)."""
+    import optuna
+
+    with session_scope() as s:
+        sweep = queries.get_sweep(session=s, sweep_id=sweep_id)
+    try:
+        return dict(optuna.importance.get_param_importances(load_study(sweep)))
+    except (RuntimeError, ValueError) as exc:
+        log.info("sweep %s: no importance yet (%s)", sweep_id, exc)
+        return {}

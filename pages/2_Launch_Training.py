@@ -31,6 +31,15 @@ if family.dataset_kind:
         top[1].warning(f"No `{family.dataset_kind}` dataset yet: import one or generate sample data on the "
                        "Data Sufficiency page.")
 priority = top[2].selectbox("Priority", api.PRIORITIES, index=1)
+mode = st.segmented_control("Launch", ["Single runs", "Sweep"], default="Single runs", key="launch-mode",
+                            help="A sweep searches a space of configs: each trial is one run")
+if mode == "Sweep":
+    from ui.sweeps import sweep_launcher
+
+    if family.dataset_kind and dataset is None:
+        st.stop()
+    sweep_launcher(family, dataset.id if dataset else None, priority)
+    st.stop()
 name = st.text_input("Run name (optional)")
 if family.description:
     st.caption(family.description)

@@ -1,0 +1,88 @@
+"""Sweeps: progress, the best trial so far, metric by trial, parallel coordinates, importance."""
+from __future__ import annotations
+
+import streamlit as st
+
+from db import queries
+from db.session import session_scope
+from ui.page import page
+from ui.sweeps import (best_trial, metric_vs_trial_figure, parallel_coordinates_figure, sweep_counts, trial_table,
+                       varied_keys)
+
+page("Sweeps")
+st.title("Sweeps")
+
+with session_scope() as s:
+    sweeps = queries.list_sweeps(session=s)
+if not sweeps:
+    st.info("No sweep yet. Start one on the Launch Training page (mode: Sweep) or with "
+            "`python -m engine sweep FAMILY --space configs/sweeps/FAMILY.yaml`.")
+    st.stop()
+
+wanted = st.query_params.get("sweep")
+ids = [w.id for w in sweeps]
+index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
+sweep = st.selectbox("Sweep", sweeps, index=index,
+                     format_func=lambda w: f"#{w.id} {w.name} · {w.family} · {w.status}")
+st.query_params["sweep"] = str(sweep.id)
+
+
+@st.fragment(run_every=3)
+def live(sweep_id: int) -> None:
+    with session_scope() as s:
+        sw = queries.get_sweep(session=s, sweep_id=sweep_id)
+        runs = queries.sweep_runs(session=s, sweep_id=sweep_id)
+    counts = sweep_counts(runs, sw)
+    st.caption(f"{sw.method} search · {sw.direction} `{sw.metric}` · pruner {sw.pruner} · "
+               f"{sw.parallel} at a time · status **{sw.status}**")
+    cols = st.columns(6)
+    cols[0].metric("trials", f"{len(runs)} / {sw.max_trials}")
+    for col, name in zip(cols[1:], ("done", "running", "queued", "pruned", "failed")):
+        col.metric(name, counts[name])
+    st.progress(min(1.0, (len(runs) - counts["running"] - counts["queued"]) / max(1, sw.max_trials)))
+    best = best_trial(runs, sw)
+    if best is not None:
+        keys = varied_keys(sw)
+        st.success(f"Best so far: trial {best.trial_number} (run #{best.id}) · {sw.metric} = "
+                   f"{best.summary[sw.metric]:.5g}")
+        st.json({k: best.config.get(k) for k in keys}, expanded=True)
+    if runs:
+        st.plotly_chart(metric_vs_trial_figure(runs, sw), width="stretch")
+        par = parallel_coordinates_figure(runs, sw)
+        if par is not None:
+            st.markdown("**Parameters → metric**")
+            st.plotly_chart(par, width="stretch")
+        st.dataframe(trial_table(runs, sw), hide_index=True, width="stretch")
+
+
+live(sweep.id)
+
+with session_scope() as s:
+    runs = queries.sweep_runs(session=s, sweep_id=sweep.id)
+best = best_trial(runs, sweep)
+cols = st.columns(3)
+if sweep.status == "running" and cols[0].button("Cancel the sweep", icon=":material/stop_circle:"):
+    from jobs.sweeps import cancel_sweep
+
+    cancel_sweep(sweep.id)
+    st.toast(f"Sweep #{sweep.id} cancelled: queued trials will not start, running ones stop.")
+    st.rerun()
+finished = [r for r in runs if r.summary.get(sweep.metric) is not None]
+top = sorted(finished, key=lambda r: r.summary[sweep.metric], reverse=sweep.direction == "maximize")[:5]
+if len(top) >= 2:
+    cols[1].page_link("pages/4_Model_Comparison.py", label=f"Compare the top {len(top)} trials",
+                      icon=":material/compare:", query_params={"runs": ",".join(str(r.id) for r in top)})
+if best is not None:
+    cols[2].page_link("pages/3_Progress.py", label=f"Open the best trial (run #{best.id})",
+                      icon=":material/monitoring:", query_params={"run": str(best.id)})
+
+done = [r for r in runs if r.status.value == "completed"]
+if len(done) >= 3 and st.button("Compute parameter importance (Optuna)"):
+    from jobs.sweeps import param_importance
+
+    with st.spinner("fANOVA over the finished trials…"):
+        importance = param_importance(sweep.id)
+    if importance:
+        st.bar_chart(importance, horizontal=True)
+    else:
+        st.info("Not enough varied, finished trials to estimate importance yet.")
