@@ -40,6 +40,11 @@ def _answers(url: str) -> bool:
         return False
 
 
+def embedded_redis_running(settings: Settings | None = None) -> bool:
+    """Whether the embedded server answers on its socket."""
+    return _answers(embedded_url(settings))
+
+
 def ensure_embedded_redis(settings: Settings | None = None, timeout_s: float = 15.0) -> str:
     """Start the embedded server unless one already answers on the socket; return its URL.
 
