@@ -6,7 +6,7 @@ import streamlit as st
 
 from db import queries
 from db.session import session_scope
-from jobs import api
+from jobs import api, supervisor
 from settings import get_settings
 from ui.widgets import duration
 from ui.page import page
@@ -35,6 +35,8 @@ def queue_panel() -> None:
     else:
         st.warning("No worker is listening: queued runs will wait. `make run` starts local workers; "
                    "`python -m jobs.worker` adds one.")
+    for event in supervisor.recent_events(within_s=24 * 3600, limit=3):
+        st.caption(f":material/restart_alt: {event['at'].astimezone():%Y-%m-%d %H:%M:%S} · {event['text']}")
 
 
 queue_panel()

@@ -103,6 +103,7 @@ class Run(SQLModel, table=True):
     status: RunStatus = Field(default=RunStatus.pending, index=True)
     priority: str = "default"
     job_id: str | None = None
+    attempt: int = Field(default=0, description="Execution number: bumped at every enqueue; a worker holding an older one stops.")
     worker: str | None = None
     phase: str | None = None
     progress_done: int = 0

@@ -109,6 +109,62 @@ def stale_runs(*, session: Session, older_than_s: float) -> list[Run]:
     return list(session.exec(stmt))
 
 
+# ---- run attempts: one execution at a time ----------------------------------------------------
+
+ACTIVE = (RunStatus.preparing, RunStatus.training)
+UNFINISHED = (RunStatus.pending, RunStatus.preparing, RunStatus.training)
+
+
+def bump_attempt(*, session: Session, run_id: int, **fields: Any) -> int:
+    """Start a new execution of the run and return its number; whoever holds an older one is stale."""
+    session.exec(update(Run).where(Run.id == run_id).values(attempt=Run.attempt + 1, **fields))
+    return int(session.exec(select(Run.attempt).where(Run.id == run_id)).one())
+
+
+def update_if_current(*, session: Session, run_id: int, attempt: int,
+                      statuses: Iterable[RunStatus] = ACTIVE, **fields: Any) -> bool:
+    """Set columns only while ``attempt`` is the run's execution and its status is one of
+    ``statuses``; False (nothing written) when the attempt is stale."""
+    result = session.exec(update(Run).where(Run.id == run_id, Run.attempt == attempt,
+                                            col(Run.status).in_(list(statuses))).values(**fields))
+    return result.rowcount == 1
+
+
+def set_status_if_current(*, session: Session, run_id: int, attempt: int, status: RunStatus,
+                          statuses: Iterable[RunStatus] = ACTIVE, **fields: Any) -> bool:
+    """``set_run_status`` guarded like ``update_if_current``: a compare-and-set on attempt and status."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "heartbeat_at": now, **fields}
+    if status in FINISHED:
+        values.setdefault("finished_at", now)
+    if status == RunStatus.preparing:
+        values.setdefault("started_at", now)
+    return update_if_current(session=session, run_id=run_id, attempt=attempt, statuses=statuses, **values)
+
+
+def attempt_state(*, session: Session, run_id: int) -> tuple[int, RunStatus, bool] | None:
+    """``(attempt, status, cancel_requested)`` of a run, read in one query (the worker polls it)."""
+    row = session.exec(select(Run.attempt, Run.status, Run.cancel_requested).where(Run.id == run_id)).first()
+    return (int(row[0]), RunStatus(row[1]), bool(row[2])) if row else None
+
+
+def runs_in_status(*, session: Session, statuses: Iterable[RunStatus]) -> list[Run]:
+    return list(session.exec(select(Run).where(col(Run.status).in_(list(statuses))).order_by(Run.id)))
+
+
+def requeue_candidates(*, session: Session, older_than_s: float) -> list[Run]:
+    """Pending runs that were enqueued (have a job id) at least ``older_than_s`` seconds ago."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Run).where(Run.status == RunStatus.pending, col(Run.job_id).is_not(None),
+                             func.coalesce(Run.heartbeat_at, Run.created_at) < cutoff).order_by(Run.id)
+    return list(session.exec(stmt))
+
+
+def delete_run(*, session: Session, run_id: int) -> None:
+    """Remove a run that never started (its enqueue failed): nothing else refers to it yet."""
+    session.exec(delete(Run).where(Run.id == run_id))
+
+
 # ---- metrics --------------------------------------------------------------------------------
 
 

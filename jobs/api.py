@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from rq import Queue, Worker
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from rq import Callback, Queue, Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -15,7 +16,8 @@ from db.models import Run, RunStatus
 from db.session import session_scope
 from engine.configs import validate_config
 from engine.families import FAMILIES
-from jobs.connection import QUEUE_NAMES, get_redis
+from jobs import liveness
+from jobs.connection import QUEUE_NAMES, QueueUnavailable, get_redis, printable_url, redis_url, require_queue
 from settings import get_settings
 
 PRIORITIES = QUEUE_NAMES
@@ -30,13 +32,25 @@ def _queue(priority: str) -> Queue:
 
 
 def _enqueue(run_id: int, priority: str) -> str:
-    job = _queue(priority).enqueue("jobs.tasks.execute_run", run_id,
-                                   job_timeout=get_settings().job_timeout_s,
-                                   result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
-                                   description=f"trainyard run {run_id}")
+    """Start a new attempt of the run (the DB knows its number and job id first) and enqueue it.
+
+    Raises ``QueueUnavailable`` when Redis refuses the job; the caller undoes its own writes."""
+    import uuid
+
+    job_id = str(uuid.uuid4())
     with session_scope() as s:
-        queries.update_run(session=s, run_id=run_id, job_id=job.id)
-    return job.id
+        attempt = queries.bump_attempt(session=s, run_id=run_id, job_id=job_id)
+    try:
+        _queue(priority).enqueue("jobs.tasks.execute_run", run_id, attempt, job_id=job_id,
+                                 job_timeout=get_settings().job_timeout_s,
+                                 result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
+                                 description=f"trainyard run {run_id} attempt {attempt}",
+                                 on_failure=Callback("jobs.reaper.job_failed"),
+                                 on_stopped=Callback("jobs.reaper.job_stopped"))
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise QueueUnavailable(f"the queue (Redis at {printable_url(redis_url())}) is not reachable; "
+                               f"nothing was queued ({exc})") from exc
+    return job_id
 
 
 def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
@@ -47,13 +61,25 @@ def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = No
     _queue(priority)  # reject a bad priority before anything is written
     cfg = validate_config(fam, config)
     data = cfg.model_dump(mode="json")
+    require_queue()  # Redis down: QueueUnavailable, and no row is written
     with session_scope() as s:
         if dataset_id is not None and queries.get_dataset(session=s, dataset_id=dataset_id) is None:
             raise LookupError(f"no dataset with id {dataset_id}")
         run = queries.create_run(session=s, family=family, config=data, dataset_id=dataset_id, name=name,
                                  task=data.get("task"), priority=priority)
-    run.job_id = _enqueue(run.id, priority)
+    run.job_id = _enqueue_or_forget(run.id, priority)
+    run.attempt += 1
     return run
+
+
+def _enqueue_or_forget(run_id: int, priority: str) -> str:
+    """Enqueue a run created just now; if Redis fails in between, delete the row (no orphan)."""
+    try:
+        return _enqueue(run_id, priority)
+    except QueueUnavailable:
+        with session_scope() as s:
+            queries.delete_run(session=s, run_id=run_id)
+        raise
 
 
 def cancel_run(run_id: int) -> RunStatus:
@@ -91,11 +117,19 @@ def resume_run(run_id: int) -> Run:
         ckpt = queries.latest_checkpoint(session=s, run_id=run_id)
         if ckpt is None:
             raise ValueError(f"run {run_id} saved no checkpoint to resume from; retry it instead")
+        require_queue()  # before anything changes
+        before = {"status": run.status, "error": run.error, "finished_at": run.finished_at,
+                  "resume_from": run.resume_from}
         queries.delete_metrics_after(session=s, run_id=run_id, step=ckpt.step)
         queries.set_run_status(session=s, run_id=run_id, status=RunStatus.pending, cancel_requested=False,
                                resume_from=ckpt.path, error=None, finished_at=None)
         priority = run.priority
-    _enqueue(run_id, priority)
+    try:
+        _enqueue(run_id, priority)
+    except QueueUnavailable:
+        with session_scope() as s:  # back to where it was, so Resume can be pressed again
+            queries.update_run(session=s, run_id=run_id, **before)
+        raise
     with session_scope() as s:
         return queries.get_run(session=s, run_id=run_id)
 
@@ -106,10 +140,12 @@ def retry_run(run_id: int) -> Run:
         run = queries.get_run(session=s, run_id=run_id)
         if run is None:
             raise LookupError(f"no run with id {run_id}")
+        require_queue()
         new = queries.create_run(session=s, family=run.family, config=run.config, dataset_id=run.dataset_id,
                                  name=f"{run.name} (retry)", task=run.task, priority=run.priority,
                                  parent_id=run.id, sweep_id=run.sweep_id)
-    new.job_id = _enqueue(new.id, new.priority)
+    new.job_id = _enqueue_or_forget(new.id, new.priority)
+    new.attempt += 1
     return new
 
 
@@ -128,9 +164,13 @@ class WorkerInfo:
 
 
 def list_workers() -> list[WorkerInfo]:
+    """Workers that are alive; a registration left behind by a killed worker is removed here."""
     conn = get_redis()
     out = []
     for w in Worker.all(connection=conn):
+        if liveness.worker_gone(w):
+            liveness.forget_worker(w)
+            continue
         run_id = None
         job = w.get_current_job()
         if job is not None and job.args:
@@ -173,20 +213,15 @@ def generate_sample_dataset(kind: str, *, name: str | None = None, timeout_s: fl
     return _call_in_worker("jobs.datasets.generate_sample_job", kind, name, options, timeout_s=timeout_s)
 
 
-LOST_AFTER_S = 180.0  # a live run heartbeats every few seconds (resource sampler)
+LOST_AFTER_S = 20.0  # a live run heartbeats every few seconds (resource sampler)
 
 
 def reap_lost_runs(*, older_than_s: float = LOST_AFTER_S) -> list[int]:
-    """Mark runs whose worker stopped heartbeating as failed, so they can be resumed; return their ids."""
-    from db.models import RunStatus as S
+    """Mark runs whose execution is gone as failed ("worker lost: …"), so they can be resumed;
+    return their ids. See ``jobs.reaper.reap`` for the rules; workers run it every few seconds."""
+    from jobs.reaper import reap
 
-    with session_scope() as s:
-        lost = queries.stale_runs(session=s, older_than_s=older_than_s)
-        for run in lost:
-            queries.set_run_status(session=s, run_id=run.id, status=S.failed,
-                                   error=f"worker {run.worker or '?'} stopped reporting for over "
-                                         f"{older_than_s:.0f} s (killed or lost); resume from the last checkpoint")
-    return [r.id for r in lost]
+    return reap(older_than_s=older_than_s)
 
 
 # ---- anomaly family: embeddings as a job ------------------------------------------------------

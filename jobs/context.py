@@ -12,9 +12,15 @@ from db import queries
 from db.models import RunStatus, utcnow
 from db.session import session_scope
 from engine.checkpoints import sha256_file
+from engine.core import RunCancelled
 from engine.resources import ResourceReading
 
 log = logging.getLogger("trainyard.run")
+
+
+class StaleAttempt(RunCancelled):
+    """This execution is no longer the run's: it was resumed, re-queued or declared lost
+    elsewhere. The holder stops at once and writes nothing more."""
 
 
 class DbRunContext:
@@ -23,11 +29,18 @@ class DbRunContext:
     Metrics are buffered and written in batches (every ``flush_rows`` rows or ``flush_s``
     seconds, and at every checkpoint and at the end); progress and the stop flag touch the
     database at most once per ``poll_s``.
+
+    With an ``attempt`` every write is guarded by it: once the run's attempt moves on (resume,
+    re-queue) or the run is marked finished elsewhere (the reaper declared it lost), the next
+    poll, flush, progress or checkpoint raises ``StaleAttempt`` and nothing more is written.
     """
 
     def __init__(self, run_id: int, *, out_dir: Path, device: str = "cpu", resume_from: Path | None = None,
-                 flush_rows: int = 200, flush_s: float = 2.0, poll_s: float = 1.0) -> None:
+                 flush_rows: int = 200, flush_s: float = 2.0, poll_s: float = 1.0,
+                 attempt: int | None = None) -> None:
         self.run_id = run_id
+        self.attempt = attempt
+        self.stale = False
         self.out_dir = Path(out_dir)
         self.device = device
         self.resume_from = resume_from
@@ -44,6 +57,7 @@ class DbRunContext:
 
     # ---- RunContext ----
     def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:
+        self._raise_if_stale()
         now = utcnow()
         with self._lock:
             for name, value in metrics.items():
@@ -80,15 +94,21 @@ class DbRunContext:
         self._last_progress = now
         rate = (done - done0) / (now - started) if now > started and done > done0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
+        self._raise_if_stale()
         with session_scope() as s:
-            queries.update_run(session=s, run_id=self.run_id, progress_done=int(done), progress_total=int(total),
-                               phase=phase, eta_s=eta, heartbeat_at=utcnow())
+            fields = dict(progress_done=int(done), progress_total=int(total), phase=phase, eta_s=eta,
+                          heartbeat_at=utcnow())
+            if self.attempt is None:
+                queries.update_run(session=s, run_id=self.run_id, **fields)
+            elif not queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt, **fields):
+                self._went_stale()
 
     def checkpoint(self, path: Path, *, step: int, monitored: float | None = None,
                    best: bool | None = None) -> None:
         self.flush()
         path = Path(path)
         with session_scope() as s:
+            self._check_current(s)
             if best is None and monitored is not None:
                 prior = queries.best_monitored(session=s, run_id=self.run_id)
                 best = prior is None or monitored < prior
@@ -97,13 +117,17 @@ class DbRunContext:
         log.info("checkpoint step %s: %s%s", step, path.name, " (best)" if best else "")
 
     def should_stop(self) -> bool:
+        self._raise_if_stale()
         if self._stop:
             return True
         now = time.monotonic()
         if now - self._last_poll >= self.poll_s:
             self._last_poll = now
             with session_scope() as s:
-                self._stop = queries.cancel_requested(session=s, run_id=self.run_id)
+                if self.attempt is None:
+                    self._stop = queries.cancel_requested(session=s, run_id=self.run_id)
+                else:
+                    self._stop = self._check_current(s)
         return self._stop
 
     # ---- worker side ----
@@ -111,18 +135,53 @@ class DbRunContext:
         with self._lock:
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
+        self._raise_if_stale()
         if rows:
             with session_scope() as s:
+                self._check_current(s)
                 queries.add_metrics(session=s, rows=rows)
 
     def record_resources(self, reading: ResourceReading) -> None:
         """Resource sampler sink; doubles as the run's heartbeat."""
+        if self.stale:
+            return
         with session_scope() as s:
+            if self.attempt is None:
+                queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
+            elif not queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
+                                               heartbeat_at=utcnow()):
+                self.stale = True  # the sampler thread only flags it; the training thread raises
+                return
             queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
-            queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
 
     def _mark_training(self) -> None:
         if not self._training:
             self._training = True
             with session_scope() as s:
-                queries.set_run_status(session=s, run_id=self.run_id, status=RunStatus.training)
+                if self.attempt is None:
+                    queries.set_run_status(session=s, run_id=self.run_id, status=RunStatus.training)
+                elif not queries.set_status_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
+                                                       status=RunStatus.training):
+                    self._went_stale()
+
+    # ---- attempt guard ----
+    def _check_current(self, session) -> bool:
+        """Raise ``StaleAttempt`` unless this attempt still owns the run; return its cancel flag."""
+        if self.attempt is None:
+            return False
+        state = queries.attempt_state(session=session, run_id=self.run_id)
+        if state is None or state[0] != self.attempt or state[1].finished:
+            self._went_stale(state)
+        return state[2]
+
+    def _went_stale(self, state=None) -> None:
+        self.stale = True
+        with self._lock:
+            self._buffer = []
+        self._raise_if_stale(state)
+
+    def _raise_if_stale(self, state=None) -> None:
+        if self.stale:
+            why = (f"the run is now attempt {state[0]} ({state[1].value})" if state
+                   else "the run moved on to another attempt or was marked finished")
+            raise StaleAttempt(f"run {self.run_id} attempt {self.attempt} is stale: {why}; stopping without writing")

@@ -1,7 +1,8 @@
 """``python -m jobs.launcher``: the one-command embedded mode behind ``make run``.
 
 Upgrades the database, starts the embedded Redis (unless ``REDIS_URL`` is set) and
-``TRAINYARD_WORKERS`` worker processes, then serves the dashboard; Ctrl+C stops them all.
+``TRAINYARD_WORKERS`` worker processes, reconciles the queue with the database, then serves the
+dashboard while a supervisor restarts Redis or a worker that dies; Ctrl+C stops them all.
 """
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from db.migrate import upgrade
 from jobs.connection import ensure_embedded_redis, stop_embedded_redis
+from jobs.supervisor import CHECK_EVERY_S, Supervisor
 from settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,26 +44,34 @@ def main() -> int:
         env["REDIS_URL"] = ensure_embedded_redis(settings)
         print(f"embedded Redis on {env['REDIS_URL']}")
     print(f"database: {settings.resolved_database_url}")
-    workers = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", f"local-{i + 1}-{os.getpid()}"], cwd=ROOT,
-                                env=env) for i in range(settings.workers)]
-    print(f"started {len(workers)} local worker(s)")
+    from jobs.reaper import reconcile
+
+    result = reconcile()
+    if result["failed"] or result["requeued"]:
+        print(f"reconciled: failed as lost {result['failed']}, queued again {result['requeued']}")
+    supervisor = Supervisor(settings=settings, env=env, cwd=str(ROOT),
+                            worker_names=[f"local-{i + 1}-{os.getpid()}" for i in range(settings.workers)])
+    supervisor.start_workers()
+    print(f"started {len(supervisor.workers)} local worker(s)")
     ui = subprocess.Popen(streamlit_command(settings), env=env, cwd=ROOT)
     where = "this machine only" if settings.bind in ("127.0.0.1", "localhost", "::1") else "the network"
     print(f"dashboard on http://{settings.bind}:{settings.port} ({where}; "
           f"password {'required' if settings.password else 'off: set TRAINYARD_PASSWORD to require one'})")
     try:
-        return ui.wait()
+        while ui.poll() is None:
+            supervisor.check()
+            time.sleep(CHECK_EVERY_S)
+        return ui.returncode
     except KeyboardInterrupt:
         return 0
     finally:
-        for proc in [ui, *workers]:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)  # RQ finishes or requeues its job
-        for proc in [ui, *workers]:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if ui.poll() is None:
+            ui.send_signal(signal.SIGINT)
+        supervisor.stop()
+        try:
+            ui.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            ui.kill()
         if embedded:
             stop_embedded_redis(settings)
 

@@ -17,7 +17,7 @@ from engine.configs import ConfigError, validate_config
 from engine.core import DatasetRef, FitResult, RunCancelled, RunPruned
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
-from jobs.context import DbRunContext
+from jobs.context import DbRunContext, StaleAttempt
 from jobs.logs import LOG_NAME, capture_run_output
 from settings import get_settings
 
@@ -45,12 +45,20 @@ def _requested_device(config) -> str:
     return str(getattr(config, "device", "auto") or "auto")
 
 
-def execute_run(run_id: int, *, capture: bool = True) -> str:
+STALE = "stale"  # the job's return value when another attempt owns the run
+
+
+def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True) -> str:
     """Run one training run to an end state; return that state's name.
 
     Status moves pending → preparing → training → completed | failed | cancelled, and the
     error text of a failure is stored on the run. The job itself only raises when the database
     cannot be reached, so RQ's failed registry means 'the worker could not even record it'.
+
+    ``attempt`` is the execution number the job was enqueued for; a job whose attempt is no
+    longer the run's (resumed or re-queued since) returns ``"stale"`` without touching it.
+    Old payloads without an attempt take the run's current one. Either way the start is a
+    compare-and-set from ``pending``, so two workers never both run one attempt.
     """
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
@@ -58,12 +66,21 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             raise LookupError(f"run {run_id} does not exist")
         if run.status.finished:
             return run.status.value  # cancelled while queued
+        if attempt is not None and attempt != run.attempt:
+            log.warning("run %s: job for attempt %s skipped, the run is at attempt %s", run_id, attempt, run.attempt)
+            return STALE
+        attempt = run.attempt
         if run.cancel_requested:
-            queries.set_run_status(session=s, run_id=run_id, status=RunStatus.cancelled)
+            queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=RunStatus.cancelled,
+                                          statuses=queries.UNFINISHED)
             return RunStatus.cancelled.value
         out_dir = Path(run.out_dir) if run.out_dir else run_dir(run_id)
-        queries.set_run_status(session=s, run_id=run_id, status=RunStatus.preparing, worker=_worker_name(),
-                               out_dir=str(out_dir), error=None, phase="prepare")
+        if not queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=RunStatus.preparing,
+                                             statuses=(RunStatus.pending,), worker=_worker_name(),
+                                             out_dir=str(out_dir), error=None, phase="prepare"):
+            log.warning("run %s attempt %s is already %s elsewhere; not starting it twice",
+                        run_id, attempt, run.status.value)
+            return STALE
         family_key, config_data, dataset_id = run.family, dict(run.config), run.dataset_id
         resume_from = Path(run.resume_from) if run.resume_from else None
         is_trial = run.sweep_id is not None
@@ -73,7 +90,7 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             dataset = DatasetRef(name=ds.name, kind=ds.kind, root=Path(ds.root), id=ds.id, summary=ds.summary)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    status, error, result = RunStatus.failed, None, None
+    status, error, result, stale = RunStatus.failed, None, None, False
     with capture_run_output(out_dir / LOG_NAME) if capture else nullcontext():
         ctx = None
         try:
@@ -82,7 +99,7 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             from engine.devices import resolve_device
 
             ctx = DbRunContext(run_id, out_dir=out_dir, device=resolve_device(_requested_device(config)),
-                               resume_from=resume_from)
+                               resume_from=resume_from, attempt=attempt)
             if is_trial:
                 from jobs.sweeps import SweepLink
 
@@ -93,6 +110,9 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             with ResourceSampler(ctx.record_resources, interval=RESOURCE_INTERVAL_S):
                 result = family.trainer().fit(config, dataset, ctx)
             status = RunStatus.cancelled if ctx.should_stop() else RunStatus.completed
+        except StaleAttempt as exc:
+            stale = True
+            log.warning("%s", exc)
         except RunCancelled:
             status = RunStatus.cancelled
         except RunPruned as exc:
@@ -103,11 +123,20 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             error = f"{type(exc).__name__}: {exc}"
             log.error("run %s failed:\n%s", run_id, traceback.format_exc())
         finally:
-            if ctx is not None:
-                ctx.flush()
+            if ctx is not None and not stale:
+                try:
+                    ctx.flush()
+                except StaleAttempt as exc:
+                    stale = True
+                    log.warning("%s", exc)
+        stale = stale or (ctx is not None and ctx.stale)  # a trainer that swallowed the exception
+        if stale:
+            log.info("run %s attempt %s stopped: stale, nothing recorded", run_id, attempt)
+            return STALE
         log.info("run %s ended: %s%s", run_id, status.value, f" ({error})" if error else "")
 
-    _finish(run_id, status, error, result, family_key)
+    if not _finish(run_id, status, error, result, family_key, attempt=attempt):
+        return STALE
     if is_trial:
         _advance_sweep(run_id)
     return status.value
@@ -124,14 +153,21 @@ def _advance_sweep(run_id: int) -> None:
         log.error("run %s: could not advance its sweep:\n%s", run_id, traceback.format_exc())
 
 
-def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str) -> None:
+def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str,
+            *, attempt: int) -> bool:
+    """Record the end state (and register the model) only while ``attempt`` still owns the run."""
     with session_scope() as s:
         summary = dict(result.metrics) if result else {}
-        queries.set_run_status(session=s, run_id=run_id, status=status, error=error, summary=summary,
-                               eta_s=None, phase=None if status != RunStatus.completed else "done")
+        if not queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=status, error=error,
+                                             summary=summary, eta_s=None,
+                                             phase=None if status != RunStatus.completed else "done"):
+            log.warning("run %s attempt %s ended as %s but is no longer the run's attempt; not recorded",
+                        run_id, attempt, status.value)
+            return False
         if status == RunStatus.completed and result and result.model:
             m = result.model
             queries.register_model_version(session=s, run_id=run_id, family=family, task=m.task,
                                            scope=m.scope, artifact_path=str(m.path),
                                            sha256=sha256_file(Path(m.path)),
                                            metrics=m.metrics or summary, threshold=m.threshold)
+    return True

@@ -8,6 +8,7 @@ from db.session import session_scope
 from engine.configs import ConfigError, default_config, default_config_text, parse_config_yaml, validate_config
 from engine.families import FAMILIES
 from jobs import api
+from jobs.connection import QueueUnavailable
 from ui.forms import family_form, generic_form
 from ui.page import page
 
@@ -81,9 +82,14 @@ def launch(raw_configs: list) -> None:
             st.markdown(f"- {b}")
         st.info("Fix the data, change the config, or tick the override box to launch anyway.")
         return
-    runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
-                           name=name if len(validated) == 1 else (f"{name} {i + 1}" if name else ""), priority=priority)
-            for i, cfg in enumerate(validated)]
+    try:
+        runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
+                               name=name if len(validated) == 1 else (f"{name} {i + 1}" if name else ""),
+                               priority=priority)
+                for i, cfg in enumerate(validated)]
+    except QueueUnavailable as exc:
+        st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
+        return
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id}" for r in runs))
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 

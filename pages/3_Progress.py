@@ -10,6 +10,7 @@ from db import queries
 from db.models import RunStatus
 from db.session import session_scope
 from jobs import api
+from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
 from ui.charts import metric_figures, resource_figure, resource_warnings
 from ui.widgets import age_seconds, duration, run_label, status_badge
@@ -46,10 +47,14 @@ def actions(run) -> None:
             try:
                 api.resume_run(run.id)
                 st.rerun()
-            except ValueError as exc:
+            except (ValueError, QueueUnavailable) as exc:
                 st.error(str(exc))
         if cols[2].button("Retry from scratch", icon=":material/replay:"):
-            new = api.retry_run(run.id)
+            try:
+                new = api.retry_run(run.id)
+            except QueueUnavailable as exc:
+                st.error(str(exc))
+                return
             st.query_params["run"] = str(new.id)
             st.rerun()
 
