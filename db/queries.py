@@ -310,3 +310,9 @@ def embedding_backbones(*, session: Session, dataset_id: int) -> dict[str, int]:
     stmt = (select(Embedding.backbone, func.count()).join(Sample, Sample.id == Embedding.sample_id)
             .where(Sample.dataset_id == dataset_id).group_by(Embedding.backbone))
     return {name: int(n) for name, n in session.exec(stmt)}
+
+
+def recorded_checkpoint_sha256(*, session: Session, path: str) -> str | None:
+    """The sha256 recorded when the file at ``path`` was last registered as a checkpoint."""
+    stmt = select(Checkpoint.sha256).where(Checkpoint.path == path).order_by(col(Checkpoint.id).desc())
+    return session.exec(stmt).first()

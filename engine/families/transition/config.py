@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from engine.core import FamilyConfig
 
-__all__ = ["TransitionConfig", "AXES", "SPLITS"]
+__all__ = ["TransitionConfig", "AXES", "SPLITS", "per_axis"]
 
 AXES = ("x", "y", "z", "roll", "pitch", "yaw")
 SPLITS = ("train", "val", "test")
@@ -104,3 +104,8 @@ class TransitionConfig(FamilyConfig):
 
     def ratios(self) -> tuple[float, float, float]:
         return self.train_ratio, self.val_ratio, self.test_ratio
+
+
+def per_axis(values: dict, prefix: str = "test") -> dict[str, float]:
+    """``{axis: error}`` from a summary's ``<prefix>/mae_<axis>`` entries."""
+    return {a: float(values[f"{prefix}/mae_{a}"]) for a in AXES if f"{prefix}/mae_{a}" in values}
