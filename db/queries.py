@@ -410,3 +410,9 @@ def last_metric_value(*, session: Session, run_id: int, name: str) -> float | No
     row = session.exec(select(Metric.value).where(Metric.run_id == run_id, Metric.name == name)
                        .order_by(col(Metric.step).desc(), col(Metric.id).desc()).limit(1)).first()
     return None if row is None else float(row)
+
+
+def recorded_checkpoint_sha256(*, session: Session, path: str) -> str | None:
+    """The sha256 recorded when the file at ``path`` was last registered as a checkpoint."""
+    stmt = select(Checkpoint.sha256).where(Checkpoint.path == path).order_by(col(Checkpoint.id).desc())
+    return session.exec(stmt).first()

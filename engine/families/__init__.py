@@ -12,10 +12,11 @@ import os
 from engine.core import FAMILIES, Family
 from engine.families.anomaly import FAMILY as ANOMALY
 from engine.families.yolo import FAMILY as YOLO
+from engine.families.transition import FAMILY as TRANSITION
 
 __all__ = ["FAMILIES", "Family", "load_plugins"]
 
-BUILTIN: list[Family] = [ANOMALY, YOLO]
+BUILTIN: list[Family] = [ANOMALY, YOLO, TRANSITION]
 
 for _family in BUILTIN:
     FAMILIES.register(_family)

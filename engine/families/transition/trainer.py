@@ -1,0 +1,231 @@
+"""The ``transition`` trainer on PyTorch Lightning, bridged to a RunContext.
+
+Per-patient split (stored as ``split.json`` and in the run's summary) → tensors per split →
+``L.Trainer`` with ``ModelCheckpoint`` (top 3 by ``val_main_task_loss`` + ``last.ckpt``),
+``EarlyStopping``, TensorBoard and CSV loggers under ``logs/``, gradient clipping and
+accumulation, 16-bit mixed precision on CUDA → ``final_model.ckpt`` → the best checkpoint is
+evaluated on the test patients (per-axis errors) and registered as the model.
+
+Checkpoints load only with ``weights_only=True`` and only after their sha256 matches the one
+recorded when they were registered; initial weights only from the operator's models folder.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from db import queries
+from db.session import session_scope
+from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
+from engine.families.transition.artifacts import (dataset_stats, plot_dataset_statistics, plot_training_summary,
+                                                  write_json)
+from engine.families.transition.config import AXES, SPLITS, TransitionConfig
+from engine.families.transition.frames import Transition, load_frame, load_split, normalisation
+from engine.families.transition.splits import split_for
+from engine.safeio import inside
+from engine.trust import UntrustedModelError, user_weights, verify_recorded
+
+__all__ = ["TransitionTrainer", "quiet_lightning", "resolve_precision", "CHECKPOINT_PATTERN"]
+
+log = logging.getLogger("trainyard.transition")
+CPU_THREADS = 1  # small convolutions gain little from more; spin-waiting intra-op threads slow a forked work horse many times over on a busy machine
+CHECKPOINT_PATTERN = "transition-{epoch:02d}-{val_main_task_loss:.4f}"
+EVAL_BATCH = 128
+
+
+class _NoTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+def quiet_lightning() -> None:
+    """No cloud tips and none of the warnings that only concern multi-worker data loading or
+    logging intervals of tiny datasets; Lightning never needs the network here."""
+    for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTips) for f in logger.filters):
+            logger.addFilter(_NoTips())
+    for pattern in (".*does not have many workers.*", ".*LeafSpec.*", ".*number of training batches.*",
+                    ".*exists and is not empty.*", ".*Experiment logs directory.*", ".*isinstance.treespec.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def resolve_precision(config: TransitionConfig, device: str) -> str:
+    if config.precision != "auto":
+        return config.precision
+    return "16-mixed" if device.startswith("cuda") else "32-true"
+
+
+def _accelerator(device: str) -> tuple[str, object]:
+    if device.startswith("cuda"):
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        return "gpu", [index]
+    return ("mps", 1) if device == "mps" else ("cpu", 1)
+
+
+def load_transitions(dataset: DatasetRef) -> list[Transition]:
+    """The dataset's imported transitions, from its Sample rows."""
+    with session_scope() as s:
+        rows = queries.dataset_samples(session=s, dataset_id=dataset.id)
+        return [Transition(group=r.label, ft1=r.meta["ft1"], ft2=r.meta["ft2"], change=tuple(r.meta["change"]),
+                           at2=tuple(r.meta["at2"])) for r in rows if r.label and (r.meta or {}).get("ft1")]
+
+
+def _recorded_checkpoint(path: Path) -> Path:
+    with session_scope() as s:
+        digest = queries.recorded_checkpoint_sha256(session=s, path=str(path))
+    return verify_recorded(path, digest, what="checkpoint")
+
+
+def _load_initial_weights(module, name: str) -> None:
+    path = user_weights(name, what="initial weights")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise UntrustedModelError(f"initial weights {name!r} hold no state dict")
+    state = {k[4:] if k.startswith("net.") else k: v for k, v in state.items()}
+    result = module.net.load_state_dict(state, strict=False)
+    own = set(module.net.state_dict())
+    if not own & set(state):
+        raise ValueError(f"initial weights {name!r} share no parameter with this network")
+    log.info("initial weights %s: %d tensors loaded, %d missing, %d unexpected", name,
+             len(own & set(state)), len(result.missing_keys), len(result.unexpected_keys))
+
+
+class TransitionTrainer(Trainer):
+    family = "transition"
+
+    def fit(self, config: TransitionConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
+        if dataset is None or dataset.id is None:
+            raise ValueError("a transition run needs a dataset of kind 'transitions'")
+        if dataset.kind != "transitions":
+            raise ValueError(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; transition runs need 'transitions'")
+        quiet_lightning()
+        import lightning as L
+        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+        from engine.families.transition.bridge import RunBridge
+        from engine.families.transition.module import TransitionModule
+
+        started = time.monotonic()
+        out = Path(ctx.out_dir)
+        ctx.progress(0, 1, "prepare")
+        items = load_transitions(dataset)
+        groups = sorted({t.group for t in items})
+        split = split_for(groups, config)
+        by_split = {s: [t for t in items if t.group in set(split[s])] for s in SPLITS}
+        for s in SPLITS:
+            if not by_split[s]:
+                raise ValueError(f"the {s} split ({', '.join(split[s])}) holds no transitions")
+        write_json(out / "split.json", split)
+        write_json(out / "experiment_config.json", {"family": "transition", "dataset": dataset.name,
+                                                    "config": config.model_dump(mode="json"), "split": split})
+        write_json(out / "dataset_stats.json", dataset_stats(split, by_split))
+        root = Path(dataset.root)
+        first = by_split["train"][0]
+        preview = (load_frame(inside(root, first.ft1), config.image_size),
+                   load_frame(inside(root, first.ft2), config.image_size))
+        plot_dataset_statistics(out / "plots" / "dataset_statistics.png", split, by_split, preview)
+        log.info("split by patient: %s", "; ".join(f"{s} {len(split[s])} patients / {len(by_split[s])} transitions"
+                                                  for s in SPLITS))
+
+        L.seed_everything(config.seed, workers=True, verbose=False)
+        if ctx.device == "cpu":
+            torch.set_num_threads(CPU_THREADS)
+        tensors = {s: load_split(root, by_split[s], config.image_size) for s in SPLITS}
+        check_stop(ctx)
+        resume = None
+        if ctx.resume_from:
+            resume = _recorded_checkpoint(Path(ctx.resume_from))
+            log.info("resuming from %s (sha256 verified)", resume.name)
+        module = TransitionModule(config.model_dump(mode="json"), normalisation(by_split["train"]))
+        if config.initial_weights and resume is None:
+            _load_initial_weights(module, config.initial_weights)
+
+        gen = torch.Generator().manual_seed(config.seed)
+        train_loader = DataLoader(tensors["train"], batch_size=config.batch_size, shuffle=True, generator=gen)
+        val_loader = DataLoader(tensors["val"], batch_size=max(config.batch_size, EVAL_BATCH))
+        test_loader = DataLoader(tensors["test"], batch_size=max(config.batch_size, EVAL_BATCH))
+
+        checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename=CHECKPOINT_PATTERN,
+                                     monitor="val_main_task_loss", mode="min", save_top_k=3, save_last=True,
+                                     save_on_train_epoch_end=False)
+        bridge = RunBridge(ctx, checkpoint)
+        callbacks = [bridge, checkpoint]
+        if config.early_stop_patience:
+            callbacks.append(EarlyStopping(monitor="val_main_task_loss", mode="min",
+                                           patience=config.early_stop_patience))
+        loggers = [TensorBoardLogger(out / "logs", name="transition", version=""),
+                   CSVLogger(out / "logs", name="transition_csv", version="")]
+        accelerator, devices = _accelerator(ctx.device)
+        precision = resolve_precision(config, ctx.device)
+        trainer = L.Trainer(
+            accelerator=accelerator, devices=devices, precision=precision, max_epochs=config.max_epochs,
+            gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
+            deterministic=config.deterministic, logger=loggers, callbacks=callbacks, enable_progress_bar=False,
+            enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=out)
+        log.info("Lightning: %s, precision %s, %d train / %d val / %d test transitions", accelerator, precision,
+                 len(tensors["train"]), len(tensors["val"]), len(tensors["test"]))
+        trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
+        check_stop(ctx)
+
+        last_epoch = trainer.current_epoch - 1
+        final = out / "final_model.ckpt"
+        trainer.save_checkpoint(final, weights_only=False)
+        bridge.register(final, step=max(last_epoch, 0), monitored=bridge.last_metrics.get("val/main_task_loss"),
+                        best=False)
+        ctx.progress(1, 1, "train")
+
+        # ---- evaluate the best checkpoint on the test patients
+        best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else final
+        verify_recorded(best, bridge.recorded.get(str(best)), what="best checkpoint")
+        state = torch.load(best, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+        ctx.progress(0, 1, "test")
+        results = trainer.test(module, test_loader, verbose=False)[0]
+        test = {f"test/{k[5:]}": float(v) for k, v in results.items() if k.startswith("test_")}
+        ctx.log(test, step=max(last_epoch, 0), epoch=max(last_epoch, 0))
+        ctx.progress(1, 1, "test")
+
+        history = self._history(out)
+        plot_training_summary(out / "plots" / "training_summary.png", history)
+        best_val = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan")
+        metrics: dict = {"val/main_task_loss": best_val, **test,
+                         "epochs": float(last_epoch + 1), "train/seconds": time.monotonic() - started,
+                         **{f"data/{s}_patients": float(len(split[s])) for s in SPLITS},
+                         **{f"data/{s}": float(len(by_split[s])) for s in SPLITS},
+                         "split": split, "best_checkpoint": best.name}
+        if bridge.last_metrics:
+            metrics.update({f"last/{k}": v for k, v in bridge.last_metrics.items()})
+        write_json(out / "summary.json", metrics)
+        model_metrics = {k: v for k, v in metrics.items() if isinstance(v, float)}
+        return FitResult(metrics=metrics, model=ModelArtifact(path=best, scope="", metrics=model_metrics))
+
+    @staticmethod
+    def _history(out: Path) -> dict[int, dict[str, float]]:
+        """Per-epoch metrics from the CSV log (it spans resumes of this run)."""
+        import csv
+
+        from engine.families.transition.bridge import metric_name
+
+        path = out / "logs" / "transition_csv" / "metrics.csv"
+        history: dict[int, dict[str, float]] = {}
+        if not path.exists():
+            return history
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                if not row.get("epoch"):
+                    continue
+                epoch = int(float(row["epoch"]))
+                for k, v in row.items():
+                    if v not in (None, "") and k not in ("epoch", "step"):
+                        name = "lr" if k.startswith("lr") else metric_name(k)
+                        history.setdefault(epoch, {})[name] = float(v)
+        return history
+
