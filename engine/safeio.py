@@ -28,7 +28,10 @@ def inside(root: Path, path: str | Path) -> Path:
     unless it stays inside ``root``."""
     base = Path(root).resolve()
     p = Path(path)
-    resolved = (p if p.is_absolute() else base / p).resolve()
+    try:
+        resolved = (p if p.is_absolute() else base / p).resolve()
+    except (RuntimeError, OSError, ValueError):  # a symlink loop, a NUL byte
+        raise UnsafeFile("cannot be resolved (a symlink loop or an invalid name); not read") from None
     if resolved != base and base not in resolved.parents:
         raise UnsafeFile("resolves outside the dataset folder (symlink or '..'); not read")
     return resolved

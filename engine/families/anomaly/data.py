@@ -101,8 +101,9 @@ def _text(value: Any) -> str:
 
 
 def _resolve(root: Path, filename: str, by_name: dict[str, list[str]], meta_name: str, line: int,
-             problems: list[Problem]) -> str | None:
-    """The listed file as a path relative to ``root``, or None with one problem saying why."""
+             problems: list[Problem], mentioned: set[str]) -> str | None:
+    """The listed file as a path relative to ``root``, or None with one problem saying why
+    (the candidates of an ambiguous name go to ``mentioned``: that problem covers them)."""
     direct = os.path.normpath(filename)
     if os.path.lexists(root / direct) or os.path.isabs(filename) or direct.startswith(".."):
         path = confined(root, direct, problems, line=line, field="filename", shown=filename)
@@ -122,6 +123,7 @@ def _resolve(root: Path, filename: str, by_name: dict[str, list[str]], meta_name
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
+        mentioned.update(matches)
         shown = ", ".join(matches[:MAX_CANDIDATES_SHOWN]) + (", …" if len(matches) > MAX_CANDIDATES_SHOWN else "")
         problems.append(Problem(filename, f"{len(matches)} files have this name ({shown}); write its path "
                                           f"relative to the dataset folder in {meta_name}", line=line, field="filename"))
@@ -165,7 +167,7 @@ def scan(root: Path, **_: Any) -> ScanReport:
             report.problems.append(Problem(filename, f"age {age:g} is outside the accepted {AGE_MIN:g}-{AGE_MAX:g} years",
                                            line=line, field="age_years"))
             continue
-        rel = _resolve(root, filename, by_name, meta_name, line, report.problems)
+        rel = _resolve(root, filename, by_name, meta_name, line, report.problems, seen)
         if rel is None:
             continue
         if rel in used:
