@@ -499,3 +499,47 @@ def test_importing_a_taken_name_is_a_one_line_error_and_replace_rescans(stack, c
         fh.write("images/d9.png,7,sun,normal\n")
     assert main(["import", "drawings", str(root), "--name", "taken", "--replace"]) == 0
     assert "4 samples" in capsys.readouterr().out
+
+
+def test_the_page_says_a_taken_name_in_one_line(stack):
+    from streamlit.testing.v1 import AppTest
+
+    root = get_settings().resolved_data_root / "taken-page"
+    drawings(root)
+    import_dataset(name="taken-page", kind="drawings", root=root)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "Home.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/1_Data_Sufficiency.py")
+    at.run()
+    at.selectbox[0].set_value("drawings")
+    at.text_input[0].set_value(str(root))
+    at.text_input(key="import-name").set_value("taken-page")
+    at.run()
+    next(b for b in at.button if b.label == "Import").click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Dataset 'taken-page' exists; choose another name or tick *Replace*."]
+    at.checkbox(key="import-replace").check()
+    next(b for b in at.button if b.label == "Import").click()
+    at.run()
+    assert not at.error and any("Imported 3 samples" in s.value for s in at.success)
+
+
+def test_ultralytics_label_cache_is_looked_for_in_the_training_view_never_in_the_dataset(stack, tmp_path):
+    """Ultralytics unpickles ``labels/<split>.cache``: one planted in a dataset folder must never be found."""
+    from ultralytics.data.utils import img2label_paths
+
+    from engine.families.yolo.data import scan
+    from engine.families.yolo.prepare import build_training_view
+
+    root = get_settings().resolved_data_root / "planted-cache"
+    detect(root)
+    (root / "labels" / "train.cache").write_bytes(b"crafted pickle")
+    view, sizes = build_training_view(scan(root), tmp_path / "view", train_ratio=0.5, seed=0)
+    for split in ("train", "val"):
+        images = (tmp_path / "view" / f"{split}.txt").read_text().split()
+        assert len(images) == sizes[split] > 0
+        labels = img2label_paths(images)
+        cache = Path(labels[0]).parent.with_suffix(".cache")
+        assert cache.parent == tmp_path / "view" / "labels", cache
+        assert all(Path(lbl).read_text().startswith(("0 ", "1 ")) for lbl in labels)  # each label reachable
