@@ -8,6 +8,7 @@ a deeply nested JSON cannot hang or crash an import. Each raises ``UnsafeFile`` 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def open_image(path: Path, *, max_pixels: int = MAX_PIXELS, mode: str | None = "
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with _pil_open()(path) as im:
             w, h = im.size
             if w * h > max_pixels:
                 raise UnsafeFile(f"image is {w}x{h} = {w * h:,} pixels; over the {max_pixels:,}-pixel limit")
@@ -61,6 +62,14 @@ def open_image(path: Path, *, max_pixels: int = MAX_PIXELS, mode: str | None = "
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UnsafeFile(f"not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def _pil_open():
+    """PIL's own ``Image.open``: once Ultralytics is imported (a worker), its replacement answers an
+    unidentified file by importing, or installing, a HEIF plugin, and that error is no image problem."""
+    from PIL import Image
+
+    return getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", Image.open)
 
 
 def check_image(path: Path, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:

@@ -543,3 +543,14 @@ def test_ultralytics_label_cache_is_looked_for_in_the_training_view_never_in_the
         cache = Path(labels[0]).parent.with_suffix(".cache")
         assert cache.parent == tmp_path / "view" / "labels", cache
         assert all(Path(lbl).read_text().startswith(("0 ", "1 ")) for lbl in labels)  # each label reachable
+
+
+def test_a_junk_image_is_one_problem_even_after_ultralytics_patched_pil(stack, tmp_path):
+    """Ultralytics replaces ``Image.open`` (a worker imports it); a junk file must not make it import or install a plugin."""
+    import ultralytics.utils.patches  # noqa: F401
+
+    from engine.safeio import UnsafeFile, check_image
+
+    (tmp_path / "junk.png").write_bytes(b"not an image at all")
+    with pytest.raises(UnsafeFile, match="not a readable image"):
+        check_image(tmp_path / "junk.png")
