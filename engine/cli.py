@@ -191,10 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     from db.migrate import upgrade
 
     upgrade()
-    if args.cmd == "import":
-        return _import_cmd(args)
-    if args.cmd == "sample-data":
-        return _sample_cmd(args, extra)
+    if args.cmd in ("import", "sample-data"):
+        try:
+            return _import_cmd(args) if args.cmd == "import" else _sample_cmd(args, extra)
+        except (ValueError, FileNotFoundError, KeyError) as exc:  # a refused name or folder: one line, no traceback
+            print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
+            return 2
     from engine.families import FAMILIES
 
     try:

@@ -8,6 +8,7 @@ a deeply nested JSON cannot hang or crash an import. Each raises ``UnsafeFile`` 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,10 @@ def inside(root: Path, path: str | Path) -> Path:
     unless it stays inside ``root``."""
     base = Path(root).resolve()
     p = Path(path)
-    resolved = (p if p.is_absolute() else base / p).resolve()
+    try:
+        resolved = (p if p.is_absolute() else base / p).resolve()
+    except (RuntimeError, OSError, ValueError):  # a symlink loop, a NUL byte
+        raise UnsafeFile("cannot be resolved (a symlink loop or an invalid name); not read") from None
     if resolved != base and base not in resolved.parents:
         raise UnsafeFile("resolves outside the dataset folder (symlink or '..'); not read")
     return resolved
@@ -48,7 +52,7 @@ def open_image(path: Path, *, max_pixels: int = MAX_PIXELS, mode: str | None = "
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with _pil_open()(path) as im:
             w, h = im.size
             if w * h > max_pixels:
                 raise UnsafeFile(f"image is {w}x{h} = {w * h:,} pixels; over the {max_pixels:,}-pixel limit")
@@ -58,6 +62,14 @@ def open_image(path: Path, *, max_pixels: int = MAX_PIXELS, mode: str | None = "
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UnsafeFile(f"not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def _pil_open():
+    """PIL's own ``Image.open``: once Ultralytics is imported (a worker), its replacement answers an
+    unidentified file by importing, or installing, a HEIF plugin, and that error is no image problem."""
+    from PIL import Image
+
+    return getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", Image.open)
 
 
 def check_image(path: Path, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:

@@ -32,15 +32,19 @@ with st.expander("Add a dataset", expanded=not datasets):
             folder = st.text_input("Folder", placeholder=str(data_root / "my-dataset"),
                                    help=f"Datasets must live under the data root, {data_root}.")
             ds_name = st.text_input("Name", key="import-name")
+            replace = st.checkbox("Replace the dataset of that name if it exists", key="import-replace",
+                                  help="Rescans it in place; samples whose files did not change keep their embeddings.")
             if st.button("Import", disabled=not (folder and ds_name)):
-                from jobs.datasets import import_dataset
+                from jobs.datasets import DatasetExists, import_dataset
 
                 try:
                     with st.spinner("Scanning and checking every file…"):
-                        dataset, report = import_dataset(name=ds_name, kind=kind, root=Path(folder))
+                        dataset, report = import_dataset(name=ds_name, kind=kind, root=Path(folder), replace=replace)
                     st.success(f"Imported {len(report.samples)} samples; {len(report.problems)} problem(s).")
                     for p in report.problems[:200]:
                         st.markdown(f"- `{p.path}`{f' line {p.line}' if p.line else ''}: {p.reason}")
+                except DatasetExists as exc:
+                    st.error(f"Dataset {exc.name!r} exists; choose another name or tick *Replace*.")
                 except (ValueError, FileNotFoundError, KeyError) as exc:
                     st.error(str(exc))
         with gen:

@@ -9,19 +9,21 @@ Two Ultralytics layouts are recognised:
 
 Every problem names its file and, for label files, its line. An image with any broken label
 line is left out of training as a whole (a dropped line would teach the model that its object
-is background); the rest of the dataset still imports and trains.
+is background); the rest of the dataset still imports and trains. Every file read resolves
+inside the dataset folder, images decode fully under a pixel cap and ``data.yaml`` loads as
+plain YAML (``engine.safeio``): a file that breaks a rule is one problem, never a crash.
 """
 from __future__ import annotations
 
+import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from PIL import Image
-
-from engine.datasets import Problem, SampleRecord, ScanReport
+from engine.datasets import Problem, SampleRecord, ScanReport, confined, list_files
+from engine.safeio import UnsafeFile, check_image, load_yaml, read_text
 
 __all__ = ["scan", "IMAGE_SUFFIXES", "SPLITS", "label_path_for"]
 
@@ -29,6 +31,8 @@ IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".d
 SPLITS = ("train", "val", "test")
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml")
 MAX_BOXES_PER_IMAGE = 200  # box sizes kept per image for the size histogram
+MAX_CLASSES = 10_000  # class ids at or above this are refused when data.yaml gives no names
+MAX_QUOTE = 80  # characters of a bad label line quoted in its problem
 
 
 @dataclass
@@ -67,7 +71,10 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _inside(path: Path, root: Path) -> bool:
-    path, root = path.resolve(), root.resolve()
+    try:
+        path, root = path.resolve(), root.resolve()
+    except (OSError, ValueError):  # a link loop, a NUL byte
+        return False
     return path == root or root in path.parents
 
 
@@ -82,34 +89,48 @@ def label_path_for(image: Path) -> Path:
 
 
 def _read_image(path: Path, root: Path, problems: list[Problem]) -> tuple[int, int] | None:
+    """Decode the whole image (a truncated file is a problem) under the pixel cap."""
+    if confined(root, path, problems, shown=_rel(path, root)) is None:
+        return None
+    if not path.is_file():
+        problems.append(Problem(_rel(path, root), "is not a file"))
+        return None
     try:
-        with Image.open(path) as im:
-            im.verify()
-        with Image.open(path) as im:
-            return im.size
-    except Exception as exc:
-        problems.append(Problem(_rel(path, root), f"unreadable image ({type(exc).__name__})"))
+        return check_image(path)
+    except UnsafeFile as exc:
+        problems.append(Problem(_rel(path, root), f"unreadable image: {exc}"))
         return None
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+def _images_in(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
+    return list_files(root, folder, IMAGE_SUFFIXES, problems)
+
+
+def _read_label_text(path: Path, root: Path, problems: list[Problem]) -> str | None:
+    try:
+        return read_text(path)
+    except (UnsafeFile, OSError) as exc:
+        problems.append(Problem(_rel(path, root), f"cannot read label file: {exc}"))
+        return None
 
 
 # ---------- detect / segment ----------
 
-def _load_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any]:
+def _load_yaml(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    """data.yaml as a mapping, or None (one problem) when it is refused: the scan then falls
+    back to the standard ``images/<split>`` layout."""
     rel = _rel(path, root)
+    resolved = confined(root, path, problems, shown=rel)
+    if resolved is None:
+        return None
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(rel, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                                line=mark.line + 1 if mark else None))
-        return {}
+        data = load_yaml(resolved)
+    except (UnsafeFile, OSError) as exc:
+        problems.append(Problem(rel, f"not read: {exc}; using images/<split> and class ids as names"))
+        return None
     if not isinstance(data, dict):
         problems.append(Problem(rel, "expected a mapping of keys (train, val, names)"))
-        return {}
+        return None
     return data
 
 
@@ -121,11 +142,13 @@ def _names(data: dict[str, Any], rel: str, problems: list[Problem]) -> list[str]
     if isinstance(names, dict):
         try:
             ids = sorted(int(k) for k in names)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems.append(Problem(rel, "class ids must be integers", field="names"))
             return None
         if ids != list(range(len(ids))):
             problems.append(Problem(rel, f"class ids must run 0..{len(ids) - 1}", field="names"))
+            if not ids or ids[0] < 0 or ids[-1] >= MAX_CLASSES:  # never build a list of a billion names
+                return None
         names = [str(names.get(i, names.get(str(i), f"class{i}"))) for i in range(max(ids, default=-1) + 1)]
     elif isinstance(names, list):
         names = [str(n) for n in names]
@@ -165,22 +188,30 @@ def _split_sources(data: dict[str, Any], yaml_path: Path | None, root: Path,
             if not _inside(src, root):
                 problems.append(Problem(rel, f"{item} is outside the dataset folder", field=split))
             elif src.is_dir():
-                files += _images_in(src)
+                files += _images_in(src, root, problems)
             elif src.is_file() and src.suffix == ".txt":
-                for n, line in enumerate(src.read_text().splitlines(), 1):
-                    if not line.strip():
-                        continue
-                    img = Path(line.strip())
-                    img = img if img.is_absolute() else src.parent / img
-                    if _inside(img, root):
-                        files.append(img)
-                    else:
-                        problems.append(Problem(_rel(src, root), f"{line.strip()} is outside the dataset folder",
-                                                line=n))
+                files += _list_file(src, root, problems)
             else:
                 problems.append(Problem(rel, f"{item} does not exist", field=split))
         out[split] = files
     return out
+
+
+def _list_file(src: Path, root: Path, problems: list[Problem]) -> list[Path]:
+    """The images a split list file names, each confined to the dataset folder."""
+    text = _read_label_text(src, root, problems)
+    files: list[Path] = []
+    for n, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        img = Path(line.strip())
+        img = img if img.is_absolute() else src.parent / img
+        if _inside(img, root):
+            files.append(img)
+        else:
+            problems.append(Problem(_rel(src, root), f"{line.strip()[:MAX_QUOTE]} is outside the dataset folder",
+                                    line=n))
+    return files
 
 
 def _parse_labels(text: str, rel: str, nc: int | None, problems: list[Problem]) -> tuple[list[_Line], bool]:
@@ -198,18 +229,19 @@ def _parse_labels(text: str, rel: str, nc: int | None, problems: list[Problem]) 
         try:
             values = [float(v) for v in parts]
         except ValueError:
-            fail(f"malformed line: non-numeric value in {raw.strip()!r}")
+            fail(f"malformed line: non-numeric value in {raw.strip()[:MAX_QUOTE]!r}")
             continue
         if len(values) < 5:
             fail(f"malformed line: {len(values)} values, expected 'class x y w h' or 'class x1 y1 x2 y2 x3 y3 ...'")
             continue
         cls_value, coords = values[0], values[1:]
-        if cls_value != int(cls_value):
-            fail(f"malformed line: class id {parts[0]} is not an integer", "class")
+        if not math.isfinite(cls_value) or cls_value != int(cls_value):
+            fail(f"malformed line: class id {parts[0][:MAX_QUOTE]} is not an integer", "class")
             continue
         cls = int(cls_value)
-        if cls < 0 or (nc is not None and cls >= nc):
-            fail(f"class id {cls} out of range 0..{(nc or 0) - 1}", "class")
+        limit = nc if nc is not None else MAX_CLASSES
+        if cls < 0 or cls >= limit:
+            fail(f"class id {parts[0][:MAX_QUOTE]} out of range 0..{limit - 1}", "class")
             continue
         if len(coords) > 4 and len(coords) % 2:
             fail(f"malformed polygon: odd number of coordinates ({len(coords)})")
@@ -217,7 +249,7 @@ def _parse_labels(text: str, rel: str, nc: int | None, problems: list[Problem]) 
         if len(coords) > 4 and len(coords) < 6:
             fail("polygon with too few points (needs at least 3)")
             continue
-        if any(c < 0 or c > 1 for c in coords):
+        if not all(0 <= c <= 1 for c in coords):  # also refuses nan and inf
             fail("coordinates outside 0-1 (labels must be normalised by image width and height)", "coords")
             continue
         line = _Line(cls, coords, n)
@@ -231,15 +263,17 @@ def _parse_labels(text: str, rel: str, nc: int | None, problems: list[Problem]) 
 
 def _scan_detect(root: Path, yaml_path: Path | None, task: str | None) -> ScanReport:
     problems: list[Problem] = []
-    if yaml_path is not None:
-        data = _load_yaml(yaml_path, root, problems)
-        names = _names(data, _rel(yaml_path, root), problems) if data else None
-    else:
+    standard = {s: f"images/{s}" for s in SPLITS if (root / "images" / s).is_dir()}
+    names = None
+    if yaml_path is None:
         problems.append(Problem("data.yaml", "missing: class names are inferred from the label files"))
-        data = {s: f"images/{s}" for s in SPLITS if (root / "images" / s).is_dir()}
-        names = None
-    if data and yaml_path is not None and not any(s in data for s in SPLITS):
-        data = {**data, **{s: f"images/{s}" for s in SPLITS if (root / "images" / s).is_dir()}}
+    data = _load_yaml(yaml_path, root, problems) if yaml_path is not None else None
+    if data is None:  # missing or refused: the standard layout, class ids as names
+        data = standard
+    else:
+        names = _names(data, _rel(yaml_path, root), problems) if data else None
+        if data and not any(s in data for s in SPLITS):
+            data = {**data, **standard}
     sources = _split_sources(data, yaml_path, root, problems)
     nc = len(names) if names is not None else None
 
@@ -253,20 +287,26 @@ def _scan_detect(root: Path, yaml_path: Path | None, task: str | None) -> ScanRe
             seen.add(path)
             img = _Image(path=path, split=split)
             images.append(img)
-            if not path.exists():
+            if not os.path.lexists(path):
                 problems.append(Problem(_rel(path, root), "image file does not exist"))
                 img.bad = True
                 continue
             img.size = _read_image(path, root, problems)
             if img.size is None:
                 img.bad = True
+                continue
             lbl = label_path_for(path)
             img.label_rel = _rel(lbl, root)
-            if not lbl.exists():
+            if not os.path.lexists(lbl):
                 problems.append(Problem(_rel(path, root), f"image without labels: no label file {img.label_rel}"))
                 img.bad = True
                 continue
-            text = lbl.read_text(errors="replace")
+            text = None
+            if confined(root, lbl, problems, shown=img.label_rel) is not None:
+                text = _read_label_text(lbl, root, problems)
+            if text is None:
+                img.bad = True
+                continue
             if not text.strip():
                 problems.append(Problem(img.label_rel, "empty label file: kept as a background image"))
                 img.flags.append("background")
@@ -276,11 +316,12 @@ def _scan_detect(root: Path, yaml_path: Path | None, task: str | None) -> ScanRe
                 img.bad = True
                 img.flags.append("bad_labels")
 
-    # label files that no image points to
+    # label files that no image points to (a refused image's label is not an orphan: its image's problem says why)
+    refused = [root / p.path for p in problems if Path(p.path).suffix.lower() in IMAGE_SUFFIXES]
     label_dirs = {label_path_for(i.path).parent for i in images}
-    wanted = {label_path_for(i.path) for i in images}
+    wanted = {label_path_for(p) for p in [i.path for i in images] + refused}
     for d in sorted(label_dirs):
-        if d.is_dir():
+        if _inside(d, root) and d.is_dir():
             for lbl in sorted(d.glob("*.txt")):
                 if lbl not in wanted:
                     problems.append(Problem(_rel(lbl, root), "label file without an image"))
@@ -323,20 +364,21 @@ def _scan_classify(root: Path) -> ScanReport:
     split_dirs = {s: root / s for s in SPLITS if (root / s).is_dir()}
     if "val" not in split_dirs and (root / "valid").is_dir():
         split_dirs["val"] = root / "valid"
-    train_classes = sorted(d.name for d in split_dirs.get("train", root / "train").glob("*") if d.is_dir())
+    split_dirs = {s: d for s, d in split_dirs.items() if confined(root, d, problems, shown=_rel(d, root))}
+    class_dirs = {s: _class_dirs(folder, root, problems) for s, folder in split_dirs.items()}
+    train_classes = sorted(d.name for d in class_dirs.get("train", []))
     if "train" not in split_dirs:
         problems.append(Problem("train", "missing folder: classify datasets need train/<class>/<image>"))
     excluded = 0
     for split, folder in split_dirs.items():
         for item in sorted(folder.iterdir()):
-            if item.is_file():
-                if item.suffix.lower() in IMAGE_SUFFIXES:
-                    problems.append(Problem(_rel(item, root), "image outside a class folder"))
-                    excluded += 1
-                continue
+            if item.suffix.lower() in IMAGE_SUFFIXES and not item.is_dir():
+                problems.append(Problem(_rel(item, root), "image outside a class folder"))
+                excluded += 1
+        for item in class_dirs[split]:
             if split != "train" and item.name not in train_classes:
                 problems.append(Problem(_rel(item, root), f"class {item.name!r} has no training images"))
-            files = _images_in(item)
+            files = _images_in(item, root, problems)
             if not files:
                 problems.append(Problem(_rel(item, root), "class folder without images"))
             for path in files:
@@ -347,6 +389,22 @@ def _scan_classify(root: Path) -> ScanReport:
                 samples.append(SampleRecord(path=_rel(path, root), group_key="class", label=item.name, split=split,
                                             meta={"instances": {item.name: 1}, "width": size[0], "height": size[1]}))
     return _report(root, "classify", train_classes, samples, problems, excluded=excluded)
+
+
+def _class_dirs(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
+    """The class folders of one split; a link out of the dataset or a non-UTF-8 name is a problem."""
+    out = []
+    for item in sorted(folder.iterdir()):
+        if not item.is_dir():
+            continue
+        try:
+            item.name.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(Problem(_rel(item, root), "folder name is not valid UTF-8; rename it (not read)"))
+            continue
+        if confined(root, item, problems, shown=_rel(item, root)) is not None:
+            out.append(item)
+    return out
 
 
 def _report(root: Path, task: str, names: list[str], samples: list[SampleRecord], problems: list[Problem],
@@ -361,7 +419,7 @@ def _report(root: Path, task: str, names: list[str], samples: list[SampleRecord]
 def scan(root: Path, *, task: str | None = None, **_: Any) -> ScanReport:
     """Scan a dataset folder in either Ultralytics layout; ``task`` forces detect or segment."""
     root = Path(root).resolve()
-    yaml_path = next((root / n for n in YAML_NAMES if (root / n).is_file()), None)
+    yaml_path = next((root / n for n in YAML_NAMES if os.path.lexists(root / n)), None)  # a link out is reported
     if task == "classify" or (yaml_path is None and not (root / "images").is_dir()):
         if (root / "train").is_dir() or task == "classify":
             return _scan_classify(root)

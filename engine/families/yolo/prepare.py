@@ -1,10 +1,11 @@
 """The training view of a scanned dataset: only its valid images, with a val split.
 
-Detect and segment get a ``data.yaml`` whose splits are list files of image paths (the labels
-stay where they are, found by Ultralytics' images→labels rule); classify gets
-``<split>/<class>/`` folders of links, because Ultralytics reads classify data from folders.
-Trainyard writes nothing into the dataset; Ultralytics itself
-leaves its label cache (``labels/<split>.cache``) there when the folder is writable.
+Detect and segment get a ``data.yaml`` whose splits are list files of ``images/<split>/``
+links, each with its label linked at ``labels/<split>/`` (Ultralytics' images→labels rule);
+classify gets ``<split>/<class>/`` folders of links, because Ultralytics reads classify data
+from folders. Nothing is written into the dataset, and Ultralytics' label cache
+(``labels/<split>.cache``, which it unpickles) is looked for and written only in the view: a
+``.cache`` planted in a dataset folder is never loaded.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from engine.datasets import ScanReport
+from engine.families.yolo.data import label_path_for
 
 __all__ = ["build_training_view", "split_train_val"]
 
@@ -69,7 +71,14 @@ def build_training_view(report: ScanReport, out_dir: Path, *, train_ratio: float
         return out_dir, sizes
     data: dict[str, object] = {"path": str(out_dir)}
     for split, samples in splits.items():
-        (out_dir / f"{split}.txt").write_text("".join(f"{root / s.path}\n" for s in samples))
+        listed = []
+        for i, s in enumerate(samples):
+            src = root / s.path
+            image = out_dir / "images" / split / f"{i:06d}_{src.name}"
+            _link(src, image)
+            _link(label_path_for(src), label_path_for(image))
+            listed.append(f"{image}\n")
+        (out_dir / f"{split}.txt").write_text("".join(listed))
         data[split] = f"{split}.txt"
     data["names"] = dict(enumerate(report.summary.get("names", [])))
     (out_dir / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
