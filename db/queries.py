@@ -310,3 +310,20 @@ def embedding_backbones(*, session: Session, dataset_id: int) -> dict[str, int]:
     stmt = (select(Embedding.backbone, func.count()).join(Sample, Sample.id == Embedding.sample_id)
             .where(Sample.dataset_id == dataset_id).group_by(Embedding.backbone))
     return {name: int(n) for name, n in session.exec(stmt)}
+
+
+# ---- cached per-sample analyses and checkpoint records --------------------------------------
+
+
+def sample_meta_by_root(*, session: Session, root: str, kind: str) -> dict[str, dict[str, Any]]:
+    """Path → stored ``meta`` of every sample already imported from folder ``root`` as ``kind``
+    (a rescan reuses analyses whose file content is unchanged)."""
+    stmt = (select(Sample.path, Sample.meta).join(Dataset, Dataset.id == Sample.dataset_id)
+            .where(Dataset.root == root, Dataset.kind == kind))
+    return {path: dict(meta or {}) for path, meta in session.exec(stmt)}
+
+
+def checkpoint_by_path(*, session: Session, path: str) -> Checkpoint | None:
+    """The newest checkpoint row recorded for the file at ``path`` (its sha256 gates loading)."""
+    stmt = select(Checkpoint).where(Checkpoint.path == path).order_by(col(Checkpoint.id).desc())
+    return session.exec(stmt).first()
