@@ -6,7 +6,7 @@ same defaults with a comment per key.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -35,7 +35,7 @@ class PpoConfig(FamilyConfig):
     ent_coef: float = Field(0.0, ge=0, le=1, description="entropy bonus weight")
     vf_coef: float = Field(0.5, ge=0, le=10, description="value loss weight")
     max_grad_norm: float = Field(0.5, gt=0, le=100, description="gradient norm clip")
-    net_arch: list[int] = Field([64, 64], min_length=1, max_length=8, description="hidden layer widths of policy and value nets")
+    net_arch: list[Annotated[int, Field(ge=1, le=4096)]] = Field([64, 64], min_length=1, max_length=8, description="hidden layer widths of policy and value nets")
     n_envs: int = Field(1, ge=1, le=64, description="parallel environments (in-process vectorised)")
     total_timesteps: int = Field(4096, ge=16, le=100_000_000, description="environment steps to train")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (split sampling, policy, environment)")
