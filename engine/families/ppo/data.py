@@ -134,7 +134,7 @@ def scan(root: Path, *, mapping: Mapping[str, str] | None = None, seed: int = 0,
                 report.problems.append(Problem(rel, str(exc)))
                 continue
             reason = unusable_reason(info)
-            flags = quality_flags(info) + (["unusable"] if reason else [])
+            flags = ["unusable"] if reason else quality_flags(info)
             report.samples.append(SampleRecord(
                 path=rel, group_key="category", label=category, flags=flags,
                 meta={**info, "sha1": sha1, "folder": entry.name, "usable": reason is None, "reason": reason}))
