@@ -61,7 +61,10 @@ def _text(rng: np.random.Generator, s: int) -> Image.Image:
 
 
 def _gradient(rng: np.random.Generator, s: int) -> Image.Image:
-    a, b = np.array(_colour(rng), float), np.array(_colour(rng), float)
+    a = np.array(_colour(rng), float)
+    b = a
+    while np.array_equal(a, b):  # two equal ends would make a flat, unusable image
+        b = np.array(_colour(rng), float)
     yy, xx = np.mgrid[0:s, 0:s] / (s - 1)
     if rng.random() < 0.5:
         angle = rng.uniform(0, np.pi)
