@@ -412,7 +412,18 @@ def last_metric_value(*, session: Session, run_id: int, name: str) -> float | No
     return None if row is None else float(row)
 
 
-def recorded_checkpoint_sha256(*, session: Session, path: str) -> str | None:
-    """The sha256 recorded when the file at ``path`` was last registered as a checkpoint."""
-    stmt = select(Checkpoint.sha256).where(Checkpoint.path == path).order_by(col(Checkpoint.id).desc())
+# ---- cached per-sample analyses and checkpoint records --------------------------------------
+
+
+def sample_meta_by_root(*, session: Session, root: str, kind: str) -> dict[str, dict[str, Any]]:
+    """Path → stored ``meta`` of every sample already imported from folder ``root`` as ``kind``
+    (a rescan reuses analyses whose file content is unchanged)."""
+    stmt = (select(Sample.path, Sample.meta).join(Dataset, Dataset.id == Sample.dataset_id)
+            .where(Dataset.root == root, Dataset.kind == kind))
+    return {path: dict(meta or {}) for path, meta in session.exec(stmt)}
+
+
+def checkpoint_by_path(*, session: Session, path: str) -> Checkpoint | None:
+    """The newest checkpoint row recorded for the file at ``path`` (its sha256 gates loading)."""
+    stmt = select(Checkpoint).where(Checkpoint.path == path).order_by(col(Checkpoint.id).desc())
     return session.exec(stmt).first()

@@ -34,8 +34,8 @@ render_sufficiency(ds)
 
 def test_results_view_draws_per_axis_errors_and_the_split():
     script = """
-from ui.tryout.transition import render_results
-render_results({"test/mae_x": 1.0, "test/mae_y": 1.5, "test/mae_z": 2.0, "test/mae_roll": 3.0,
+from ui.tryout.transition import render_summary
+render_summary({"test/mae_x": 1.0, "test/mae_y": 1.5, "test/mae_z": 2.0, "test/mae_roll": 3.0,
                 "test/mae_pitch": 4.0, "test/mae_yaw": 4.5, "split": {"train": ["a"], "val": ["b"], "test": ["c"]}})
 """
     at = AppTest.from_string(script, default_timeout=60).run()

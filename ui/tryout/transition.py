@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine.families.transition.config import AXES, per_axis
 
-__all__ = ["render_try", "render_results", "action_figure"]
+__all__ = ["render_try", "render_results", "render_summary", "action_figure"]
 
 
 def action_figure(result: dict[str, Any]):
@@ -22,8 +22,13 @@ def action_figure(result: dict[str, Any]):
                   title="6-DoF action: predicted vs true (mm, degrees)")
 
 
-def render_results(summary: dict[str, Any]) -> None:
+def render_results(run) -> None:
     """Test error per axis (MAE) of a finished run, and its split."""
+    render_summary(run.summary or {})
+
+
+def render_summary(summary: dict[str, Any]) -> None:
+    """Test error per axis (MAE) and the split, from a run summary or a model's metrics."""
     errors = per_axis(summary)
     if errors:
         frame = pd.DataFrame({"axis": list(errors), "MAE": list(errors.values())})
@@ -36,7 +41,7 @@ def render_results(summary: dict[str, Any]) -> None:
 
 def render_try(model) -> None:
     """Upload two frames (and optionally the true action), predict on a worker, show the result."""
-    render_results(model.metrics or {})
+    render_summary(model.metrics or {})
     c = st.columns(2)
     f1 = c[0].file_uploader("Frame t1", type=["png", "jpg", "jpeg", "bmp"], key="transition-f1")
     f2 = c[1].file_uploader("Frame t2", type=["png", "jpg", "jpeg", "bmp"], key="transition-f2")

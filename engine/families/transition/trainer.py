@@ -78,7 +78,8 @@ def load_transitions(dataset: DatasetRef) -> list[Transition]:
 
 def _recorded_checkpoint(path: Path) -> Path:
     with session_scope() as s:
-        digest = queries.recorded_checkpoint_sha256(session=s, path=str(path))
+        row = queries.checkpoint_by_path(session=s, path=str(path))
+        digest = row.sha256 if row else None
     return verify_recorded(path, digest, what="checkpoint")
 
 

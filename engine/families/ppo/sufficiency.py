@@ -1,0 +1,85 @@
+"""Is a ``logos`` dataset enough to train the agent? Counts per category and split, unusable
+images with their reasons, and the launch gate. Pure computations over Sample rows (anything
+with ``label``, ``split``, ``flags`` and ``meta``): no training library is imported.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.families.ppo.config import CATEGORIES
+
+__all__ = ["CategoryStats", "category_stats", "unusable", "warnings", "launch_blockers", "RECOMMENDED_PER_CATEGORY"]
+
+RECOMMENDED_PER_CATEGORY = 20
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class CategoryStats:
+    category: str
+    splits: Counter = field(default_factory=Counter)
+    unusable: int = 0
+
+    @property
+    def usable(self) -> int:
+        return sum(self.splits.values())
+
+
+def category_stats(samples: Iterable[Any]) -> list[CategoryStats]:
+    """Usable images per split and unusable ones, for each of the four categories."""
+    stats = {c: CategoryStats(c) for c in CATEGORIES}
+    for smp in samples:
+        st = stats.get(smp.label or "")
+        if st is None:
+            continue
+        if (smp.meta or {}).get("usable") and smp.split in SPLITS:
+            st.splits[smp.split] += 1
+        else:
+            st.unusable += 1
+    return list(stats.values())
+
+
+def unusable(samples: Iterable[Any]) -> list[tuple[str, str]]:
+    """(path, reason) of each image that imported but cannot train."""
+    return [(smp.path, (smp.meta or {}).get("reason") or "unusable") for smp in samples
+            if not (smp.meta or {}).get("usable")]
+
+
+def warnings(stats: Sequence[CategoryStats], *, min_per_category: int, categories: Sequence[str] = CATEGORIES) -> list[str]:
+    """Why a category is short: too few usable images, or a split without any."""
+    out = []
+    for st in stats:
+        if st.category not in categories:
+            continue
+        if st.usable < min_per_category:
+            out.append(f"category {st.category} has {st.usable} usable image(s), below {min_per_category}"
+                       f"{' (recommended: %d)' % RECOMMENDED_PER_CATEGORY if min_per_category < RECOMMENDED_PER_CATEGORY else ''}")
+        elif st.splits["train"] == 0:
+            out.append(f"category {st.category} has no training image")
+    trained = [st for st in stats if st.category in categories and st.splits["train"]]
+    for split in ("val", "test"):
+        if trained and not any(st.splits[split] for st in trained):
+            out.append(f"no usable image in the {split} split; add images so each category has three or more")
+    return out
+
+
+def launch_blockers(dataset_id: int, config: Any) -> list[str]:
+    """Why this config must not launch: the wrong kind, or a curriculum category without enough
+    usable images (``min_images_per_category``) or without a training image."""
+    from db import queries
+    from db.session import session_scope
+
+    with session_scope() as s:
+        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
+        if ds is None:
+            return [f"no dataset with id {dataset_id}"]
+        if ds.kind != "logos":
+            return [f"dataset {ds.name!r} is of kind {ds.kind!r}; ppo trains on 'logos'"]
+        samples = queries.dataset_samples(session=s, dataset_id=dataset_id)
+    stats = category_stats(samples)
+    out = warnings(stats, min_per_category=config.min_images_per_category, categories=config.curriculum_order)
+    return [w + "; add images, merge the category into another in categories.yaml, or drop it from curriculum_order"
+            if w.startswith("category") else w for w in out]

@@ -1,0 +1,151 @@
+"""The ppo family for real through the queue and a worker, on small generated logos: curriculum
+and per-category validation in the database, SB3's losses, a learning agent that beats random
+parameters and VTracer's defaults, prediction on the scoring lane, cancel + resume without a
+duplicate step, and a tampered checkpoint refused with its file named."""
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from db import queries
+from db.models import RunStatus
+from db.session import session_scope
+from engine.families import FAMILIES
+from engine.families.ppo.params import PARAM_NAMES
+from jobs import api
+from tests.conftest import wait_for_status
+
+TINY = {"total_timesteps": 768, "n_steps": 64, "batch_size": 64, "eval_freq": 256, "checkpoint_freq": 256,
+        "keep_checkpoints": 2, "eval_images_per_category": 1, "success_window": 8, "stage_budget": 0.2}
+END = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled]
+FINISHED = {"completed", "failed", "cancelled"}
+LEARNING_MARGIN = 0.03  # measured: trained ≈ 0.96 mean SSIM on train images, random ≈ 0.83, defaults ≈ 0.83
+
+
+@pytest.fixture(scope="module")
+def dataset_id(stack, worker):
+    info = api.generate_sample_dataset("logos", name="ppo-e2e", count=5, size=48, seed=1, timeout_s=120)
+    assert info["samples"] == 21 and not info["problems"]
+    return info["dataset_id"]
+
+
+@pytest.fixture(scope="module")
+def trained(dataset_id):
+    family = FAMILIES["ppo"]
+    assert family.launch_blockers(dataset_id, family.config_model(**TINY)) == []
+    run = api.submit_run(family="ppo", config=TINY, dataset_id=dataset_id)
+    done = wait_for_status(run.id, END, timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    return done
+
+
+def _steps(run_id: int, name: str) -> list[int]:
+    with session_scope() as s:
+        return [m.step for m in queries.metric_rows(session=s, run_id=run_id, names=[name])]
+
+
+def test_training_logs_curriculum_validation_and_sb3_losses(trained):
+    with session_scope() as s:
+        names = Counter(m.name for m in queries.metric_rows(session=s, run_id=trained.id))
+        ckpts = queries.list_checkpoints(session=s, run_id=trained.id)
+        model = next(m for m in queries.list_model_versions(session=s, family="ppo") if m.run_id == trained.id)
+    for name in ("train/approx_kl", "train/value_loss", "train/policy_gradient_loss", "train/entropy_loss",
+                 "train/clip_fraction", "train/explained_variance", "rollout/ep_rew_mean", "rollout/mean_reward",
+                 "rollout/mean_ssim", "rollout/success_rate", "curriculum/stage"):
+        assert names[name] >= 4, name
+    for cat in ("simple", "text", "gradient", "complex"):
+        assert _steps(trained.id, f"val/{cat}/ssim") == [256, 512, 768], cat
+    stages = _steps(trained.id, "curriculum/stage")
+    assert len(stages) == len(set(stages)) == 12  # one row per rollout
+    with session_scope() as s:
+        reached = max(m.value for m in queries.metric_rows(session=s, run_id=trained.id, names=["curriculum/stage"]))
+    assert reached == 3  # simple → text → gradient → complex
+    assert trained.progress_done == trained.progress_total
+    assert sum(c.best for c in ckpts) == 1 and {c.step for c in ckpts} == {256, 512, 768}
+    on_disk = sorted(p.name for p in (Path(trained.out_dir) / "checkpoints").glob("*.pt"))
+    assert on_disk == ["best.pt", "step_000000512.pt", "step_000000768.pt"]  # keep_checkpoints=2
+    assert model.sha256 and Path(model.artifact_path).name == "model.pt"
+    assert model.metrics["test/ssim"] > 0 and "test/success_rate" in model.metrics
+
+
+def test_agent_learns_and_matches_vtracer_defaults(trained, dataset_id):
+    from engine.families.ppo.env import VTracerEnv
+    from engine.families.ppo.evaluation import evaluate, summarise
+    from engine.families.ppo.predict import load_policy
+    from engine.families.ppo.trainer import env_kwargs, load_images
+    from engine.core import DatasetRef
+
+    with session_scope() as s:
+        model = next(m for m in queries.list_model_versions(session=s, family="ppo") if m.run_id == trained.id)
+        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
+        ref = DatasetRef(name=ds.name, kind=ds.kind, root=Path(ds.root), id=ds.id)
+    policy, config = load_policy(model.artifact_path, 0.0)
+    env = VTracerEnv(load_images(ref)["train"], **env_kwargs(config))
+    idx = range(len(env.images))
+    agent = summarise(evaluate(env, lambda o: policy.predict(o, deterministic=True)[0], idx), "x")
+    rng = np.random.default_rng(0)
+    random = summarise(evaluate(env, lambda o: rng.uniform(-1, 1, len(PARAM_NAMES)), idx), "x")
+    print(f"train-image SSIM: agent {agent['x/ssim']:.3f}, random {random['x/ssim']:.3f}, "
+          f"defaults {agent['x/default_ssim']:.3f}")
+    assert agent["x/ssim"] >= random["x/ssim"] + LEARNING_MARGIN
+    assert agent["x/ssim"] >= agent["x/default_ssim"] + LEARNING_MARGIN
+    summary = trained.summary
+    for split in ("val", "test"):  # held-out logos: at least as good as the defaults in 3 of 4 categories
+        assert summary[f"{split}/categories_matching_defaults"] >= 3, {k: v for k, v in summary.items() if "ssim" in k}
+
+
+def test_prediction_on_the_scoring_lane(trained, dataset_id):
+    with session_scope() as s:
+        model = next(m for m in queries.list_model_versions(session=s, family="ppo") if m.run_id == trained.id)
+        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
+        smp = next(x for x in queries.dataset_samples(session=s, dataset_id=dataset_id) if x.label == "gradient")
+    data = (Path(ds.root) / smp.path).read_bytes()
+    out = api.request_prediction(model.id, {"image": data, "category": "auto"}, timeout_s=120)
+    assert list(out["params"]) == list(PARAM_NAMES) and out["category"] in ("simple", "text", "gradient", "complex")
+    assert "<svg" in out["svg"] and out["svg_bytes"] == len(out["svg"].encode())
+    assert 0 < out["ssim"] <= 1 and out["ssim"] >= out["default"]["ssim"] - 0.02
+    assert Image.open(io.BytesIO(out["image_png"])).size == Image.open(io.BytesIO(out["default"]["image_png"])).size == (48, 48)
+
+
+def test_cancel_resume_without_duplicate_steps_and_a_tampered_checkpoint_is_refused(dataset_id):
+    cfg = {**TINY, "total_timesteps": 384, "checkpoint_freq": 128, "eval_freq": 192}
+    run = api.submit_run(family="ppo", config=cfg, dataset_id=dataset_id)
+    deadline = time.monotonic() + 180
+    while True:
+        with session_scope() as s:
+            if queries.latest_checkpoint(session=s, run_id=run.id):
+                break
+            status = queries.get_run(session=s, run_id=run.id).status
+        assert status.value not in FINISHED, status
+        assert time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.1)
+    api.cancel_run(run.id)
+    done = wait_for_status(run.id, END, timeout=120)
+    assert done.status == RunStatus.cancelled, done.error
+    with session_scope() as s:
+        ckpt = queries.latest_checkpoint(session=s, run_id=run.id)
+    assert ckpt.step < 384
+
+    path = Path(ckpt.path)
+    original = path.read_bytes()
+    path.write_bytes(original + b"\0")
+    api.resume_run(run.id)
+    done = wait_for_status(run.id, END, timeout=120)
+    assert done.status == RunStatus.failed and str(path) in done.error and "changed on disk" in done.error
+
+    path.write_bytes(original)
+    api.resume_run(run.id)
+    done = wait_for_status(run.id, END, timeout=240)
+    assert done.status == RunStatus.completed, done.error
+    assert _steps(run.id, "rollout/mean_ssim") == list(range(64, 385, 64))
+    assert _steps(run.id, "val/ssim") == [192, 384]
+    kl = _steps(run.id, "train/approx_kl")
+    assert len(kl) == len(set(kl)) >= 3
+    log = (Path(done.out_dir) / "train.log").read_text()
+    assert f"resumed at timestep {ckpt.step}" in log
