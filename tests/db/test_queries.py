@@ -30,8 +30,34 @@ def test_migrations_create_every_table(db_url):
     upgrade(db_url)
     tables = set(inspect(get_engine(db_url)).get_table_names())
     assert {"dataset", "sample", "embedding", "run", "metric", "checkpoint", "modelversion",
-            "resourcesample", "sweep", "sharelink", "alembic_version"} <= tables
+            "resourcesample", "sweep", "sharelink", "trainyard_alembic_version"} <= tables
     upgrade(db_url)  # a second upgrade is a no-op
+
+
+def test_optuna_studies_share_the_database(db_url):
+    """Optuna keeps its own Alembic revision in ``alembic_version``; Trainyard's lives apart."""
+    import optuna
+
+    from db.session import normalize_url
+
+    upgrade(db_url)
+    optuna.create_study(storage=normalize_url(db_url), study_name="coexist", load_if_exists=True)
+    upgrade(db_url)  # still at head, Optuna's table untouched
+    with get_engine(db_url).connect() as conn:
+        ours = conn.execute(text("SELECT version_num FROM trainyard_alembic_version")).scalar()
+    assert ours and ours[0].isdigit()
+    optuna.load_study(storage=normalize_url(db_url), study_name="coexist")
+
+
+def test_a_database_from_before_sweeps_moves_its_revision(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, revision="0002")
+    with get_engine(url).begin() as conn:  # how a database made before this change looks
+        conn.execute(text("ALTER TABLE trainyard_alembic_version RENAME TO alembic_version"))
+    upgrade(url)
+    tables = set(inspect(get_engine(url)).get_table_names())
+    assert "alembic_version" not in tables and "trainyard_alembic_version" in tables
+    assert "trial_number" in {c["name"] for c in inspect(get_engine(url)).get_columns("run")}
 
 
 def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path):
