@@ -11,11 +11,12 @@ import os
 
 from engine.core import FAMILIES, Family
 from engine.families.anomaly import FAMILY as ANOMALY
+from engine.families.reid import FAMILY as REID
 from engine.families.yolo import FAMILY as YOLO
 
 __all__ = ["FAMILIES", "Family", "load_plugins"]
 
-BUILTIN: list[Family] = [ANOMALY, YOLO]
+BUILTIN: list[Family] = [ANOMALY, YOLO, REID]
 
 for _family in BUILTIN:
     FAMILIES.register(_family)

@@ -105,8 +105,8 @@ def generate(dest: Path, *, identities: int = 48, images_per_identity: int = 8, 
     """Write a Market-1501 folder with ``identities`` people (half train, half test) into ``dest``.
 
     Train identities get ``images_per_identity`` images over at least two cameras; each test
-    identity gets one query from one camera and ``images_per_identity`` gallery images, at least
-    two of them from other cameras.
+    identity gets a query from each of two cameras and ``images_per_identity`` gallery images
+    spread over the cameras, so every query has matches from other cameras.
     """
     if not 2 <= cameras <= len(CAMERAS):
         raise ValueError(f"cameras must be between 2 and {len(CAMERAS)}")
@@ -137,11 +137,10 @@ def generate(dest: Path, *, identities: int = 48, images_per_identity: int = 8, 
         if i % 2 == 0:  # train identity
             shots(look, label, "bounding_box_train", [order[k % cameras] for k in range(images_per_identity)])
             continue
-        qcam = order[0]
-        save("query", label, qcam, _person(look, qcam, rng, height, width), 0)
-        others = order[1:]
-        gallery = [others[k % len(others)] for k in range(max(2, images_per_identity - 1))] + [qcam]
-        shots(look, label, "bounding_box_test", gallery[:max(images_per_identity, 2)])
+        for qcam in order[:2]:  # Market-1501 has one query per camera that saw the person
+            save("query", label, qcam, _person(look, qcam, rng, height, width), 0)
+        gallery = [order[k % cameras] for k in range(max(images_per_identity, 2))]
+        shots(look, label, "bounding_box_test", gallery)
     for look in looks[identities:]:
         cam = int(rng.integers(cameras))
         save("bounding_box_test", "0000", cam, _person(look, cam, rng, height, width), 1)
