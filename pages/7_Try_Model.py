@@ -6,10 +6,20 @@ import streamlit as st
 
 from db import queries
 from db.session import session_scope
+from engine.families import FAMILIES
 from jobs import api
+from ui import optional_module
 
 st.set_page_config(page_title="Try a model · Trainyard", page_icon=":material/image_search:", layout="wide")
 st.title("Try the active model")
+
+# families with their own view in ui/trymodel/<key>.py; yolo's is the rest of this page
+views = {key: view for key in FAMILIES if (view := optional_module(f"ui.trymodel.{key}"))}
+if views:
+    family = st.radio("Family", ["yolo", *views], horizontal=True, key="try-family")
+    if family in views:
+        views[family].render_try_model()
+        st.stop()
 
 TASKS = ("detect", "segment", "classify")
 top = st.columns([1, 1, 2])
