@@ -151,3 +151,17 @@ def test_offline_cli_trains_and_prints_the_headlines(trained, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert ": completed" in out and "val/rank1:" in out and "val/mAP:" in out
+
+
+def test_try_model_view_shows_the_query_and_its_ranked_matches(trained):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string("from ui.trymodel.reid import render_try_model\nrender_try_model()",
+                             default_timeout=120).run()
+    at.selectbox(key="try-reid-model").select_index(
+        next(i for i, o in enumerate(at.selectbox(key="try-reid-model").options) if "reid-e2e" in o)).run()
+    at.number_input(key="try-reid-k").set_value(4).run()
+    at.button(key="try-reid-run").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.dataframe[0].value.shape[0] == 4
+    assert any(c.value.endswith("of the top 4 are the query's identity " + c.value.split()[-1]) for c in at.caption)
