@@ -6,11 +6,28 @@ import streamlit as st
 
 from db import queries
 from db.session import session_scope
+from engine.families import FAMILIES
 from jobs import api
 from ui.page import page
+from ui import optional_module
 
 page("Try a model")
 st.title("Try the active model")
+
+# families with their own view in ui/tryout/<key>.py; yolo's is the rest of this page
+views = {key: view for key in FAMILIES if key != "yolo" and (view := optional_module(f"ui.tryout.{key}"))}
+if views:
+    family = st.radio("Family", ["yolo", *views], horizontal=True, key="try-family")
+    if family in views:
+        with session_scope() as s:
+            models = queries.list_model_versions(session=s, family=family, active_only=True)
+        if not models:
+            st.info(f"No active {family} model yet: train one on the Launch page.")
+            st.stop()
+        model = st.selectbox("Model", models, key=f"try-{family}-model",
+                             format_func=lambda m: f"#{m.id} · {m.scope or 'all'} · run #{m.run_id}")
+        views[family].render_try(model)
+        st.stop()
 
 TASKS = ("detect", "segment", "classify")
 top = st.columns([1, 1, 2])

@@ -12,12 +12,13 @@ import os
 from engine.core import FAMILIES, Family
 from engine.families.anomaly import FAMILY as ANOMALY
 from engine.families.ppo import FAMILY as PPO
+from engine.families.reid import FAMILY as REID
 from engine.families.yolo import FAMILY as YOLO
 from engine.families.transition import FAMILY as TRANSITION
 
 __all__ = ["FAMILIES", "Family", "load_plugins"]
 
-BUILTIN: list[Family] = [ANOMALY, YOLO, PPO, TRANSITION]
+BUILTIN: list[Family] = [ANOMALY, YOLO, REID, PPO, TRANSITION]
 
 for _family in BUILTIN:
     FAMILIES.register(_family)
