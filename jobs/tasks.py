@@ -17,6 +17,7 @@ from engine.configs import ConfigError, validate_config
 from engine.core import DatasetRef, FitResult, RunCancelled
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
+from jobs import registry
 from jobs.context import DbRunContext
 from jobs.logs import LOG_NAME, capture_run_output
 from settings import get_settings
@@ -104,13 +105,16 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
 
 
 def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str) -> None:
+    version_id = None
     with session_scope() as s:
         summary = dict(result.metrics) if result else {}
         queries.set_run_status(session=s, run_id=run_id, status=status, error=error, summary=summary,
                                eta_s=None, phase=None if status != RunStatus.completed else "done")
         if status == RunStatus.completed and result and result.model:
             m = result.model
-            queries.register_model_version(session=s, run_id=run_id, family=family, task=m.task,
-                                           scope=m.scope, artifact_path=str(m.path),
-                                           sha256=sha256_file(Path(m.path)),
-                                           metrics=m.metrics or summary, threshold=m.threshold)
+            version_id = registry.register_candidate(session=s, run_id=run_id, family=family, task=m.task,
+                                                     scope=m.scope, artifact_path=str(m.path),
+                                                     sha256=sha256_file(Path(m.path)),
+                                                     metrics=m.metrics or summary, threshold=m.threshold).id
+    if version_id is not None:  # after the commit: the policy decides against what is active now
+        log.info("run %s: model #%s is %s", run_id, version_id, registry.decide(version_id).value)
