@@ -346,6 +346,13 @@ def active_model(*, session: Session, family: str, scope: str = "", task: str | 
     return session.exec(stmt).first()
 
 
+def model_versions_for_runs(*, session: Session, run_ids: Iterable[int]) -> list[ModelVersion]:
+    ids = list(run_ids)
+    if not ids:
+        return []
+    return list(session.exec(select(ModelVersion).where(col(ModelVersion.run_id).in_(ids)).order_by(ModelVersion.id)))
+
+
 def scope_versions(*, session: Session, family: str, scope: str, task: str | None = None,
                    usable_only: bool = True) -> list[ModelVersion]:
     """Versions of one scope, active first then newest (for pickers); ``usable_only`` drops deleted ones."""
