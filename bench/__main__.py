@@ -1,7 +1,8 @@
 """``python -m bench``: run every benchmark and print its ratio against its baseline."""
 import logging
 
-from bench import metric_writes
+from bench import comparison_curves, metric_writes
 
 logging.disable(logging.INFO)
 metric_writes.report()
+comparison_curves.report()
