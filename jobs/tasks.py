@@ -117,4 +117,8 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
                                                      sha256=sha256_file(Path(m.path)),
                                                      metrics=m.metrics or summary, threshold=m.threshold).id
     if version_id is not None:  # after the commit: the policy decides against what is active now
-        log.info("run %s: model #%s is %s", run_id, version_id, registry.decide(version_id).value)
+        try:
+            log.info("run %s: model #%s is %s", run_id, version_id, registry.decide(version_id).value)
+        except Exception:  # the run did complete; its model stays a candidate for someone to activate
+            log.error("run %s: activation policy failed for model #%s:\n%s", run_id, version_id,
+                      traceback.format_exc())

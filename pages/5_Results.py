@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from jobs.sharing import open_link
 from ui import comparison as cmp
 from ui.metrics import fmt, headline_tiles, headline_values
 from ui.report import html_report
 from ui.widgets import status_badge
-from jobs.sharing import open_link
 
 st.set_page_config(page_title="Results · Trainyard", page_icon=":material/share:", layout="wide",
                    initial_sidebar_state="collapsed")

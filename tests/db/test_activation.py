@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 import tests.fixtures.toy_family  # noqa: F401  (registers 'toy' with its val/loss headline)
 from db import queries
 from db.migrate import upgrade
-from db.models import ModelStatus, RunStatus
+from db.models import RunStatus
 from db.session import dispose_engines, session_scope
 from jobs import registry
 from settings import get_settings
@@ -238,3 +238,25 @@ def test_racing_processes_leave_exactly_one_active(db, tmp_path):
     _assert_one_active_and_a_consistent_audit_chain(ids)
     with session_scope() as s:
         assert sum(e.actor == "process" for e in queries.model_events(session=s, family="toy")) == len(ids)
+
+
+def test_migration_gives_existing_versions_a_status_and_one_active_per_scope(tmp_path):
+    from sqlalchemy import text
+
+    from db.session import get_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, revision="0002")
+    with get_engine(url).begin() as conn:
+        conn.execute(text("INSERT INTO run (id, name, family, config, status, priority, progress_done, progress_total, "
+                          "cancel_requested, summary, created_at) VALUES (1, 'r', 'toy', '{}', 'completed', 'default', "
+                          "0, 0, 0, '{}', '2026-01-01')"))
+        for id_, scope, active in [(1, "a", 1), (2, "a", 1), (3, "a", 0), (4, "b", 1)]:
+            conn.execute(text("INSERT INTO modelversion (id, run_id, family, scope, metrics, artifact_path, active, "
+                              "created_at) VALUES (:id, 1, 'toy', :scope, '{}', 'x', :active, '2026-01-01')"),
+                         {"id": id_, "scope": scope, "active": active})
+    upgrade(url)
+    with get_engine(url).connect() as conn:
+        rows = conn.execute(text("SELECT id, status, active, active_slot FROM modelversion ORDER BY id")).fetchall()
+    assert [tuple(r) for r in rows] == [(1, "archived", 0, None), (2, "active", 1, "toy||a"),
+                                        (3, "candidate", 0, None), (4, "active", 1, "toy||b")]
