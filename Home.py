@@ -8,6 +8,7 @@ from db import queries
 from db.session import session_scope
 from jobs import api, supervisor
 from settings import get_settings
+from ui.metrics import fmt, headline_values
 from ui.widgets import duration
 from ui.page import page
 
@@ -67,9 +68,11 @@ with right:
     st.subheader("Active models")
     if models:
         st.dataframe(pd.DataFrame([{"family": m.family, "task": m.task or "", "scope": m.scope, "run": m.run_id,
-                                    **{k: round(v, 4) for k, v in list(m.metrics.items())[:3]
-                                       if isinstance(v, (int, float))}} for m in models]),
+                                    **{(h.label or h.name): fmt(v)
+                                       for h, v in headline_values(m.family, m.task, m.metrics or {})[:3]}}
+                                   for m in models]),
                      hide_index=True, width="stretch")
+        st.page_link("pages/8_Models.py", label="Models and activation", icon=":material/inventory_2:")
     else:
         st.info("No active model yet: a completed run registers its model here.")
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -150,7 +150,8 @@ class Checkpoint(SQLModel, table=True):
 
 
 class ModelVersion(SQLModel, table=True):
-    __table_args__ = (Index("ix_modelversion_scope", "family", "task", "scope"),)
+    __table_args__ = (Index("ix_modelversion_scope", "family", "task", "scope"),
+                      Index("uq_modelversion_active_slot", "active_slot", unique=True))
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     family: str
@@ -160,8 +161,42 @@ class ModelVersion(SQLModel, table=True):
     artifact_path: str
     sha256: str | None = Field(default=None, description="Digest recorded at registration; the artifact loads only if it still matches.")
     threshold: float | None = None
-    active: bool = False
+    active: bool = False  # kept equal to ``status == "active"`` by the repository functions
+    status: str = Field(default="candidate", description="candidate, active, archived, deleted (see ModelStatus)")
+    active_slot: str | None = Field(default=None, sa_column=Column(String, nullable=True),
+                                    description="'family|task|scope' while active, else NULL: the unique index "
+                                                "that lets only one version per scope be active")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelStatus(str, Enum):
+    candidate = "candidate"  # registered, not serving
+    active = "active"        # the one version of its family/task/scope that pages use
+    archived = "archived"    # replaced or set aside by hand; can be activated again (roll back)
+    deleted = "deleted"      # artifact removed, row and audit kept
+
+
+class ActivationPolicy(SQLModel, table=True):
+    """How a family's finished runs become active (absent row: ``auto-if-better``)."""
+    family: str = Field(primary_key=True)
+    policy: str = Field(default="auto-if-better", description="auto-if-better, manual, always")
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str | None = None
+
+
+class ModelEvent(SQLModel, table=True):
+    """One audit line of the model registry: what changed in a scope, what it replaced, and why."""
+    __table_args__ = (Index("ix_modelevent_scope", "family", "task", "scope"),)
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = Field(default_factory=utcnow, index=True)
+    family: str
+    task: str | None = None
+    scope: str = ""
+    action: str = Field(description="register, activate, keep, archive, delete, policy")
+    model_version_id: int | None = Field(default=None, foreign_key="modelversion.id")
+    replaced_id: int | None = Field(default=None, foreign_key="modelversion.id")
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    actor: str | None = None
 
 
 class ResourceSample(SQLModel, table=True):
@@ -182,3 +217,6 @@ class ShareLink(SQLModel, table=True):
     title: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
+    kind: str = Field(default="runs", description="run, comparison or model")
+    model_version_id: int | None = Field(default=None, foreign_key="modelversion.id")
+    revoked_at: datetime | None = None

@@ -8,11 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import BigInteger, cast, delete, func, update
 from sqlmodel import Session, col, select
 
-from db.models import (FINISHED, Checkpoint, Dataset, Embedding, Metric, ModelVersion, ResourceSample, Run,
-                       RunStatus, Sample, ShareLink, Sweep, utcnow)
+from db.models import (FINISHED, ActivationPolicy, Checkpoint, Dataset, Embedding, Metric, ModelEvent,
+                       ModelStatus, ModelVersion, ResourceSample, Run, RunStatus, Sample, ShareLink, Sweep, utcnow)
+
+ACTIVATION_POLICIES = ("auto-if-better", "manual", "always")
+DEFAULT_ACTIVATION_POLICY = "auto-if-better"
 
 # ---- datasets -------------------------------------------------------------------------------
 
@@ -245,34 +248,141 @@ def resource_samples(*, session: Session, run_id: int, limit: int = 2000) -> lis
 # ---- model registry -------------------------------------------------------------------------
 
 
+def model_slot(family: str, task: str | None, scope: str) -> str:
+    """The key of a (family, task, scope): at most one version holds it as ``active_slot``."""
+    return f"{family}|{task or ''}|{scope}"
+
+
 def register_model_version(*, session: Session, run_id: int, family: str, artifact_path: str,
                            task: str | None = None, scope: str = "",
                            metrics: Mapping[str, Any] | None = None, threshold: float | None = None,
-                           sha256: str | None = None, activate: bool = True) -> ModelVersion:
+                           sha256: str | None = None, activate: bool = True,
+                           actor: str | None = None) -> ModelVersion:
+    """Store a new version as a candidate (with an audit line); ``activate`` makes it active at
+    once regardless of metrics (the worker decides through the family's policy instead)."""
     version = ModelVersion(run_id=run_id, family=family, task=task, scope=scope, sha256=sha256,
-                           artifact_path=artifact_path, metrics=dict(metrics or {}), threshold=threshold)
+                           artifact_path=artifact_path, metrics=dict(metrics or {}), threshold=threshold,
+                           status=ModelStatus.candidate.value)
     session.add(version)
     session.flush()
+    add_model_event(session=session, version=version, action="register", reason=f"run #{run_id} finished",
+                    actor=actor)
     if activate:
-        activate_model_version(session=session, model_version_id=version.id)
+        activate_model_version(session=session, model_version_id=version.id, reason="activated at registration",
+                               actor=actor)
     return version
 
 
-def activate_model_version(*, session: Session, model_version_id: int) -> ModelVersion:
-    """Make one version active and every other of its family/task/scope inactive."""
-    version = session.get(ModelVersion, model_version_id)
+def get_model_version(*, session: Session, model_version_id: int, for_update: bool = False) -> ModelVersion | None:
+    stmt = select(ModelVersion).where(ModelVersion.id == model_version_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def active_model_for_update(*, session: Session, family: str, task: str | None, scope: str) -> ModelVersion | None:
+    """The active version of a scope, row-locked until commit on PostgreSQL (SQLite locks the
+    whole database at the first write instead; the unique slot index catches the rest)."""
+    stmt = (select(ModelVersion).where(ModelVersion.active_slot == model_slot(family, task, scope))
+            .with_for_update())
+    return session.exec(stmt).first()
+
+
+def activate_model_version(*, session: Session, model_version_id: int, reason: str = "manual",
+                           actor: str | None = None) -> ModelVersion:
+    """Make one version the active one of its family/task/scope and archive the one it replaces,
+    with an audit line. One attempt: when another transaction activates a version of the same
+    scope at the same time, the unique ``active_slot`` index makes one of them fail with an
+    ``IntegrityError`` (or SQLite's 'database is locked'); callers retry in a new transaction."""
+    version = get_model_version(session=session, model_version_id=model_version_id, for_update=True)
     if version is None:
         raise LookupError(f"no model version with id {model_version_id}")
-    session.exec(update(ModelVersion)
-                 .where(ModelVersion.family == version.family, ModelVersion.scope == version.scope,
-                        (ModelVersion.task == version.task) if version.task is not None
-                        else col(ModelVersion.task).is_(None),
-                        ModelVersion.id != version.id)
-                 .values(active=False))
-    version.active = True
+    if version.status == ModelStatus.deleted.value:
+        raise ValueError(f"model version #{version.id} was deleted; its file is gone")
+    current = active_model_for_update(session=session, family=version.family, task=version.task, scope=version.scope)
+    if current is not None and current.id == version.id:
+        return version
+    if current is not None:
+        current.active, current.active_slot, current.status = False, None, ModelStatus.archived.value
+        session.add(current)
+        session.flush()  # free the slot before taking it
+    version.active, version.status = True, ModelStatus.active.value
+    version.active_slot = model_slot(version.family, version.task, version.scope)
     session.add(version)
     session.flush()
+    add_model_event(session=session, version=version, action="activate", reason=reason, actor=actor,
+                    replaced_id=current.id if current is not None else None)
     return version
+
+
+def set_model_status(*, session: Session, model_version_id: int, status: ModelStatus, reason: str,
+                     actor: str | None = None) -> ModelVersion:
+    """Archive, delete or return a version to candidate (never 'active': use ``activate_model_version``).
+    A version that was active leaves its scope with none active."""
+    if ModelStatus(status) == ModelStatus.active:
+        raise ValueError("use activate_model_version to activate")
+    version = get_model_version(session=session, model_version_id=model_version_id, for_update=True)
+    if version is None:
+        raise LookupError(f"no model version with id {model_version_id}")
+    version.active, version.active_slot, version.status = False, None, ModelStatus(status).value
+    session.add(version)
+    session.flush()
+    action = "demote" if ModelStatus(status) == ModelStatus.candidate else ModelStatus(status).value
+    add_model_event(session=session, version=version, action=action, reason=reason, actor=actor)
+    return version
+
+
+def add_model_event(*, session: Session, version: ModelVersion, action: str, reason: str,
+                    actor: str | None = None, replaced_id: int | None = None) -> ModelEvent:
+    event = ModelEvent(family=version.family, task=version.task, scope=version.scope, action=action,
+                       model_version_id=version.id, replaced_id=replaced_id, reason=reason, actor=actor)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def model_events(*, session: Session, family: str | None = None, model_version_id: int | None = None,
+                 limit: int = 500) -> list[ModelEvent]:
+    """Audit lines, newest first."""
+    stmt = select(ModelEvent).order_by(col(ModelEvent.id).desc()).limit(limit)
+    if family:
+        stmt = stmt.where(ModelEvent.family == family)
+    if model_version_id is not None:
+        stmt = stmt.where((ModelEvent.model_version_id == model_version_id)
+                          | (ModelEvent.replaced_id == model_version_id))
+    return list(session.exec(stmt))
+
+
+def rollback_target(*, session: Session, family: str, task: str | None, scope: str) -> ModelVersion | None:
+    """The version the current active one replaced (the newest activation's ``replaced_id``),
+    if it still has its file."""
+    current = active_model(session=session, family=family, scope=scope, task=task)
+    if current is None:
+        return None
+    stmt = (select(ModelEvent).where(ModelEvent.model_version_id == current.id, ModelEvent.action == "activate")
+            .order_by(col(ModelEvent.id).desc()))
+    event = session.exec(stmt).first()
+    if event is None or event.replaced_id is None:
+        return None
+    target = session.get(ModelVersion, event.replaced_id)
+    return target if target is not None and target.status != ModelStatus.deleted.value else None
+
+
+def get_activation_policy(*, session: Session, family: str) -> str:
+    row = session.get(ActivationPolicy, family)
+    return row.policy if row is not None else DEFAULT_ACTIVATION_POLICY
+
+
+def set_activation_policy(*, session: Session, family: str, policy: str, actor: str | None = None) -> None:
+    if policy not in ACTIVATION_POLICIES:
+        raise ValueError(f"unknown activation policy {policy!r}; choose one of {', '.join(ACTIVATION_POLICIES)}")
+    row = session.get(ActivationPolicy, family)
+    old = row.policy if row is not None else DEFAULT_ACTIVATION_POLICY
+    row = row or ActivationPolicy(family=family)
+    row.policy, row.updated_at, row.updated_by = policy, utcnow(), actor
+    session.add(row)
+    session.add(ModelEvent(family=family, scope="", action="policy", reason=f"policy {old} → {policy}", actor=actor))
+    session.flush()
 
 
 def list_model_versions(*, session: Session, family: str | None = None,
@@ -292,15 +402,142 @@ def active_model(*, session: Session, family: str, scope: str = "", task: str | 
     return session.exec(stmt).first()
 
 
+def model_versions_for_runs(*, session: Session, run_ids: Iterable[int]) -> list[ModelVersion]:
+    ids = list(run_ids)
+    if not ids:
+        return []
+    return list(session.exec(select(ModelVersion).where(col(ModelVersion.run_id).in_(ids)).order_by(ModelVersion.id)))
+
+
+def scope_versions(*, session: Session, family: str, scope: str, task: str | None = None,
+                   usable_only: bool = True) -> list[ModelVersion]:
+    """Versions of one scope, active first then newest (for pickers); ``usable_only`` drops deleted ones."""
+    stmt = select(ModelVersion).where(ModelVersion.family == family, ModelVersion.scope == scope)
+    stmt = stmt.where(ModelVersion.task == task) if task is not None else stmt
+    if usable_only:
+        stmt = stmt.where(ModelVersion.status != ModelStatus.deleted.value)
+    return sorted(session.exec(stmt), key=lambda v: (not v.active, -(v.id or 0)))
+
+
 # ---- share links ----------------------------------------------------------------------------
 
 
 def create_share_link(*, session: Session, token: str, run_ids: Sequence[int], title: str = "",
-                      expires_at: datetime | None = None) -> ShareLink:
-    link = ShareLink(token=token, run_ids=list(run_ids), title=title, expires_at=expires_at)
+                      expires_at: datetime | None = None, kind: str = "runs",
+                      model_version_id: int | None = None) -> ShareLink:
+    link = ShareLink(token=token, run_ids=list(run_ids), title=title, expires_at=expires_at, kind=kind,
+                     model_version_id=model_version_id)
     session.add(link)
     session.flush()
     return link
+
+
+def get_share_link(*, session: Session, token: str) -> ShareLink | None:
+    return session.exec(select(ShareLink).where(ShareLink.token == token)).first()
+
+
+def list_share_links(*, session: Session, include_revoked: bool = False) -> list[ShareLink]:
+    stmt = select(ShareLink).order_by(col(ShareLink.id).desc())
+    if not include_revoked:
+        stmt = stmt.where(col(ShareLink.revoked_at).is_(None))
+    return list(session.exec(stmt))
+
+
+def revoke_share_link(*, session: Session, link_id: int) -> None:
+    session.exec(update(ShareLink).where(ShareLink.id == link_id, col(ShareLink.revoked_at).is_(None))
+                 .values(revoked_at=utcnow()))
+
+
+# ---- comparison: many runs, summarised and downsampled in the database ------------------------
+
+
+def find_runs(*, session: Session, family: str | None = None, dataset_id: int | None = None,
+              statuses: Iterable[RunStatus | str] | None = None, sweep_id: int | None = None,
+              since: datetime | None = None, until: datetime | None = None,
+              run_ids: Iterable[int] | None = None, limit: int = 500) -> list[Run]:
+    """Runs matching every given filter, newest first."""
+    stmt = select(Run).order_by(col(Run.id).desc()).limit(limit)
+    if family:
+        stmt = stmt.where(Run.family == family)
+    if dataset_id is not None:
+        stmt = stmt.where(Run.dataset_id == dataset_id)
+    if statuses:
+        stmt = stmt.where(col(Run.status).in_([RunStatus(x) for x in statuses]))
+    if sweep_id is not None:
+        stmt = stmt.where(Run.sweep_id == sweep_id)
+    if since is not None:
+        stmt = stmt.where(col(Run.created_at) >= since)
+    if until is not None:
+        stmt = stmt.where(col(Run.created_at) < until)
+    if run_ids is not None:
+        stmt = stmt.where(col(Run.id).in_(list(run_ids)))
+    return list(session.exec(stmt))
+
+
+def list_sweeps(*, session: Session) -> list[Sweep]:
+    return list(session.exec(select(Sweep).order_by(col(Sweep.id).desc())))
+
+
+def metric_names(*, session: Session, run_ids: Iterable[int]) -> list[str]:
+    ids = list(run_ids)
+    if not ids:
+        return []
+    stmt = select(Metric.name).where(col(Metric.run_id).in_(ids)).distinct().order_by(Metric.name)
+    return list(session.exec(stmt))
+
+
+def metric_summaries(*, session: Session, run_ids: Iterable[int],
+                     names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Per run and metric: ``count, min, max, last`` (value at the highest step) and ``last_step``,
+    computed by the database so long histories never leave it."""
+    ids = list(run_ids)
+    if not ids:
+        return []
+    agg = (select(Metric.run_id, Metric.name, func.count().label("n"), func.min(Metric.value).label("vmin"),
+                  func.max(Metric.value).label("vmax"), func.max(Metric.step).label("last_step"))
+           .where(col(Metric.run_id).in_(ids)).group_by(Metric.run_id, Metric.name))
+    if names is not None:
+        agg = agg.where(col(Metric.name).in_(list(names)))
+    agg = agg.subquery()
+    stmt = (select(agg.c.run_id, agg.c.name, agg.c.n, agg.c.vmin, agg.c.vmax, agg.c.last_step, Metric.value)
+            .join(Metric, (Metric.run_id == agg.c.run_id) & (Metric.name == agg.c.name)
+                  & (Metric.step == agg.c.last_step))
+            .order_by(agg.c.run_id, agg.c.name, Metric.id))
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    for run_id, name, n, vmin, vmax, last_step, value in session.exec(stmt):
+        out[(run_id, name)] = {"run_id": run_id, "name": name, "count": int(n), "min": vmin, "max": vmax,
+                               "last": value, "last_step": last_step}  # the newest row of a step wins
+    return list(out.values())
+
+
+def downsampled_metrics(*, session: Session, run_ids: Iterable[int], names: Iterable[str],
+                        max_points: int = 1000) -> list[dict[str, Any]]:
+    """Each (run, metric) series cut into at most ``max_points`` equal step buckets; per bucket the
+    ``min`` and ``max`` value (so spikes survive) and the ``last`` row (``step``, ``epoch``,
+    ``time``, ``value``). A series shorter than ``max_points`` comes back point for point.
+    Sorted by run, name, step."""
+    ids, wanted = list(run_ids), list(names)
+    if not ids or not wanted or max_points < 1:
+        return []
+    span = (select(Metric.run_id, Metric.name, func.min(Metric.step).label("lo"), func.max(Metric.step).label("hi"))
+            .where(col(Metric.run_id).in_(ids), col(Metric.name).in_(wanted))
+            .group_by(Metric.run_id, Metric.name).subquery())
+    # integer division in both SQLite and PostgreSQL; BIGINT so step × buckets cannot overflow
+    bucket = (cast(Metric.step - span.c.lo, BigInteger) * max_points // (span.c.hi - span.c.lo + 1)).label("bucket")
+    buckets = (select(Metric.run_id, Metric.name, bucket, func.min(Metric.value).label("vmin"),
+                      func.max(Metric.value).label("vmax"), func.max(Metric.step).label("last_step"))
+               .join(span, (span.c.run_id == Metric.run_id) & (span.c.name == Metric.name))
+               .group_by(Metric.run_id, Metric.name, bucket).subquery())
+    stmt = (select(buckets.c.run_id, buckets.c.name, buckets.c.last_step, Metric.epoch, Metric.time, Metric.value,
+                   buckets.c.vmin, buckets.c.vmax)
+            .join(Metric, (Metric.run_id == buckets.c.run_id) & (Metric.name == buckets.c.name)
+                  & (Metric.step == buckets.c.last_step))
+            .order_by(buckets.c.run_id, buckets.c.name, buckets.c.last_step, Metric.id))
+    out: dict[tuple[int, str, int], dict[str, Any]] = {}
+    for run_id, name, step, epoch, time, value, vmin, vmax in session.exec(stmt):
+        out[(run_id, name, step)] = {"run_id": run_id, "name": name, "step": step, "epoch": epoch, "time": time,
+                                     "value": value, "min": vmin, "max": vmax}
+    return list(out.values())
 
 
 # ---- anomaly family: drawings by age, embeddings --------------------------------------------

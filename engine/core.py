@@ -90,12 +90,14 @@ class Headline:
     """A metric that decides between models: its name as logged, whether higher or lower is
     better, and how pages label it. The first of a family's headlines is the one that ranks."""
     name: str
-    direction: str = "max"  # "max" or "min"
+    direction: str = "max"  # "max" or "min"; "" for a number shown but never compared (a threshold)
     label: str = ""
     task: str | None = None  # only for this task (e.g. top1 for classify); None: every task
 
     def better(self, a: float, b: float) -> bool:
-        """True when ``a`` is strictly better than ``b``."""
+        """True when ``a`` is strictly better than ``b`` (never for an informational headline)."""
+        if self.direction not in ("max", "min"):
+            return False
         return a > b if self.direction == "max" else a < b
 
 

@@ -17,6 +17,7 @@ from engine.configs import ConfigError, validate_config
 from engine.core import DatasetRef, FitResult, RunCancelled, RunPruned
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
+from jobs import registry
 from jobs.context import DbRunContext, StaleAttempt
 from jobs.logs import LOG_NAME, capture_run_output
 from settings import get_settings
@@ -155,7 +156,9 @@ def _advance_sweep(run_id: int) -> None:
 
 def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str,
             *, attempt: int) -> bool:
-    """Record the end state (and register the model) only while ``attempt`` still owns the run."""
+    """Record the end state (and register the model as a candidate, then apply the family's
+    activation policy) only while ``attempt`` still owns the run."""
+    version_id = None
     with session_scope() as s:
         summary = dict(result.metrics) if result else {}
         if not queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=status, error=error,
@@ -166,8 +169,14 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
             return False
         if status == RunStatus.completed and result and result.model:
             m = result.model
-            queries.register_model_version(session=s, run_id=run_id, family=family, task=m.task,
-                                           scope=m.scope, artifact_path=str(m.path),
-                                           sha256=sha256_file(Path(m.path)),
-                                           metrics=m.metrics or summary, threshold=m.threshold)
+            version_id = registry.register_candidate(session=s, run_id=run_id, family=family, task=m.task,
+                                                     scope=m.scope, artifact_path=str(m.path),
+                                                     sha256=sha256_file(Path(m.path)),
+                                                     metrics=m.metrics or summary, threshold=m.threshold).id
+    if version_id is not None:  # after the commit: the policy decides against what is active now
+        try:
+            log.info("run %s: model #%s is %s", run_id, version_id, registry.decide(version_id).value)
+        except Exception:  # the run did complete; its model stays a candidate for someone to activate
+            log.error("run %s: activation policy failed for model #%s:\n%s", run_id, version_id,
+                      traceback.format_exc())
     return True

@@ -13,6 +13,8 @@ from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
 from ui.charts import metric_figures, resource_figure, resource_warnings
+from ui.metrics import headline_tiles, headline_values, other_metric_tiles
+from ui.sharing import share_box
 from ui.widgets import age_seconds, duration, run_label, status_badge
 from ui.page import page
 
@@ -92,12 +94,17 @@ def live(run_id: int) -> None:
     elif status == RunStatus.pending:
         st.progress(0.0, text="waiting for a worker")
 
-    if latest:
-        st.subheader("Latest metrics")
-        shown = sorted(latest.items())[:12]
-        cols = st.columns(min(len(shown), 6))
-        for i, (name, value) in enumerate(shown):
-            cols[i % len(cols)].metric(name, f"{value:.4g}")
+    if latest or run.summary:
+        # the run's final summary once it has one, else the newest logged values
+        values = {**latest, **{k: v for k, v in (run.summary or {}).items() if isinstance(v, (int, float))}}
+        st.subheader("Result" if run.summary else "Latest metrics")
+        shown = headline_tiles(run.family, run.task, values)
+        skip = {h.name for h, _ in headline_values(run.family, run.task, values)} if shown else set()
+        if shown:
+            with st.expander("All metrics"):
+                other_metric_tiles(values, skip=skip)
+        else:
+            other_metric_tiles(values, skip=skip)
 
     figures = metric_figures(rows)
     if figures:
@@ -129,6 +136,9 @@ st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
 
 with st.expander("Config"):
     st.json(run.config)
-if run.summary:
-    with st.expander("Summary"):
-        st.json(run.summary)
+if RunStatus(run.status).finished:
+    links = st.columns([1, 3])
+    links[0].page_link("pages/4_Model_Comparison.py", label="Compare with other runs", icon=":material/compare:",
+                       query_params={"runs": str(run.id)})
+    with st.expander("Share this run"):
+        share_box([run.id], default_title=f"Run #{run.id} {run.name}", key="share-run")

@@ -49,7 +49,10 @@ if age is not None and scope is None:
     st.warning(f"No active model covers age {age:g}; train an age group that includes it.")
 if image is None or scope is None:
     st.stop()
-model = next(m for m in models if m.scope == scope)
+with session_scope() as s:
+    choices = queries.scope_versions(session=s, family="anomaly", scope=scope)
+model = st.selectbox(f"Model for ages {scope}", choices, key="version",
+                     format_func=lambda v: f"#{v.id} · {v.status} · run #{v.run_id}")  # the active one first
 left, right = st.columns([2, 3])
 left.image(image, caption=f"{name} · age {age:g}", width=320)
 with right:

@@ -33,11 +33,13 @@ TASKS = ("detect", "segment", "classify")
 top = st.columns([1, 1, 2])
 task = top[0].selectbox("Task", TASKS)
 with session_scope() as s:
-    model = queries.active_model(session=s, family="yolo", scope=task, task=task)
-if model is None:
-    st.info(f"No active YOLO {task} model yet: train one on the Launch page (the newest completed run becomes active).")
+    choices = queries.scope_versions(session=s, family="yolo", scope=task, task=task)
+if not choices:
+    st.info(f"No YOLO {task} model yet: train one on the Launch page (the Models page shows which one is active).")
     st.stop()
-top[1].metric("model version", f"#{model.id}", help=f"run #{model.run_id}")
+# active first: it is the default; candidates and archived ones can be tried before activating them
+model = top[1].selectbox("Version", choices, format_func=lambda v: f"#{v.id} · {v.status} · run #{v.run_id}",
+                         key=f"version-{task}")
 shown = {k: v for k, v in (model.metrics or {}).items() if isinstance(v, (int, float)) and "/" in k}
 if shown:
     top[2].caption("  ·  ".join(f"{k} {v:.3f}" for k, v in sorted(shown.items())[:8]))

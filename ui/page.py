@@ -48,9 +48,14 @@ FAVICON = str(Path(__file__).with_name("assets") / "favicon.png")
 def page(title: str, *, public: bool = False) -> None:
     """Configure the page and, unless it is ``public`` (a read-only share link), require the password.
 
+    A public page shows no navigation: its visitor holds a share token, not the dashboard.
+
     The browser tab icon is a local file: a ``:material/...:`` page icon is fetched from Google's
     font servers, which an offline installation cannot reach."""
     st.set_page_config(page_title=f"{title} · Trainyard" if title != "Trainyard" else title,
-                       page_icon=FAVICON, layout="wide")
-    if not public:
+                       page_icon=FAVICON, layout="wide", initial_sidebar_state="collapsed" if public else "auto")
+    if public:
+        st.markdown("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'] "
+                    "{display: none;}</style>", unsafe_allow_html=True)
+    else:
         require_password()

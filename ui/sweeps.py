@@ -118,7 +118,7 @@ def sweep_launcher(family: Family, dataset_id: int | None, priority: str) -> Non
         return
     st.success(f"Sweep #{sweep.id} started: up to {sweep.max_trials} trials, {sweep.parallel} at a time, "
                f"{sweep.direction} `{sweep.metric}`.")
-    st.page_link("pages/8_Sweeps.py", label="Watch the sweep", query_params={"sweep": str(sweep.id)})
+    st.page_link("pages/9_Sweeps.py", label="Watch the sweep", query_params={"sweep": str(sweep.id)})
 
 
 def sweep_counts(runs: list[Run], sweep: Sweep) -> dict[str, int]:

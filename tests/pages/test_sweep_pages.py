@@ -47,7 +47,7 @@ def _open(page: str, **params) -> AppTest:
 
 
 def test_sweep_view_shows_progress_best_trial_and_charts(seeded_sweep):
-    at = _open("pages/8_Sweeps.py", sweep=str(seeded_sweep))
+    at = _open("pages/9_Sweeps.py", sweep=str(seeded_sweep))
     assert not at.exception, [e.message for e in at.exception]
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["trials"] == "4 / 4" and tiles["done"] == "2" and tiles["pruned"] == "1" and tiles["running"] == "1"

@@ -6,7 +6,7 @@ imported only by ``backbone``, ``embeddings``, ``trainer`` and ``predict``, whic
 """
 from __future__ import annotations
 
-from engine.core import Family
+from engine.core import Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -23,4 +23,8 @@ FAMILY = Family(
     description="One autoencoder per age group over ViT CLS embeddings plus normalised age. Threshold = "
                 "95th percentile of validation reconstruction error; AUROC, precision and recall against "
                 "expert labels. Several age groups launch one run each.",
-    gate_path="engine.families.anomaly.sufficiency:launch_blockers")
+    gate_path="engine.families.anomaly.sufficiency:launch_blockers",
+    # names as the trainer's summary has them; val/loss ranks (AUROC exists only with expert labels)
+    headlines=(Headline("val/loss", "min", "val reconstruction loss"), Headline("val/auroc", "max", "AUROC"),
+               Headline("threshold", "", "threshold"), Headline("val/precision", "max", "precision"),
+               Headline("val/recall", "max", "recall")))

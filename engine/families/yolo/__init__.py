@@ -5,7 +5,7 @@ by ``trainer`` and ``predict``, which run on workers.
 """
 from __future__ import annotations
 
-from engine.core import Family
+from engine.core import Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -22,4 +22,13 @@ FAMILY = Family(
     dataset_kind="yolo", tasks=("classify", "detect", "segment"),
     description="Ultralytics YOLO, variants n/s/m/l/x built from the model yaml (or your local .pt). "
                 "Metrics: P, R, mAP50, mAP50-95 (mask metrics for segment); top1/top5 for classify.",
-    gate_path="engine.families.yolo.sufficiency:launch_blockers")
+    gate_path="engine.families.yolo.sufficiency:launch_blockers",
+    # names as callbacks.rename_metrics writes them; segment ranks by mask quality, the box follows
+    headlines=(Headline("val/mAP50-95", "max", "mAP50-95", task="detect"),
+               Headline("val/mask_mAP50-95", "max", "mask mAP50-95", task="segment"),
+               Headline("val/mAP50-95", "max", "box mAP50-95", task="segment"),
+               Headline("val/top1", "max", "top-1 accuracy", task="classify"),
+               Headline("val/top5", "max", "top-5 accuracy", task="classify"),
+               Headline("val/mAP50", "max", "mAP50", task="detect"),
+               Headline("val/precision", "max", "precision", task="detect"),
+               Headline("val/recall", "max", "recall", task="detect")))

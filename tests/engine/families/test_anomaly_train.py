@@ -87,8 +87,11 @@ def test_embeddings_are_computed_once(trained):
     assert status["result"] == {"dataset_id": dataset_id, "backbone": "tiny-vit", "computed": 0, "stored": stored}
     with session_scope() as s:
         assert queries.count_embeddings(session=s, dataset_id=dataset_id, backbone="tiny-vit") == stored
-        # the retrained group's model is now the active one
-        assert queries.active_model(session=s, family="anomaly", scope="3-6").run_id == again.id
+        # the retrained group's model replaces the active one only if its val/loss is lower (auto-if-better)
+        active = queries.active_model(session=s, family="anomaly", scope="3-6")
+        (new,) = [v for v in queries.scope_versions(session=s, family="anomaly", scope="3-6") if v.run_id == again.id]
+        assert active.metrics["val/loss"] <= new.metrics["val/loss"]
+        assert new.status == ("active" if active.id == new.id else "candidate")
 
 
 def test_analyze_a_drawing_with_the_active_model_of_its_age_group(trained):

@@ -60,7 +60,7 @@ live(sweep.id)
 with session_scope() as s:
     runs = queries.sweep_runs(session=s, sweep_id=sweep.id)
 best = best_trial(runs, sweep)
-cols = st.columns(3)
+cols = st.columns(4)
 if sweep.status == "running" and cols[0].button("Cancel the sweep", icon=":material/stop_circle:"):
     from jobs.sweeps import cancel_sweep
 
@@ -75,6 +75,18 @@ if len(top) >= 2:
 if best is not None:
     cols[2].page_link("pages/3_Progress.py", label=f"Open the best trial (run #{best.id})",
                       icon=":material/monitoring:", query_params={"run": str(best.id)})
+    with session_scope() as s:
+        versions = queries.model_versions_for_runs(session=s, run_ids=[best.id])
+    if versions:
+        version = versions[0]
+        if version.active:
+            cols[3].success(f"Model #{version.id} of the best trial is active for {version.scope or 'its scope'}.")
+        elif cols[3].button(f"Activate the best trial's model (#{version.id})", icon=":material/verified:"):
+            from jobs import registry
+
+            registry.activate(version.id, reason=f"best trial of sweep #{sweep.id}")
+            st.toast(f"Model #{version.id} is now active for {version.scope or 'its scope'}.")
+            st.rerun()
 
 done = [r for r in runs if r.status.value == "completed"]
 if len(done) >= 3 and st.button("Compute parameter importance (Optuna)"):
