@@ -13,6 +13,7 @@ from db import queries
 from db.models import ModelStatus
 from db.session import session_scope
 from engine.families import FAMILIES
+from engine.trust import UntrustedModelError
 from jobs import registry
 from jobs.logs import LOG_NAME
 from ui.metrics import fmt, headline_values
@@ -113,7 +114,7 @@ with right:
                 registry.rollback(family=family, task=task, scope=scope, actor=ACTOR)
             st.toast(f"{action}: done")
             st.rerun()
-        except (LookupError, ValueError, PermissionError) as exc:
+        except (LookupError, ValueError) as exc:
             st.error(str(exc))
 
     st.markdown("**Download**")
@@ -122,7 +123,7 @@ with right:
             name, blob = registry.verified_artifact(version.id)
             st.download_button(f"Model file {name}", blob, file_name=f"v{version.id}-{name}",
                                icon=":material/download:", key="dl-model")
-        except (FileNotFoundError, PermissionError) as exc:
+        except (FileNotFoundError, UntrustedModelError) as exc:
             st.error(str(exc))
     if run and run.out_dir and (Path(run.out_dir) / LOG_NAME).is_file():
         st.download_button("Run log", (Path(run.out_dir) / LOG_NAME).read_bytes(), file_name=f"run-{run.id}.log",

@@ -17,6 +17,7 @@ from db import queries
 from db.migrate import upgrade
 from db.models import RunStatus
 from db.session import dispose_engines, session_scope
+from engine.trust import UntrustedModelError
 from jobs import registry
 from settings import get_settings
 from tests.conftest import create_postgres_database, postgres_admin_url
@@ -160,7 +161,7 @@ def test_delete_removes_the_file_keeps_history_and_cannot_be_activated(db):
                                            activate=False)
     assert registry.verified_artifact(v.id) == ("model.pt", b"weights")
     model.write_bytes(b"tampered")
-    with pytest.raises(PermissionError, match="changed on disk"):
+    with pytest.raises(UntrustedModelError, match="changed on disk"):
         registry.verified_artifact(v.id)
     registry.delete(v.id, actor="ana")
     assert not model.exists() and status(v.id) == "deleted"
