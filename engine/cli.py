@@ -51,7 +51,8 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     from db import queries
     from db.migrate import upgrade
     from db.session import session_scope
-    from engine.configs import ConfigError, default_config, validate_config
+    from engine.configs import ConfigError, config_overrides, default_config, validate_config
+    from engine.core import LaunchBlocked
     from engine.families import FAMILIES
     from jobs.tasks import execute_run
 
@@ -59,15 +60,12 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     parser.add_argument("--dataset", help="dataset name")
     parser.add_argument("--config", type=Path, help="YAML file of config overrides")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--override", action="store_true",
+                        help="train even when the data sufficiency gate refuses the launch")
     args = parser.parse_args(argv)
     family = FAMILIES[family_key]
-    data = default_config(family)
-    if args.config:
-        data.update(yaml.safe_load(args.config.read_text()) or {})
-    for item in args.set:
-        key, _, value = item.partition("=")
-        data[key] = yaml.safe_load(value)
     try:
+        data = config_overrides(family, default_config(family), args.config, args.set)
         config = validate_config(family, data)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -81,6 +79,16 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
                 print(f"error: no dataset named {args.dataset!r}", file=sys.stderr)
                 return 2
             dataset_id = ds.id
+    try:
+        reasons = family.require_launchable(dataset_id, config, override=args.override)
+    except LaunchBlocked as exc:
+        print("error: not enough data for this launch (--override trains anyway):", file=sys.stderr)
+        for reason in exc.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        return 2
+    for reason in reasons:
+        print(f"warning: overriding the sufficiency gate: {reason}", file=sys.stderr)
+    with session_scope() as s:
         run = queries.create_run(session=s, family=family_key, config=config.model_dump(mode="json"),
                                  dataset_id=dataset_id, task=getattr(config, "task", None))
     status = execute_run(run.id, capture=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -10,9 +11,13 @@ from typing import Any
 
 from db import queries
 from db.models import RunStatus, utcnow
+from db.retry import retry_transient
 from db.session import session_scope
 from engine.checkpoints import sha256_file
+from engine.core import RunDiverged
+from engine.divergence import DivergenceGuard
 from engine.resources import ResourceReading
+from settings import get_settings
 
 log = logging.getLogger("trainyard.run")
 
@@ -22,7 +27,12 @@ class DbRunContext:
 
     Metrics are buffered and written in batches (every ``flush_rows`` rows or ``flush_s``
     seconds, and at every checkpoint and at the end); progress and the stop flag touch the
-    database at most once per ``poll_s``.
+    database at most once per ``poll_s``. Every write retries lock and serialization errors
+    with backoff (``db/retry.py``), so a busy database slows a training down but never kills it.
+
+    Every logged loss passes the divergence guard (``engine/divergence.py``): a NaN/inf loss,
+    or one above ``TRAINYARD_DIVERGENCE_FACTOR`` × its first value, flushes the metrics so far
+    and raises ``RunDiverged``; the checkpoints registered before it stay.
     """
 
     def __init__(self, run_id: int, *, out_dir: Path, device: str = "cpu", resume_from: Path | None = None,
@@ -40,6 +50,8 @@ class DbRunContext:
         self._stop = False
         self._training = False
         self._phase_start: dict[str, tuple[float, int]] = {}
+        self._guard = DivergenceGuard(get_settings().divergence_factor,
+                                      first_value=self._first_logged if resume_from else None)
 
     # ---- RunContext ----
     def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:
@@ -52,10 +64,14 @@ class DbRunContext:
                                      "name": str(name), "value": float(value), "time": now})
             due = len(self._buffer) >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_s
         self._mark_training()
-        if due:
-            self.flush()
         line = "  ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None)
         log.info("step %s%s  %s", step, f" epoch {epoch}" if epoch is not None else "", line)
+        diverged = self._guard.check(metrics, step=int(step), epoch=epoch)
+        if diverged:
+            self.flush()  # the curve up to and including the bad value is what explains the failure
+            raise RunDiverged(diverged)
+        if due:
+            self.flush()
 
     def progress(self, done: int, total: int, phase: str = "train") -> None:
         now = time.monotonic()
@@ -67,20 +83,34 @@ class DbRunContext:
         self._last_progress = now
         rate = (done - done0) / (now - started) if now > started and done > done0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
-        with session_scope() as s:
-            queries.update_run(session=s, run_id=self.run_id, progress_done=int(done), progress_total=int(total),
-                               phase=phase, eta_s=eta, heartbeat_at=utcnow())
+
+        def write() -> None:
+            with session_scope() as s:
+                queries.update_run(session=s, run_id=self.run_id, progress_done=int(done),
+                                   progress_total=int(total), phase=phase, eta_s=eta, heartbeat_at=utcnow())
+
+        retry_transient(write, what=f"run {self.run_id}: progress")
 
     def checkpoint(self, path: Path, *, step: int, monitored: float | None = None,
                    best: bool | None = None) -> None:
         self.flush()
         path = Path(path)
-        with session_scope() as s:
-            if best is None and monitored is not None:
-                prior = queries.best_monitored(session=s, run_id=self.run_id)
-                best = prior is None or monitored < prior
-            queries.add_checkpoint(session=s, run_id=self.run_id, step=step, path=str(path),
-                                   sha256=sha256_file(path), monitored=monitored, best=bool(best))
+        digest = sha256_file(path)
+        if monitored is not None and not math.isfinite(monitored):
+            monitored = None  # a non-finite value ranks nothing and no database stores it portably
+        chosen = best
+
+        def write() -> bool:
+            flag = chosen
+            with session_scope() as s:
+                if flag is None and monitored is not None:
+                    prior = queries.best_monitored(session=s, run_id=self.run_id)
+                    flag = prior is None or monitored < prior
+                queries.add_checkpoint(session=s, run_id=self.run_id, step=step, path=str(path),
+                                       sha256=digest, monitored=monitored, best=bool(flag))
+            return bool(flag)
+
+        best = retry_transient(write, what=f"run {self.run_id}: checkpoint registration")
         log.info("checkpoint step %s: %s%s", step, path.name, " (best)" if best else "")
 
     def should_stop(self) -> bool:
@@ -89,8 +119,12 @@ class DbRunContext:
         now = time.monotonic()
         if now - self._last_poll >= self.poll_s:
             self._last_poll = now
-            with session_scope() as s:
-                self._stop = queries.cancel_requested(session=s, run_id=self.run_id)
+
+            def read() -> bool:
+                with session_scope() as s:
+                    return queries.cancel_requested(session=s, run_id=self.run_id)
+
+            self._stop = retry_transient(read, what=f"run {self.run_id}: cancel flag")
         return self._stop
 
     # ---- worker side ----
@@ -98,18 +132,42 @@ class DbRunContext:
         with self._lock:
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
-        if rows:
+        if not rows:
+            return
+
+        def write() -> None:
             with session_scope() as s:
                 queries.add_metrics(session=s, rows=rows)
 
+        try:
+            retry_transient(write, what=f"run {self.run_id}: metrics ({len(rows)} rows)")
+        except BaseException:
+            with self._lock:  # keep them for the next flush rather than lose them
+                self._buffer[:0] = rows
+            raise
+
     def record_resources(self, reading: ResourceReading) -> None:
         """Resource sampler sink; doubles as the run's heartbeat."""
-        with session_scope() as s:
-            queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
-            queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
+        def write() -> None:
+            with session_scope() as s:
+                queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
+                queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
+
+        retry_transient(write, what=f"run {self.run_id}: heartbeat")
 
     def _mark_training(self) -> None:
         if not self._training:
+            def write() -> None:
+                with session_scope() as s:
+                    queries.set_run_status(session=s, run_id=self.run_id, status=RunStatus.training)
+
+            retry_transient(write, what=f"run {self.run_id}: status")
             self._training = True
+
+    def _first_logged(self, name: str) -> float | None:
+        """A loss's first finite value from before a resume (the divergence guard's scale)."""
+        def read() -> float | None:
             with session_scope() as s:
-                queries.set_run_status(session=s, run_id=self.run_id, status=RunStatus.training)
+                return queries.first_finite_metric(session=s, run_id=self.run_id, name=name)
+
+        return retry_transient(read, what=f"run {self.run_id}: first {name}")

@@ -14,7 +14,7 @@ from db.models import RunStatus
 from db.session import session_scope
 from engine.checkpoints import sha256_file
 from engine.configs import ConfigError, validate_config
-from engine.core import DatasetRef, FitResult, RunCancelled
+from engine.core import DatasetRef, FitResult, RunCancelled, RunDiverged
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
 from jobs.context import DbRunContext
@@ -78,6 +78,8 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
         try:
             family = FAMILIES[family_key]
             config = validate_config(family, config_data)
+            if resume_from is not None:
+                verified_checkpoint(run_id, resume_from)
             from engine.devices import resolve_device
 
             ctx = DbRunContext(run_id, out_dir=out_dir, device=resolve_device(_requested_device(config)),
@@ -91,6 +93,8 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
             status = RunStatus.cancelled
         except ConfigError as exc:
             error = str(exc)
+        except RunDiverged as exc:
+            error = str(exc)  # the explanation is the whole story; no traceback
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("run %s failed:\n%s", run_id, traceback.format_exc())
@@ -101,6 +105,26 @@ def execute_run(run_id: int, *, capture: bool = True) -> str:
 
     _finish(run_id, status, error, result, family_key)
     return status.value
+
+
+def verified_checkpoint(run_id: int, path: Path) -> Path:
+    """``path`` when it still has the sha256 of one of the run's Checkpoint rows for it; else
+    ``UntrustedModelError`` (changed on disk) or ``FileNotFoundError`` (gone), so a resume never
+    loads a file Trainyard did not register exactly as it is."""
+    from engine.trust import UntrustedModelError, verify_recorded
+
+    with session_scope() as s:
+        digests = [c.sha256 for c in queries.checkpoints_at_path(session=s, run_id=run_id, path=str(path))]
+    if not digests:
+        raise UntrustedModelError(f"checkpoint {path} is not registered for run {run_id}; refusing to resume from it")
+    for digest in digests:
+        try:
+            return verify_recorded(path, digest, what="checkpoint")
+        except UntrustedModelError:
+            continue
+    raise UntrustedModelError(f"checkpoint {path} changed on disk since run {run_id} registered it (sha256 "
+                              f"mismatch); refusing to resume from it. Resume again to pick an intact checkpoint, "
+                              f"or retry the run from scratch")
 
 
 def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str) -> None:

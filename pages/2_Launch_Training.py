@@ -6,6 +6,7 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from engine.configs import ConfigError, default_config, default_config_text, parse_config_yaml, validate_config
+from engine.core import LaunchBlocked
 from engine.families import FAMILIES
 from jobs import api
 from ui.forms import family_form, generic_form
@@ -46,7 +47,8 @@ with yaml_tab:
     text = st.text_area("config.yaml", value=default_config_text(family), height=420, key=f"yaml-{family_key}")
     launch_yaml = st.button("Validate and launch", type="primary", key="launch-yaml")
 override = st.checkbox("Launch even if the data sufficiency check says no",
-                       help="The reasons are recorded in the run's config.")
+                       help="Without it the launch is refused while the data sufficiency check lists reasons; "
+                            "with it the runs are queued anyway.")
 
 
 def show_errors(exc: ConfigError) -> None:
@@ -71,9 +73,16 @@ def launch(raw_configs: list) -> None:
             st.markdown(f"- {b}")
         st.info("Fix the data, change the config, or tick the override box to launch anyway.")
         return
-    runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
-                           name=name if len(validated) == 1 else (f"{name} {i + 1}" if name else ""), priority=priority)
-            for i, cfg in enumerate(validated)]
+    try:
+        runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
+                               name=name if len(validated) == 1 else (f"{name} {i + 1}" if name else ""),
+                               priority=priority, override=override)
+                for i, cfg in enumerate(validated)]
+    except LaunchBlocked as exc:  # the data changed between the check above and the submit
+        st.error("Not enough data for this launch:")
+        for b in exc.reasons:
+            st.markdown(f"- {b}")
+        return
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id}" for r in runs))
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
