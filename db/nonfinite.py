@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SPECIALS", "encode_float", "decode_float"]
+__all__ = ["SPECIALS", "encode_float", "decode_float", "json_safe"]
 
 SPECIALS = ("nan", "inf", "-inf")
 
@@ -31,3 +31,9 @@ def decode_float(value: float | None, special: str | None) -> float | None:
     if special in SPECIALS:
         return float(special)
     return value
+
+
+def json_safe(values: dict) -> dict:
+    """``values`` with NaN/inf floats as None: JSON has no spelling for them and PostgreSQL's
+    json type refuses the ``NaN`` token Python would write (run summaries, model metrics)."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from db import queries
 from db.models import RunStatus
+from db.nonfinite import json_safe
 from db.session import session_scope
 from engine.checkpoints import sha256_file
 from engine.configs import ConfigError, validate_config
@@ -129,7 +130,7 @@ def verified_checkpoint(run_id: int, path: Path) -> Path:
 
 def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str) -> None:
     with session_scope() as s:
-        summary = dict(result.metrics) if result else {}
+        summary = json_safe(dict(result.metrics)) if result else {}
         queries.set_run_status(session=s, run_id=run_id, status=status, error=error, summary=summary,
                                eta_s=None, phase=None if status != RunStatus.completed else "done")
         if status == RunStatus.completed and result and result.model:
@@ -137,4 +138,4 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
             queries.register_model_version(session=s, run_id=run_id, family=family, task=m.task,
                                            scope=m.scope, artifact_path=str(m.path),
                                            sha256=sha256_file(Path(m.path)),
-                                           metrics=m.metrics or summary, threshold=m.threshold)
+                                           metrics=json_safe(m.metrics) or summary, threshold=m.threshold)

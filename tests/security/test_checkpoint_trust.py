@@ -33,30 +33,27 @@ def _tamper(path: str | Path) -> None:
         fh.write(b"\0swapped")
 
 
-def test_a_checkpoint_changed_on_disk_is_refused_on_resume(stack, worker):
-    run = api.submit_run(family="toy", config={"epochs": 4, "fail_at_epoch": 2})
-    assert wait_for_status(run.id, ENDED).status == RunStatus.failed
-    ckpts = _checkpoints(run.id)
-    assert [c.step for c in ckpts] == [0, 1] and len({c.path for c in ckpts}) == 1  # one rewritten last.pt
-    _tamper(ckpts[-1].path)
-    with pytest.raises(ValueError, match="none of its 2 checkpoint file.* sha256 registered"):
-        api.resume_run(run.id)
-    with session_scope() as s:
-        assert queries.get_run(session=s, run_id=run.id).status == RunStatus.failed  # nothing was queued
-
-
-def test_resume_falls_back_to_the_newest_checkpoint_that_verifies(stack, worker):
+def test_resume_skips_checkpoints_changed_on_disk_and_refuses_when_none_verifies(stack, worker):
     run = api.submit_run(family="toy", config={"epochs": 5, "fail_at_epoch": 3, "keep_checkpoints": 3})
     assert wait_for_status(run.id, ENDED).status == RunStatus.failed
     ckpts = _checkpoints(run.id)
     assert [c.step for c in ckpts] == [0, 1, 2] and len({c.path for c in ckpts}) == 3
     _tamper(ckpts[-1].path)
     resumed = api.resume_run(run.id)
-    assert resumed.resume_from == ckpts[1].path
+    assert resumed.resume_from == ckpts[1].path  # the newest one whose file verifies
     assert _steps(run.id) == [0, 1]  # what follows the checkpoint is trained (and logged) again
     done = wait_for_status(run.id, ENDED)
     assert "planted failure at epoch 3" in done.error
     assert _steps(run.id) == [0, 1, 2]
+
+    ckpts = _checkpoints(run.id)
+    for path in {c.path for c in ckpts}:
+        if Path(path).is_file():
+            _tamper(path)
+    with pytest.raises(ValueError, match=f"none of its {len(ckpts)} checkpoint file.* sha256 registered"):
+        api.resume_run(run.id)
+    with session_scope() as s:
+        assert queries.get_run(session=s, run_id=run.id).status == RunStatus.failed  # nothing was queued
 
 
 def test_the_worker_refuses_a_checkpoint_swapped_after_resume_chose_it(stack, tmp_path):
