@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 __all__ = ["DivergenceGuard", "is_loss"]
 
 ADVICE = "try a lower learning rate"
+EXPLODE_FLOOR = 1.0  # a loss that starts near 0 may grow many-fold and still be small: not an explosion
 
 
 def is_loss(name: str) -> bool:
@@ -25,8 +26,9 @@ def _where(step: int, epoch: int | None) -> str:
 class DivergenceGuard:
     """Remembers each loss's first finite value; ``check`` returns why the run diverged, or None.
 
-    ``factor`` > 0: a loss above ``factor`` × |its first finite value| has exploded (a first
-    value of 0 gives no scale, so only NaN/inf count for that loss). ``factor`` = 0: only
+    ``factor`` > 0: a loss above ``factor`` × |its first finite value| (and above
+    ``EXPLODE_FLOOR``) has exploded; a first value of 0 gives no scale, so only NaN/inf count for
+    that loss, and a loss falling below zero (log-likelihoods) is never "exploding". ``factor`` = 0: only
     NaN/inf. ``first_value(name)`` looks up a loss's first value recorded before a resume.
     """
 
@@ -45,7 +47,7 @@ class DivergenceGuard:
             if math.isinf(value):
                 return f"loss became {'inf' if value > 0 else '-inf'} at {_where(step, epoch)}; {ADVICE}"
             first = self._first_value(str(name), value)
-            if self.factor > 0 and first and abs(value) > self.factor * abs(first):
+            if self.factor > 0 and first and value > max(self.factor * abs(first), EXPLODE_FLOOR):
                 return (f"loss exploded to {value:.4g} (over {self.factor:g}× its first value {first:.4g}) at "
                         f"{_where(step, epoch)}; {ADVICE}")
         return None

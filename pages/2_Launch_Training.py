@@ -46,7 +46,7 @@ with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments.")
     text = st.text_area("config.yaml", value=default_config_text(family), height=420, key=f"yaml-{family_key}")
     launch_yaml = st.button("Validate and launch", type="primary", key="launch-yaml")
-override = st.checkbox("Launch even if the data sufficiency check says no",
+override = st.checkbox("Launch even if the data sufficiency check says no", key="override",
                        help="Without it the launch is refused while the data sufficiency check lists reasons; "
                             "with it the runs are queued anyway.")
 

@@ -81,6 +81,8 @@ def test_nan_and_infinities_round_trip_through_the_database(stack):
     (0.0, [2.0, 1e30], None),  # 0: the factor check is off
     (0.0, [2.0, float("inf")], "loss became inf at step 1 (epoch 1); try a lower learning rate"),
     (1000.0, [0.0, 1e9], None),  # a first value of 0 gives no scale
+    (1000.0, [1e-6, 0.5], None),  # many-fold but still small
+    (1000.0, [-1.0, -5000.0], None),  # a log-likelihood loss improving
     (1000.0, [1.0, float("-inf")], "loss became -inf at step 1 (epoch 1); try a lower learning rate"),
 ])
 def test_guard_judges_each_loss_against_its_first_value(factor, values, expected):

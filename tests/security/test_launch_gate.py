@@ -31,3 +31,38 @@ def test_submit_refuses_a_blocked_launch_and_accepts_it_with_override(stack):
     run = api.submit_run(family="yolo", config=config, dataset_id=dataset_id, override=True)
     assert run.status == RunStatus.pending and run.job_id
     assert api.cancel_run(run.id) == RunStatus.cancelled  # it was only here to be accepted
+
+
+def test_launch_page_blocks_until_the_override_box_is_ticked(stack):
+    from pathlib import Path
+
+    import yaml
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[2]
+    generate_sample_job("yolo", "gate-page", {"task": "detect", "count": 12, "size": 32})
+    at = AppTest.from_file(str(root / "Home.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/2_Launch_Training.py")
+    at.run()
+    at.selectbox[0].set_value("yolo")
+    at.run()
+    datasets = at.selectbox[1]
+    datasets.select_index(next(i for i, o in enumerate(datasets.options) if o.startswith("gate-page ")))
+    at.run()
+    at.text_area(key="yaml-yolo").set_value(yaml.safe_dump({**TINY, "min_per_class": 100}))
+    at.button(key="launch-yaml").click()
+    at.run()
+    assert not at.exception
+    assert any("Not enough data" in e.value for e in at.error)
+    assert not at.success
+
+    at.checkbox(key="override").check()
+    at.button(key="launch-yaml").click()
+    at.run()
+    assert not at.exception
+    assert any("Queued 1 run" in m.value for m in at.success)
+    with session_scope() as s:
+        run = queries.list_runs(session=s, family="yolo")[0]
+    assert run.config["min_per_class"] == 100
+    api.cancel_run(run.id)
