@@ -57,7 +57,7 @@ def retry_transient(fn: Callable[[], T], *, what: str, deadline_s: float | None 
             if not is_transient(exc) or left <= 0:
                 raise
             wait = min(delay * (1 + random.random()), MAX_DELAY_S, left)
-            log.warning("%s: %s (attempt %d); retrying in %.2f s", what, str(exc.orig).strip() or type(exc.orig).__name__,
-                        attempt, wait)
+            reason = str(exc.orig).strip() or type(exc.orig).__name__
+            log.warning("%s: %s (attempt %d); retrying in %.2f s", what, reason, attempt, wait)
             time.sleep(wait)
             delay, attempt = min(delay * 2, MAX_DELAY_S), attempt + 1

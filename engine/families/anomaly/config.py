@@ -25,6 +25,8 @@ MAX_WIDTH = 8192
 MAX_LAYERS = 8
 MAX_EPOCHS = 100_000
 MAX_SEED = 2**32 - 1
+Width = Annotated[int, Field(ge=1, le=MAX_WIDTH)]
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -92,7 +94,7 @@ class AnomalyConfig(FamilyConfig):
     stratify_by_age: bool = Field(True, description="split each whole year of age in the same proportions")
     standardize: bool = Field(True, description="scale features to zero mean, unit variance (train statistics)")
     # model
-    hidden_dims: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field([256, 128], min_length=1, max_length=MAX_LAYERS, description="encoder layer widths (decoder mirrors)")
+    hidden_dims: list[Width] = Field([256, 128], min_length=1, max_length=MAX_LAYERS, description="encoder layer widths (decoder mirrors)")
     latent_dim: int = Field(32, ge=1, le=MAX_WIDTH, description="bottleneck width")
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout after each hidden layer")
     batch_norm: bool = Field(True, description="batch normalisation after each hidden layer")
@@ -101,7 +103,7 @@ class AnomalyConfig(FamilyConfig):
     optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="optimizer")
     lr: float = Field(1e-3, gt=0, le=10, description="learning rate")
     weight_decay: float = Field(1e-5, ge=0, le=1, description="weight decay")
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field((0.9, 0.999), description="Adam/AdamW betas")
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam/AdamW betas")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     scheduler: Literal["none", "step", "cosine", "plateau"] = Field("none", description="learning-rate schedule")
     step_size: int = Field(30, ge=1, le=MAX_EPOCHS, description="step scheduler: epochs between decays")

@@ -44,9 +44,10 @@ class RunBridge:
     Per epoch (step = epoch index, so a resumed run logs each step once): train losses, val
     losses and metrics, and the learning rate; then a per-epoch copy of ``last.pt`` is
     registered as the checkpoint to resume from (Ultralytics rewrites ``last.pt`` every epoch and
-    strips it at the end, so only a copy keeps the sha256 recorded for its row). Cancellation raises ``RunCancelled`` from the next batch, which leaves the
-    previous epoch's ``last.pt`` intact. Ultralytics fires ``on_fit_epoch_end`` once more after
-    validating ``best.pt``; that call is kept as ``final`` rather than logged as an epoch.
+    strips it at the end, so only a copy keeps the sha256 recorded for its row). Cancellation
+    raises ``RunCancelled`` from the next batch, which leaves the previous epoch's copy intact.
+    Ultralytics fires ``on_fit_epoch_end`` once more after validating ``best.pt``; that call is
+    kept as ``final`` rather than logged as an epoch.
     """
 
     def __init__(self, ctx: RunContext) -> None:
