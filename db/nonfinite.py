@@ -34,6 +34,7 @@ def decode_float(value: float | None, special: str | None) -> float | None:
 
 
 def json_safe(values: dict) -> dict:
-    """``values`` with NaN/inf floats as None: JSON has no spelling for them and PostgreSQL's
-    json type refuses the ``NaN`` token Python would write (run summaries, model metrics)."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+    """``values`` without its NaN/inf floats: JSON has no spelling for them and PostgreSQL's
+    json type refuses the ``NaN`` token Python would write (run summaries, model metrics). The
+    metric rows keep them (``encode_float``)."""
+    return {k: v for k, v in values.items() if not (isinstance(v, float) and not math.isfinite(v))}
