@@ -38,6 +38,15 @@ class Settings(BaseSettings):
                       description="Address the dashboard listens on; 0.0.0.0 opens it to the network.")
     password: str | None = Field(None, alias="TRAINYARD_PASSWORD",
                                  description="When set, every browser session must enter it once.")
+    divergence_factor: float = Field(1000.0, alias="TRAINYARD_DIVERGENCE_FACTOR", ge=0, allow_inf_nan=False,
+                                     description="A run fails as diverged when a loss exceeds this many times "
+                                                 "its first finite value (0: off; NaN/inf always stop it).")
+    db_lock_timeout_ms: int = Field(30_000, alias="TRAINYARD_DB_LOCK_TIMEOUT_MS", ge=1,
+                                    description="How long one statement waits for a database lock (SQLite "
+                                                "busy_timeout, PostgreSQL lock_timeout), milliseconds.")
+    db_retry_s: float = Field(300.0, alias="TRAINYARD_DB_RETRY_S", ge=0, allow_inf_nan=False,
+                              description="How long a running training keeps retrying a write that hit a "
+                                          "lock, deadlock or serialization failure, seconds (with backoff).")
     port: int = Field(8501, alias="TRAINYARD_PORT", description="Dashboard port for make run.")
 
     @property

@@ -5,8 +5,11 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
+
+from db.nonfinite import decode_float
 
 
 def utcnow() -> datetime:
@@ -134,8 +137,17 @@ class Metric(SQLModel, table=True):
     step: int
     epoch: int | None = None
     name: str
-    value: float
+    value: float | None = Field(default=None, description="The value; NULL when ``special`` holds it.")
+    special: str | None = Field(default=None, max_length=4,
+                                description="'nan', 'inf' or '-inf' for a non-finite value (db/nonfinite.py)")
     time: datetime = Field(default_factory=utcnow)
+
+
+@event.listens_for(Metric, "load")
+def _metric_loaded(metric: Metric, _context) -> None:
+    """Rows that stored a non-finite value read back as that float (without marking them dirty)."""
+    if metric.special:
+        set_committed_value(metric, "value", decode_float(metric.value, metric.special))
 
 
 class Checkpoint(SQLModel, table=True):

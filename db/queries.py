@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 from db.models import (FINISHED, ActivationPolicy, Checkpoint, Dataset, Embedding, Metric, ModelEvent,
                        ModelStatus, ModelVersion, ResourceSample, Run, RunStatus, Sample, ShareLink, Sweep, utcnow)
 
+from db.nonfinite import decode_float, encode_float
+
 ACTIVATION_POLICIES = ("auto-if-better", "manual", "always")
 DEFAULT_ACTIVATION_POLICY = "auto-if-better"
 
@@ -172,9 +174,15 @@ def delete_run(*, session: Session, run_id: int) -> None:
 
 
 def add_metrics(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``)."""
+    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``); NaN and
+    infinite values are stored faithfully (``db/nonfinite.py``) and read back as those floats."""
     if rows:
-        session.bulk_insert_mappings(Metric, rows)
+        session.bulk_insert_mappings(Metric, [_encoded(row) for row in rows])
+
+
+def _encoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    value, special = encode_float(row.get("value"))
+    return {**row, "value": value, "special": special}
 
 
 def metric_rows(*, session: Session, run_id: int, names: Iterable[str] | None = None) -> list[Metric]:
@@ -188,10 +196,18 @@ def latest_metrics(*, session: Session, run_id: int) -> dict[str, float]:
     """Each metric's value at its highest step."""
     last = (select(Metric.name, func.max(Metric.step).label("step"))
             .where(Metric.run_id == run_id).group_by(Metric.name).subquery())
-    stmt = (select(Metric.name, Metric.value)
+    stmt = (select(Metric.name, Metric.value, Metric.special)
             .join(last, (Metric.name == last.c.name) & (Metric.step == last.c.step))
             .where(Metric.run_id == run_id).order_by(Metric.name, Metric.id))
-    return {name: value for name, value in session.exec(stmt)}
+    return {name: decode_float(value, special) for name, value, special in session.exec(stmt)}
+
+
+def first_finite_metric(*, session: Session, run_id: int, name: str) -> float | None:
+    """The value of metric ``name`` at its lowest step where it was finite (None if never)."""
+    stmt = (select(Metric.value).where(Metric.run_id == run_id, Metric.name == name,
+                                       col(Metric.special).is_(None), col(Metric.value).is_not(None))
+            .order_by(Metric.step, Metric.id).limit(1))
+    return session.exec(stmt).first()
 
 
 def delete_metrics_after(*, session: Session, run_id: int, step: int) -> int:
@@ -222,6 +238,20 @@ def latest_checkpoint(*, session: Session, run_id: int) -> Checkpoint | None:
     stmt = (select(Checkpoint).where(Checkpoint.run_id == run_id)
             .order_by(col(Checkpoint.step).desc(), col(Checkpoint.id).desc()))
     return session.exec(stmt).first()
+
+
+def checkpoints_newest_first(*, session: Session, run_id: int) -> list[Checkpoint]:
+    """A run's checkpoints, the latest step first (resume tries them in this order)."""
+    stmt = (select(Checkpoint).where(Checkpoint.run_id == run_id)
+            .order_by(col(Checkpoint.step).desc(), col(Checkpoint.id).desc()))
+    return list(session.exec(stmt))
+
+
+def checkpoints_at_path(*, session: Session, run_id: int, path: str) -> list[Checkpoint]:
+    """The run's checkpoint rows registered for the file ``path``, newest first."""
+    stmt = (select(Checkpoint).where(Checkpoint.run_id == run_id, Checkpoint.path == path)
+            .order_by(col(Checkpoint.id).desc()))
+    return list(session.exec(stmt))
 
 
 def best_monitored(*, session: Session, run_id: int) -> float | None:

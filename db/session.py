@@ -13,7 +13,11 @@ from sqlmodel import Session, create_engine
 from settings import get_settings
 
 _ENGINES: dict[str, Engine] = {}
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def lock_timeout_ms() -> int:
+    """How long a statement waits for a lock before failing (and being retried, see db/retry.py)."""
+    return get_settings().db_lock_timeout_ms
 
 
 def normalize_url(url: str) -> str:
@@ -27,7 +31,7 @@ def normalize_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={lock_timeout_ms()}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -43,10 +47,11 @@ def get_engine(url: str | None = None) -> Engine:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                      "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+                                                      "timeout": lock_timeout_ms() / 1000})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True,
+                                   connect_args={"options": f"-c lock_timeout={lock_timeout_ms()}"})
         _ENGINES[url] = engine
     return engine
 

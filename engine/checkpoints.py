@@ -31,3 +31,25 @@ def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
     import torch
 
     return torch.load(Path(path), map_location=map_location, weights_only=True)
+
+
+def snapshot(path: Path, step: int, *, keep: int = 2) -> Path:
+    """Copy ``path`` to ``<stem>-step<NNNNNN><suffix>`` beside it and delete the older copies
+    beyond the ``keep`` newest; return the copy.
+
+    For a library that rewrites one file every epoch (Ultralytics' ``last.pt``): each registered
+    checkpoint then keeps the bytes its sha256 was recorded for, so a resume can verify it, and a
+    kill between a rewrite and its registration leaves the previous copy intact to resume from.
+    """
+    import shutil
+
+    path = Path(path)
+    dest = path.with_name(f"{path.stem}-step{int(step):06d}{path.suffix}")
+    tmp = dest.with_suffix(dest.suffix + ".tmp")
+    shutil.copyfile(path, tmp)
+    tmp.replace(dest)
+    copies = sorted(path.parent.glob(f"{path.stem}-step[0-9]*{path.suffix}"))
+    for old in copies[:-keep] if keep > 0 else []:
+        if old != dest:
+            old.unlink(missing_ok=True)
+    return dest

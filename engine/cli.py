@@ -52,7 +52,8 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     from db import queries
     from db.migrate import upgrade
     from db.session import session_scope
-    from engine.configs import ConfigError, default_config, validate_config
+    from engine.configs import ConfigError, config_overrides, default_config, validate_config
+    from engine.core import LaunchBlocked
     from engine.families import FAMILIES
     from jobs.tasks import execute_run
 
@@ -60,15 +61,12 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     parser.add_argument("--dataset", help="dataset name")
     parser.add_argument("--config", type=Path, help="YAML file of config overrides")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--override", action="store_true",
+                        help="train even when the data sufficiency gate refuses the launch")
     args = parser.parse_args(argv)
     family = FAMILIES[family_key]
-    data = default_config(family)
-    if args.config:
-        data.update(yaml.safe_load(args.config.read_text()) or {})
-    for item in args.set:
-        key, _, value = item.partition("=")
-        data[key] = yaml.safe_load(value)
     try:
+        data = config_overrides(family, default_config(family), args.config, args.set)
         config = validate_config(family, data)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -82,6 +80,16 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
                 print(f"error: no dataset named {args.dataset!r}", file=sys.stderr)
                 return 2
             dataset_id = ds.id
+    try:
+        reasons = family.require_launchable(dataset_id, config, override=args.override)
+    except LaunchBlocked as exc:
+        print("error: not enough data for this launch (--override trains anyway):", file=sys.stderr)
+        for reason in exc.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        return 2
+    for reason in reasons:
+        print(f"warning: overriding the sufficiency gate: {reason}", file=sys.stderr)
+    with session_scope() as s:
         run = queries.create_run(session=s, family=family_key, config=config.model_dump(mode="json"),
                                  dataset_id=dataset_id, task=getattr(config, "task", None))
     status = execute_run(run.id, capture=False)
@@ -102,6 +110,7 @@ def _sweep_cmd(family_key: str, argv: list[str]) -> int:
     from engine.configs import ConfigError, default_config
     from engine.families import FAMILIES
     from engine.sweeps import parse_sweep_yaml, validate_spec
+    from jobs.api import QueueUnavailable
     from jobs.sweeps import SweepBlocked, submit_sweep
 
     parser = argparse.ArgumentParser(
@@ -140,7 +149,7 @@ def _sweep_cmd(family_key: str, argv: list[str]) -> int:
                 return 2
             dataset_id = ds.id
         sweep = submit_sweep(family=family_key, spec=spec, base=base, dataset_id=dataset_id, override=args.override)
-    except (ConfigError, SweepBlocked, ConnectionError, OSError) as exc:
+    except (ConfigError, SweepBlocked, QueueUnavailable, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"sweep {sweep.id} ({sweep.name}): {sweep.method}, up to {sweep.max_trials} trials, "

@@ -13,11 +13,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from engine.core import Family
+from engine.safeio import UnsafeFile, load_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 __all__ = ["ConfigError", "FieldError", "default_config_text", "default_config", "validate_config",
-           "parse_config_yaml"]
+           "parse_config_yaml", "config_overrides"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +80,47 @@ def validate_config(family: Family, data: dict[str, Any] | BaseModel | None) -> 
         raise ConfigError(family.key, _field_errors(exc)) from None
 
 
-def parse_config_yaml(family: Family, text: str, source: str = "YAML") -> BaseModel:
-    """Parse YAML text (syntax errors give line and column) and validate it."""
+def _load_yaml(family: Family, text: str, source: str) -> Any:
+    """Plain YAML as the editor and the CLI accept it: syntax errors give line and column, and
+    duplicate keys, aliases and tags are refused (``engine.safeio.load_yaml``), because a
+    second ``lr:`` further down silently winning is how a config says one thing and runs another."""
+    if not text.strip():
+        return {}
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        yaml.compose(text, Loader=yaml.SafeLoader)  # syntax only: builds nodes, expands no alias
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(family.key, [FieldError("", f"{where}{problem}")], source) from None
     try:
+        return load_yaml(text)
+    except UnsafeFile as exc:
+        raise ConfigError(family.key, [FieldError("", str(exc))], source) from None
+
+
+def parse_config_yaml(family: Family, text: str, source: str = "YAML") -> BaseModel:
+    """Parse YAML text (syntax errors give line and column) and validate it."""
+    data = _load_yaml(family, text, source)
+    try:
         return validate_config(family, data)
     except ConfigError as exc:
         raise ConfigError(family.key, exc.errors, source) from None
+
+
+def config_overrides(family: Family, base: dict[str, Any], config_file: Path | None = None,
+                     sets: list[str] = ()) -> dict[str, Any]:
+    """``base`` updated with a YAML file of overrides and ``key=value`` items (the CLI's
+    ``--config`` and ``--set``), read with the same rules as the YAML editor."""
+    data = dict(base)
+    if config_file is not None:
+        loaded = _load_yaml(family, Path(config_file).read_text(), f"config file {config_file}")
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(family.key, [FieldError("", "expected a mapping of keys")], f"config file {config_file}")
+        data.update(loaded or {})
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(family.key, [FieldError(item, "expected KEY=VALUE")], "--set")
+        data[key.strip()] = _load_yaml(family, value, f"--set {key.strip()}") if value.strip() else None
+    return data

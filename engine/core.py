@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict
 T = TypeVar("T")
 
 __all__ = [
-    "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunContext", "Trainer",
+    "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunDiverged", "LaunchBlocked",
+    "RunContext", "Trainer",
     "FamilyConfig", "Family", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
 
@@ -29,6 +30,22 @@ class RunCancelled(Exception):
 
 class RunPruned(Exception):
     """Raised by a sweep trial's context when the sweep's pruner stops the trial early."""
+
+
+class RunDiverged(Exception):
+    """Raised by the run context when a loss turned NaN/inf or exploded; the run ends ``failed``
+    with this message (no traceback), keeping its metrics and its last good checkpoint."""
+
+
+class LaunchBlocked(ValueError):
+    """A launch the family's sufficiency gate refuses; ``reasons`` lists why. Pass
+    ``override=True`` to ``submit_run`` (or ``--override`` on the CLI) to launch anyway."""
+
+    def __init__(self, family: str, reasons: list[str]) -> None:
+        self.family = family
+        self.reasons = list(reasons)
+        super().__init__(f"{family} launch blocked by the data sufficiency gate: " + "; ".join(self.reasons)
+                         + " (launch with override to go on anyway)")
 
 
 @runtime_checkable
@@ -139,6 +156,14 @@ class Family:
         if not self.gate_path or dataset_id is None:
             return []
         return list(_import(self.gate_path)(dataset_id, config))
+
+    def require_launchable(self, dataset_id: int | None, config: FamilyConfig, *, override: bool = False) -> list[str]:
+        """Raise ``LaunchBlocked`` when the gate refuses and ``override`` is false; return the
+        reasons (empty when the gate is happy) so an overridden launch can report them."""
+        reasons = self.launch_blockers(dataset_id, config)
+        if reasons and not override:
+            raise LaunchBlocked(self.key, reasons)
+        return reasons
 
     @property
     def config_model(self) -> type[FamilyConfig]:

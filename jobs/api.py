@@ -1,6 +1,7 @@
 """What the dashboard and the CLI call to start, stop and inspect work on the queue."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from jobs.connection import QUEUE_NAMES, QueueUnavailable, get_redis, printable_
 from settings import get_settings
 
 PRIORITIES = QUEUE_NAMES
+log = logging.getLogger("trainyard.api")
 __all__ = ["submit_run", "cancel_run", "resume_run", "retry_run", "queue_depths", "list_workers",
            "WorkerInfo", "PRIORITIES"]
 
@@ -54,9 +56,12 @@ def _enqueue(run_id: int, priority: str) -> str:
 
 
 def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
-               dataset_id: int | None = None, name: str = "", priority: str = "default") -> Run:
-    """Validate ``config`` with the family's model (``ConfigError`` names each bad key), store a
-    pending run and enqueue its id. Nothing is stored or enqueued when validation fails."""
+               dataset_id: int | None = None, name: str = "", priority: str = "default",
+               override: bool = False) -> Run:
+    """Validate ``config`` with the family's model (``ConfigError`` names each bad key), check
+    the family's data sufficiency gate (``LaunchBlocked`` lists the reasons unless
+    ``override=True``), store a pending run and enqueue its id. Nothing is stored or enqueued
+    when validation or the gate refuses."""
     fam = FAMILIES[family]
     _queue(priority)  # reject a bad priority before anything is written
     cfg = validate_config(fam, config)
@@ -65,6 +70,11 @@ def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = No
     with session_scope() as s:
         if dataset_id is not None and queries.get_dataset(session=s, dataset_id=dataset_id) is None:
             raise LookupError(f"no dataset with id {dataset_id}")
+    overridden = fam.require_launchable(dataset_id, cfg, override=override)
+    if overridden:
+        log.warning("%s launch on dataset %s overrides the sufficiency gate: %s", family, dataset_id,
+                    "; ".join(overridden))
+    with session_scope() as s:
         run = queries.create_run(session=s, family=family, config=data, dataset_id=dataset_id, name=name,
                                  task=data.get("task"), priority=priority)
     run.job_id = _enqueue_or_forget(run.id, priority)
@@ -105,18 +115,24 @@ def cancel_run(run_id: int) -> RunStatus:
 
 
 def resume_run(run_id: int) -> Run:
-    """Continue a cancelled or failed run from its latest checkpoint, as the same run, so its
-    curves continue where they stopped. Metrics logged after that checkpoint are dropped
-    because the trainer logs those steps again."""
+    """Continue a cancelled or failed run from its latest intact checkpoint, as the same run, so
+    its curves continue where they stopped. A checkpoint is intact when its file still has the
+    sha256 registered for it (a file changed or rewritten on disk since is never loaded).
+    Metrics logged after that checkpoint are dropped because the trainer logs those steps again."""
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
         if run is None:
             raise LookupError(f"no run with id {run_id}")
         if run.status not in (RunStatus.cancelled, RunStatus.failed):
             raise ValueError(f"run {run_id} is {run.status.value}; only cancelled or failed runs can resume")
-        ckpt = queries.latest_checkpoint(session=s, run_id=run_id)
-        if ckpt is None:
+        ckpts = queries.checkpoints_newest_first(session=s, run_id=run_id)
+        if not ckpts:
             raise ValueError(f"run {run_id} saved no checkpoint to resume from; retry it instead")
+        ckpt = _newest_intact(ckpts)
+        if ckpt is None:
+            raise ValueError(f"run {run_id}: none of its {len(ckpts)} checkpoint file(s) still has the sha256 "
+                             f"registered for it (changed, rewritten or missing on disk); refusing to resume. "
+                             f"Retry the run from scratch instead")
         require_queue()  # before anything changes
         before = {"status": run.status, "error": run.error, "finished_at": run.finished_at,
                   "resume_from": run.resume_from}
@@ -132,6 +148,19 @@ def resume_run(run_id: int) -> Run:
         raise
     with session_scope() as s:
         return queries.get_run(session=s, run_id=run_id)
+
+
+def _newest_intact(checkpoints: list) -> Any:
+    """The first checkpoint (newest first) whose file verifies against its recorded sha256."""
+    from engine.trust import UntrustedModelError, verify_recorded
+
+    for ckpt in checkpoints:
+        try:
+            verify_recorded(ckpt.path, ckpt.sha256, what="checkpoint")
+        except (UntrustedModelError, FileNotFoundError):
+            continue
+        return ckpt
+    return None
 
 
 def retry_run(run_id: int) -> Run:

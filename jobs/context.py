@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -10,10 +11,13 @@ from typing import Any
 
 from db import queries
 from db.models import RunStatus, utcnow
+from db.retry import retry_transient
 from db.session import session_scope
 from engine.checkpoints import sha256_file
-from engine.core import RunCancelled
+from engine.core import RunCancelled, RunDiverged
+from engine.divergence import DivergenceGuard
 from engine.resources import ResourceReading
+from settings import get_settings
 
 log = logging.getLogger("trainyard.run")
 
@@ -28,11 +32,17 @@ class DbRunContext:
 
     Metrics are buffered and written in batches (every ``flush_rows`` rows or ``flush_s``
     seconds, and at every checkpoint and at the end); progress and the stop flag touch the
-    database at most once per ``poll_s``.
+    database at most once per ``poll_s``. Every write retries lock and serialization errors
+    with backoff (``db/retry.py``), so a busy database slows a training down but never kills it.
 
     With an ``attempt`` every write is guarded by it: once the run's attempt moves on (resume,
     re-queue) or the run is marked finished elsewhere (the reaper declared it lost), the next
     poll, flush, progress or checkpoint raises ``StaleAttempt`` and nothing more is written.
+
+    Every logged loss passes the divergence guard (``engine/divergence.py``): a NaN/inf loss,
+    or one above ``TRAINYARD_DIVERGENCE_FACTOR`` × its first value, flushes the metrics so far
+    and raises ``RunDiverged``; the checkpoints registered before it stay. A sweep trial's
+    context also reports the sweep metric to its pruner (``report``).
     """
 
     def __init__(self, run_id: int, *, out_dir: Path, device: str = "cpu", resume_from: Path | None = None,
@@ -53,6 +63,8 @@ class DbRunContext:
         self._stop = False
         self._training = False
         self._phase_start: dict[str, tuple[float, int]] = {}
+        self._guard = DivergenceGuard(get_settings().divergence_factor,
+                                      first_value=self._first_logged if resume_from else None)
         self.sweep = None  # a jobs.sweeps.SweepLink when this run is a sweep trial
 
     # ---- RunContext ----
@@ -67,10 +79,14 @@ class DbRunContext:
                                      "name": str(name), "value": float(value), "time": now})
             due = len(self._buffer) >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_s
         self._mark_training()
-        if due:
-            self.flush()
         line = "  ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None)
         log.info("step %s%s  %s", step, f" epoch {epoch}" if epoch is not None else "", line)
+        diverged = self._guard.check(metrics, step=int(step), epoch=epoch)
+        if diverged:
+            self.flush()  # the curve up to and including the bad value is what explains the failure
+            raise RunDiverged(diverged)
+        if due:
+            self.flush()
         if self.sweep is not None and metrics.get(self.sweep.metric) is not None:
             self.report(float(metrics[self.sweep.metric]), step)
 
@@ -95,25 +111,40 @@ class DbRunContext:
         rate = (done - done0) / (now - started) if now > started and done > done0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
         self._raise_if_stale()
-        with session_scope() as s:
-            fields = dict(progress_done=int(done), progress_total=int(total), phase=phase, eta_s=eta,
-                          heartbeat_at=utcnow())
-            if self.attempt is None:
-                queries.update_run(session=s, run_id=self.run_id, **fields)
-            elif not queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt, **fields):
-                self._went_stale()
+        fields = dict(progress_done=int(done), progress_total=int(total), phase=phase, eta_s=eta,
+                      heartbeat_at=utcnow())
+
+        def write() -> bool:
+            with session_scope() as s:
+                if self.attempt is None:
+                    queries.update_run(session=s, run_id=self.run_id, **fields)
+                    return True
+                return queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt, **fields)
+
+        if not retry_transient(write, what=f"run {self.run_id}: progress"):
+            self._went_stale()
 
     def checkpoint(self, path: Path, *, step: int, monitored: float | None = None,
                    best: bool | None = None) -> None:
         self.flush()
         path = Path(path)
-        with session_scope() as s:
-            self._check_current(s)
-            if best is None and monitored is not None:
-                prior = queries.best_monitored(session=s, run_id=self.run_id)
-                best = prior is None or monitored < prior
-            queries.add_checkpoint(session=s, run_id=self.run_id, step=step, path=str(path),
-                                   sha256=sha256_file(path), monitored=monitored, best=bool(best))
+        digest = sha256_file(path)
+        if monitored is not None and not math.isfinite(monitored):
+            monitored = None  # a non-finite value ranks nothing and no database stores it portably
+        chosen = best
+
+        def write() -> bool:
+            flag = chosen
+            with session_scope() as s:
+                self._check_current(s)
+                if flag is None and monitored is not None:
+                    prior = queries.best_monitored(session=s, run_id=self.run_id)
+                    flag = prior is None or monitored < prior
+                queries.add_checkpoint(session=s, run_id=self.run_id, step=step, path=str(path),
+                                       sha256=digest, monitored=monitored, best=bool(flag))
+            return bool(flag)
+
+        best = retry_transient(write, what=f"run {self.run_id}: checkpoint registration")
         log.info("checkpoint step %s: %s%s", step, path.name, " (best)" if best else "")
 
     def should_stop(self) -> bool:
@@ -123,11 +154,14 @@ class DbRunContext:
         now = time.monotonic()
         if now - self._last_poll >= self.poll_s:
             self._last_poll = now
-            with session_scope() as s:
-                if self.attempt is None:
-                    self._stop = queries.cancel_requested(session=s, run_id=self.run_id)
-                else:
-                    self._stop = self._check_current(s)
+
+            def read() -> bool:
+                with session_scope() as s:
+                    if self.attempt is None:
+                        return queries.cancel_requested(session=s, run_id=self.run_id)
+                    return self._check_current(s)
+
+            self._stop = retry_transient(read, what=f"run {self.run_id}: cancel flag")
         return self._stop
 
     # ---- worker side ----
@@ -136,33 +170,65 @@ class DbRunContext:
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
         self._raise_if_stale()
-        if rows:
+        if not rows:
+            return
+
+        def write() -> None:
             with session_scope() as s:
                 self._check_current(s)
                 queries.add_metrics(session=s, rows=rows)
+
+        try:
+            retry_transient(write, what=f"run {self.run_id}: metrics ({len(rows)} rows)")
+        except StaleAttempt:
+            raise  # nothing of a stale attempt is kept
+        except BaseException:
+            with self._lock:  # keep them for the next flush rather than lose them
+                self._buffer[:0] = rows
+            raise
 
     def record_resources(self, reading: ResourceReading) -> None:
         """Resource sampler sink; doubles as the run's heartbeat."""
         if self.stale:
             return
-        with session_scope() as s:
-            if self.attempt is None:
-                queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
-            elif not queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
-                                               heartbeat_at=utcnow()):
-                self.stale = True  # the sampler thread only flags it; the training thread raises
-                return
-            queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
+
+        def write() -> bool:
+            with session_scope() as s:
+                if self.attempt is None:
+                    queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
+                elif not queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
+                                                   heartbeat_at=utcnow()):
+                    return False
+                queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
+            return True
+
+        if not retry_transient(write, what=f"run {self.run_id}: heartbeat"):
+            self.stale = True  # the sampler thread only flags it; the training thread raises
 
     def _mark_training(self) -> None:
-        if not self._training:
-            self._training = True
+        if self._training:
+            return
+
+        def write() -> bool:
             with session_scope() as s:
                 if self.attempt is None:
                     queries.set_run_status(session=s, run_id=self.run_id, status=RunStatus.training)
-                elif not queries.set_status_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
-                                                       status=RunStatus.training):
-                    self._went_stale()
+                    return True
+                return queries.set_status_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
+                                                     status=RunStatus.training)
+
+        current = retry_transient(write, what=f"run {self.run_id}: status")
+        self._training = True
+        if not current:
+            self._went_stale()
+
+    def _first_logged(self, name: str) -> float | None:
+        """A loss's first finite value from before a resume (the divergence guard's scale)."""
+        def read() -> float | None:
+            with session_scope() as s:
+                return queries.first_finite_metric(session=s, run_id=self.run_id, name=name)
+
+        return retry_transient(read, what=f"run {self.run_id}: first {name}")
 
     # ---- attempt guard ----
     def _check_current(self, session) -> bool:

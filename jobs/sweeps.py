@@ -72,16 +72,6 @@ def load_study(sweep: Sweep):
                              sampler=build_sampler(spec, params), pruner=build_pruner(spec.pruner))
 
 
-def _redis_ok() -> None:
-    from jobs.connection import get_redis, redis_url
-
-    try:
-        get_redis().ping()
-    except Exception as exc:
-        raise ConnectionError(f"the queue (Redis at {redis_url()}) is not reachable ({exc}); nothing was queued") \
-            from None
-
-
 def submit_sweep(*, family: str, spec: SweepSpec, base: dict[str, Any] | None = None,
                  dataset_id: int | None = None, priority: str = "default", override: bool = False) -> Sweep:
     """Validate the whole space (``ConfigError`` names the key), apply the sufficiency gate to
@@ -101,7 +91,9 @@ def submit_sweep(*, family: str, spec: SweepSpec, base: dict[str, Any] | None = 
                     reasons.append(reason)
         if reasons:
             raise SweepBlocked(reasons)
-    _redis_ok()
+    from jobs.api import require_queue
+
+    require_queue()  # Redis down: QueueUnavailable, and nothing is written
     with session_scope() as s:
         if dataset_id is not None and queries.get_dataset(session=s, dataset_id=dataset_id) is None:
             raise LookupError(f"no dataset with id {dataset_id}")

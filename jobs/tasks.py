@@ -11,10 +11,11 @@ from pathlib import Path
 
 from db import queries
 from db.models import RunStatus
+from db.nonfinite import json_safe
 from db.session import session_scope
 from engine.checkpoints import sha256_file
 from engine.configs import ConfigError, validate_config
-from engine.core import DatasetRef, FitResult, RunCancelled, RunPruned
+from engine.core import DatasetRef, FitResult, RunCancelled, RunDiverged, RunPruned
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
 from jobs import registry
@@ -97,6 +98,8 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
         try:
             family = FAMILIES[family_key]
             config = validate_config(family, config_data)
+            if resume_from is not None:
+                verified_checkpoint(run_id, resume_from)
             from engine.devices import resolve_device
 
             ctx = DbRunContext(run_id, out_dir=out_dir, device=resolve_device(_requested_device(config)),
@@ -120,6 +123,8 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
             status, error = RunStatus.pruned, str(exc)
         except ConfigError as exc:
             error = str(exc)
+        except RunDiverged as exc:
+            error = str(exc)  # the explanation is the whole story; no traceback
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("run %s failed:\n%s", run_id, traceback.format_exc())
@@ -143,6 +148,26 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
     return status.value
 
 
+def verified_checkpoint(run_id: int, path: Path) -> Path:
+    """``path`` when it still has the sha256 of one of the run's Checkpoint rows for it; else
+    ``UntrustedModelError`` (changed on disk) or ``FileNotFoundError`` (gone), so a resume never
+    loads a file Trainyard did not register exactly as it is."""
+    from engine.trust import UntrustedModelError, verify_recorded
+
+    with session_scope() as s:
+        digests = [c.sha256 for c in queries.checkpoints_at_path(session=s, run_id=run_id, path=str(path))]
+    if not digests:
+        raise UntrustedModelError(f"checkpoint {path} is not registered for run {run_id}; refusing to resume from it")
+    for digest in digests:
+        try:
+            return verify_recorded(path, digest, what="checkpoint")
+        except UntrustedModelError:
+            continue
+    raise UntrustedModelError(f"checkpoint {path} changed on disk since run {run_id} registered it (sha256 "
+                              f"mismatch); refusing to resume from it. Resume again to pick an intact checkpoint, "
+                              f"or retry the run from scratch")
+
+
 def _advance_sweep(run_id: int) -> None:
     """Tell the sweep how this trial ended and queue the next ones; a failure here never changes
     the run's own record."""
@@ -160,7 +185,7 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
     activation policy) only while ``attempt`` still owns the run."""
     version_id = None
     with session_scope() as s:
-        summary = dict(result.metrics) if result else {}
+        summary = json_safe(dict(result.metrics)) if result else {}
         if not queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=status, error=error,
                                              summary=summary, eta_s=None,
                                              phase=None if status != RunStatus.completed else "done"):
@@ -172,7 +197,8 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
             version_id = registry.register_candidate(session=s, run_id=run_id, family=family, task=m.task,
                                                      scope=m.scope, artifact_path=str(m.path),
                                                      sha256=sha256_file(Path(m.path)),
-                                                     metrics=m.metrics or summary, threshold=m.threshold).id
+                                                     metrics=json_safe(m.metrics) or summary,
+                                                     threshold=m.threshold).id
     if version_id is not None:  # after the commit: the policy decides against what is active now
         try:
             log.info("run %s: model #%s is %s", run_id, version_id, registry.decide(version_id).value)

@@ -6,6 +6,7 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from engine.configs import ConfigError, default_config, default_config_text, parse_config_yaml, validate_config
+from engine.core import LaunchBlocked
 from engine.families import FAMILIES
 from jobs import api
 from jobs.connection import QueueUnavailable
@@ -56,8 +57,9 @@ with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments.")
     text = st.text_area("config.yaml", value=default_config_text(family), height=420, key=f"yaml-{family_key}")
     launch_yaml = st.button("Validate and launch", type="primary", key="launch-yaml")
-override = st.checkbox("Launch even if the data sufficiency check says no",
-                       help="The reasons are recorded in the run's config.")
+override = st.checkbox("Launch even if the data sufficiency check says no", key="override",
+                       help="Without it the launch is refused while the data sufficiency check lists reasons; "
+                            "with it the runs are queued anyway.")
 
 
 def show_errors(exc: ConfigError) -> None:
@@ -85,10 +87,14 @@ def launch(raw_configs: list) -> None:
     try:
         runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
                                name=name if len(validated) == 1 else (f"{name} {i + 1}" if name else ""),
-                               priority=priority)
+                               priority=priority, override=override)
                 for i, cfg in enumerate(validated)]
     except QueueUnavailable as exc:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
+    except LaunchBlocked as exc:  # the data changed between the check above and the submit
+        st.error("Not enough data for this launch:")
+        for b in exc.reasons:
+            st.markdown(f"- {b}")
         return
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id}" for r in runs))
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")

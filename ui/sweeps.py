@@ -77,6 +77,7 @@ def _form_spec(family: Family, example: dict[str, Any]) -> dict[str, Any]:
 
 def sweep_launcher(family: Family, dataset_id: int | None, priority: str) -> None:
     """The Launch page in sweep mode: form or YAML, validated as a whole before anything is queued."""
+    from jobs.api import QueueUnavailable
     from jobs.sweeps import SweepBlocked, submit_sweep
 
     text_default = default_sweep_text(family)
@@ -113,8 +114,8 @@ def sweep_launcher(family: Family, dataset_id: int | None, priority: str) -> Non
             st.markdown(f"- {reason}")
         st.info("Fix the data, narrow the space, or tick the override box to start anyway.")
         return
-    except ConnectionError as exc:
-        st.error(str(exc))
+    except QueueUnavailable as exc:
+        st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
         return
     st.success(f"Sweep #{sweep.id} started: up to {sweep.max_trials} trials, {sweep.parallel} at a time, "
                f"{sweep.direction} `{sweep.metric}`.")

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.browser.conftest import Steps
+
 pytestmark = pytest.mark.browser
 
 LONG = 240_000  # ms: training three tiny models on two busy cores
@@ -29,6 +31,8 @@ def wait_idle(page, timeout_s: float = 60) -> None:
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` (a substring of its text) in the selectbox labelled ``label``."""
     box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    if option in box.inner_text().split("\n", 1)[-1]:
+        return  # already chosen
     box.click()
     page.get_by_role("option").filter(has_text=option).first.click()
     wait_idle(page)
@@ -41,7 +45,26 @@ def set_number(page, label: str, value: int | float) -> None:
     wait_idle(page)
 
 
-def test_anomaly_path(dashboard, steps):
+def completed_run_ids(page, dashboard, want: int, timeout_s: float) -> list[int]:
+    """Reload Progress until ``want`` runs show ``completed`` in the run picker; their ids."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.goto(f"{dashboard}/Progress")
+        page.get_by_role("heading", name="Progress").first.wait_for()
+        wait_idle(page)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Run", exact=True)).first
+        box.click()
+        options = page.get_by_role("option").all_inner_texts()
+        page.keyboard.press("Escape")
+        assert not any("failed" in o for o in options), options
+        done = [int(re.match(r"#(\d+)", o).group(1)) for o in options if "completed" in o]
+        if len(done) >= want:
+            return sorted(done)
+        assert time.monotonic() < deadline, f"only {len(done)} of {want} runs completed: {options}"
+        page.wait_for_timeout(3000)
+
+
+def test_anomaly_path(dashboard, steps, browser):
     page = steps.page
     goto(steps, dashboard, "", "Trainyard")
     steps.check("home")
@@ -54,6 +77,15 @@ def test_anomaly_path(dashboard, steps):
     page.locator(".js-plotly-plot, [data-testid='stVegaLiteChart'], [data-testid='stPlotlyChart']").first.wait_for()
     steps.check("sufficiency")
 
+    # the analyst decides which model serves: activation by hand for this family
+    goto(steps, dashboard, "Models", "Models")
+    page.get_by_text("Activation policy").click()
+    wait_idle(page)
+    choose(page, "Family", "anomaly")
+    choose(page, "Policy", "manual")
+    page.get_by_role("button", name="Save policy").click()
+    wait_idle(page)
+
     goto(steps, dashboard, "Launch_Training", "Launch training")
     choose(page, "Family", "anomaly")
     set_number(page, "epochs", 8)
@@ -61,26 +93,54 @@ def test_anomaly_path(dashboard, steps):
     page.get_by_text(re.compile(r"Queued 3 run\(s\)")).wait_for(timeout=60_000)
     steps.check("launched")
 
-    goto(steps, dashboard, "Progress", "Progress")
-    deadline = time.monotonic() + LONG / 1000
-    while True:  # the live fragment refreshes the badge; reload picks the newest run list
-        page.reload()
-        page.get_by_role("heading", name="Progress").first.wait_for()
-        wait_idle(page)
-        done = page.get_by_text("completed", exact=True).count()
-        failed = page.get_by_text("failed", exact=True).count()
-        assert not failed, steps.shot("run-failed")
-        if done:
-            choose(page, "Status", "completed") if False else None
-            break
-        assert time.monotonic() < deadline, steps.shot("not-completed")
-        page.wait_for_timeout(3000)
+    run_ids = completed_run_ids(page, dashboard, 3, LONG / 1000)
     page.locator(".js-plotly-plot").first.wait_for()
     steps.check("progress")
+
+    page.goto(f"{dashboard}/Model_Comparison?runs={','.join(map(str, run_ids))}")
+    page.get_by_role("heading", name="Model comparison").first.wait_for()
+    wait_idle(page)
+    page.locator(".js-plotly-plot").first.wait_for()
+    steps.check("comparison")
+
+    goto(steps, dashboard, "Models", "Models")
+    choose(page, "Task and scope", "3-6")
+    choose(page, "Action", "activate")
+    page.get_by_text(re.compile(r"^Yes, activate #\d+$")).click()
+    page.get_by_role("button", name="Apply").click()
+    wait_idle(page)
+    page.get_by_text("active", exact=True).first.wait_for()
+    steps.check("activated")
 
     goto(steps, dashboard, "Analyze_Drawing", "Analyze a drawing")
     page.get_by_text("Pick from a dataset").click()
     wait_idle(page)
+    set_number(page, "Age in years", 4)
     page.get_by_role("button", name="Analyze").click()
     page.get_by_text(re.compile("reconstruction error")).first.wait_for(timeout=120_000)
     steps.check("analyze")
+
+    page.goto(f"{dashboard}/Model_Comparison?runs={','.join(map(str, run_ids))}")
+    page.get_by_role("heading", name="Model comparison").first.wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Create share link").first.click()
+    code = page.locator("[data-testid='stCode'], pre code").filter(has_text="token=").first
+    code.wait_for()
+    path = code.inner_text().strip()
+    steps.check("share-created")
+
+    viewer = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        guest = viewer.new_page()
+        shared = Steps(guest, "shared")
+        guest.goto(f"{dashboard}{path}")
+        guest.get_by_role("heading").first.wait_for()
+        wait_idle(guest)
+        guest.locator(".js-plotly-plot").first.wait_for()
+        shared.check("results")
+        labels = [b.strip() for b in guest.get_by_role("button").all_inner_texts()]
+        changing = [b for b in labels if re.search(r"Cancel|Resume|Retry|Activate|Apply|Launch|Create|Revoke|Save", b)]
+        assert not changing, f"the shared page offers actions: {changing}"
+        assert not guest.locator("[data-testid='stSidebarNav']").is_visible()
+    finally:
+        viewer.close()

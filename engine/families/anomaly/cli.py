@@ -1,11 +1,12 @@
 """``python -m engine train anomaly``: train age groups in this process, against the database.
 
     python -m engine train anomaly --dataset NAME [--age-groups 3-6,6-9,9-12] [--min-samples 10]
-                                   [--force] [--config FILE.yaml] [--set key=value ...]
+                                   [--force] [--override] [--config FILE.yaml] [--set key=value ...]
 
 One run per age group, without the queue (each is a normal Run row, so the dashboard shows it).
 Groups with an active model trained on this dataset are skipped unless ``--force``; groups
-below ``--min-samples`` normal drawings are skipped with the reason. Without ``--age-groups``
+below ``--min-samples`` normal drawings are skipped with the reason (``--override`` trains
+them anyway, as the Launch page's override box does). Without ``--age-groups``
 the groups come from the age distribution (as on the Data Sufficiency page).
 """
 from __future__ import annotations
@@ -14,8 +15,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-
-import yaml
 
 __all__ = ["main"]
 
@@ -27,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--age-groups", help="comma-separated LO-HI ranges, e.g. 3-6,6-9,9-12 (default: automatic)")
     p.add_argument("--min-samples", type=int, help="fewest normal drawings per group (default: the config's, 10)")
     p.add_argument("--force", action="store_true", help="retrain groups that already have an active model")
+    p.add_argument("--override", action="store_true",
+                   help="train groups the data sufficiency gate refuses (too few drawings) anyway")
     p.add_argument("--config", type=Path, help="YAML file of config overrides")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
     return p
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     from db import queries
     from db.session import session_scope
-    from engine.configs import ConfigError, default_config, validate_config
+    from engine.configs import ConfigError, config_overrides, default_config, validate_config
     from engine.families import FAMILIES
     from engine.families.anomaly.config import parse_age_groups
     from engine.families.anomaly.sufficiency import RECOMMENDED_SAMPLES, auto_age_groups
@@ -43,12 +44,11 @@ def main(argv: list[str]) -> int:
 
     args = _parser().parse_args(argv)
     family = FAMILIES["anomaly"]
-    base = default_config(family)
-    if args.config:
-        base.update(yaml.safe_load(args.config.read_text()) or {})
-    for item in args.set:
-        key, _, value = item.partition("=")
-        base[key] = yaml.safe_load(value)
+    try:
+        base = config_overrides(family, default_config(family), args.config, args.set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.min_samples is not None:
         base["min_samples"] = args.min_samples
     with session_scope() as s:
@@ -76,10 +76,12 @@ def main(argv: list[str]) -> int:
             rows.append((group, "skipped", 0, 0.0, None, None))
             continue
         blockers = family.launch_blockers(ds.id, cfg)
-        if blockers:
-            print(f"[{group}] skipped: " + "; ".join(blockers))
+        if blockers and not args.override:
+            print(f"[{group}] skipped: " + "; ".join(blockers) + " (--override trains it anyway)")
             rows.append((group, "too few", 0, 0.0, None, None))
             continue
+        for reason in blockers:
+            print(f"[{group}] overriding the sufficiency gate: {reason}")
         with session_scope() as s:
             run = queries.create_run(session=s, family="anomaly", config=cfg.model_dump(mode="json"),
                                      dataset_id=ds.id, name=f"anomaly {group} (cli)")

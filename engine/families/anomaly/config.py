@@ -6,7 +6,7 @@ the same defaults with a comment per key.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,6 +19,15 @@ __all__ = ["AnomalyConfig", "AgeRange", "parse_age_range", "parse_age_groups", "
 AGE_MIN, AGE_MAX = 2.0, 18.0  # ages accepted at import
 PRODUCTION_BACKBONE = "google/vit-base-patch16-224-in21k"
 TINY_BACKBONE = "tiny-vit"  # built locally from a ViTConfig: offline demo and tests
+
+# Bounds that keep every accepted config trainable: widths a CPU can still build, seeds numpy and
+# torch both take, epoch counts a schedule can hold.
+MAX_WIDTH = 8192
+MAX_LAYERS = 8
+MAX_EPOCHS = 100_000
+MAX_SEED = 2**32 - 1
+Width = Annotated[int, Field(ge=1, le=MAX_WIDTH)]
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -91,8 +100,8 @@ def backbone_source(name: str, *, must_exist: bool = True) -> str:
 class AnomalyConfig(FamilyConfig):
     # data
     age_group: str = Field("3-6", description="age range LO-HI in years this model covers (lo <= age < hi)")
-    min_samples: int = Field(10, ge=1, description="fewest normal drawings in the group to train (50 recommended)")
-    backbone: str = Field(TINY_BACKBONE, max_length=300,
+    min_samples: int = Field(10, ge=1, le=1_000_000, description="fewest normal drawings in the group to train (50 recommended)")
+    backbone: str = Field(TINY_BACKBONE, min_length=1, max_length=512,
                           description=f"ViT for embeddings: hub name (safetensors only) or a folder in the models "
                           f"folder; production choice {PRODUCTION_BACKBONE}; 'tiny-vit' = small local ViT (offline demo)")
 
@@ -102,38 +111,38 @@ class AnomalyConfig(FamilyConfig):
         backbone_source(value, must_exist=False)  # a local folder only inside the models folder
         return value
 
-    embed_batch_size: int = Field(32, ge=1, description="images per batch when computing embeddings")
+    embed_batch_size: int = Field(32, ge=1, le=4096, description="images per batch when computing embeddings")
     train_split: float = Field(0.7, gt=0, lt=1, description="fraction of normal drawings to train on")
     val_split: float = Field(0.2, gt=0, lt=1, description="fraction for validation (threshold, early stopping)")
     test_split: float = Field(0.1, ge=0, lt=1, description="fraction held out for the final test")
     stratify_by_age: bool = Field(True, description="split each whole year of age in the same proportions")
     standardize: bool = Field(True, description="scale features to zero mean, unit variance (train statistics)")
     # model
-    hidden_dims: list[int] = Field([256, 128], min_length=1, description="encoder layer widths (decoder mirrors)")
-    latent_dim: int = Field(32, ge=1, description="bottleneck width")
+    hidden_dims: list[Width] = Field([256, 128], min_length=1, max_length=MAX_LAYERS, description="encoder layer widths (decoder mirrors)")
+    latent_dim: int = Field(32, ge=1, le=MAX_WIDTH, description="bottleneck width")
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout after each hidden layer")
     batch_norm: bool = Field(True, description="batch normalisation after each hidden layer")
     activation: Literal["relu", "leaky_relu", "gelu", "elu", "tanh"] = Field("relu", description="hidden activation")
     # optimisation
     optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="optimizer")
-    lr: float = Field(1e-3, gt=0, description="learning rate")
-    weight_decay: float = Field(1e-5, ge=0, description="weight decay")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas")
+    lr: float = Field(1e-3, gt=0, le=10, description="learning rate")
+    weight_decay: float = Field(1e-5, ge=0, le=1, description="weight decay")
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam/AdamW betas")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     scheduler: Literal["none", "step", "cosine", "plateau"] = Field("none", description="learning-rate schedule")
-    step_size: int = Field(30, ge=1, description="step scheduler: epochs between decays")
-    gamma: float = Field(0.5, gt=0, le=1, description="step/plateau scheduler: decay factor")
-    plateau_patience: int = Field(5, ge=0, description="plateau scheduler: epochs without improvement before decay")
-    epochs: int = Field(100, ge=1, description="maximum epochs")
-    batch_size: int = Field(32, ge=1, description="training batch size")
-    patience: int = Field(15, ge=0, description="early stopping: epochs without val improvement (0: off)")
-    min_delta: float = Field(1e-5, ge=0, description="early stopping: smallest val loss decrease that counts")
-    grad_clip: float = Field(1.0, ge=0, description="clip gradient norm to this (0: off)")
+    step_size: int = Field(30, ge=1, le=MAX_EPOCHS, description="step scheduler: epochs between decays")
+    gamma: float = Field(0.5, gt=0, lt=1, description="step/plateau scheduler: decay factor")
+    plateau_patience: int = Field(5, ge=0, le=MAX_EPOCHS, description="plateau scheduler: epochs without improvement before decay")
+    epochs: int = Field(100, ge=1, le=MAX_EPOCHS, description="maximum epochs")
+    batch_size: int = Field(32, ge=1, le=65_536, description="training batch size")
+    patience: int = Field(15, ge=0, le=MAX_EPOCHS, description="early stopping: epochs without val improvement (0: off)")
+    min_delta: float = Field(1e-5, ge=0, le=1e3, description="early stopping: smallest val loss decrease that counts")
+    grad_clip: float = Field(1.0, ge=0, le=1e6, description="clip gradient norm to this (0: off)")
     mixed_precision: bool = Field(True, description="autocast float16 on CUDA (ignored elsewhere)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
     threshold_percentile: float = Field(95.0, gt=0, lt=100,
                                         description="threshold = this percentile of val reconstruction error")
-    seed: int = Field(42, description="random seed (split and initialisation)")
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (split and initialisation)")
 
     @field_validator("age_group")
     @classmethod

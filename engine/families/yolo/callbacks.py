@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.checkpoints import snapshot
 from engine.core import RunCancelled, RunContext
 
-__all__ = ["RunBridge", "metric_name"]
+__all__ = ["RunBridge", "metric_name", "KEEP_CHECKPOINTS"]
+
+KEEP_CHECKPOINTS = 2  # per-epoch copies of last.pt kept on disk (resume needs the newest intact one)
 
 # Ultralytics' result keys → Trainyard metric names ("val/..." during training, "test/..." on test).
 _RENAME = {
@@ -39,10 +42,12 @@ class RunBridge:
     """Callbacks for one Ultralytics training run.
 
     Per epoch (step = epoch index, so a resumed run logs each step once): train losses, val
-    losses and metrics, and the learning rate; then ``last.pt`` is registered as the checkpoint
-    to resume from. Cancellation raises ``RunCancelled`` from the next batch, which leaves the
-    previous epoch's ``last.pt`` intact. Ultralytics fires ``on_fit_epoch_end`` once more after
-    validating ``best.pt``; that call is kept as ``final`` rather than logged as an epoch.
+    losses and metrics, and the learning rate; then a per-epoch copy of ``last.pt`` is
+    registered as the checkpoint to resume from (Ultralytics rewrites ``last.pt`` every epoch and
+    strips it at the end, so only a copy keeps the sha256 recorded for its row). Cancellation
+    raises ``RunCancelled`` from the next batch, which leaves the previous epoch's copy intact.
+    Ultralytics fires ``on_fit_epoch_end`` once more after validating ``best.pt``; that call is
+    kept as ``final`` rather than logged as an epoch.
     """
 
     def __init__(self, ctx: RunContext) -> None:
@@ -93,5 +98,6 @@ class RunBridge:
         if trainer.last.exists():
             fitness = trainer.fitness
             best = fitness is not None and trainer.best_fitness is not None and fitness >= trainer.best_fitness
-            self.ctx.checkpoint(trainer.last, step=epoch, monitored=None if fitness is None else float(fitness),
+            copy = snapshot(trainer.last, epoch, keep=KEEP_CHECKPOINTS)
+            self.ctx.checkpoint(copy, step=epoch, monitored=None if fitness is None else float(fitness),
                                 best=bool(best))

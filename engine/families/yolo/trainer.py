@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
+from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, RunDiverged, Trainer, check_stop
 from engine.families.yolo.callbacks import RunBridge, rename_metrics
 from engine.families.yolo.config import YoloConfig, compatible_tasks
 from engine.families.yolo.data import scan
@@ -62,7 +62,16 @@ class YoloTrainer(Trainer):
                 "name": "ultralytics", "exist_ok": True, "verbose": True}
         if resume:
             args["resume"] = str(resume)
-        model.train(**args)
+        try:
+            model.train(**args)
+        except RuntimeError as exc:
+            # Ultralytics reloads last.pt up to 3 times on a NaN/inf loss, then gives up; that is a
+            # diverged run like any other (the context's guard catches the cases it lets through)
+            if "NaN" not in str(exc):
+                raise
+            epoch = getattr(getattr(model, "trainer", None), "epoch", None)
+            where = f"step {epoch} (epoch {epoch})" if epoch is not None else "the current epoch"
+            raise RunDiverged(f"loss became NaN at {where}; try a lower learning rate") from exc
         check_stop(ctx)
 
         trainer = model.trainer

@@ -11,6 +11,7 @@ from PIL import Image
 from db import queries
 from db.models import RunStatus
 from db.session import session_scope
+from engine.checkpoints import sha256_file
 from jobs import api
 from jobs.datasets import generate_sample_job, import_dataset
 from settings import get_settings
@@ -51,7 +52,9 @@ def test_each_task_trains_with_epoch_metrics_and_registers_a_model(stack, worker
     for name in EXPECTED[task]:
         assert _steps(run.id, name) == [0, 1], name
     assert TEST[task] in names and TEST[task] in done.summary
-    assert [c.step for c in ckpts] == [0, 1] and all(Path(c.path).name == "last.pt" for c in ckpts)
+    # each epoch registers its own copy of last.pt, which keeps the sha256 recorded for it
+    assert [Path(c.path).name for c in ckpts] == ["last-step000000.pt", "last-step000001.pt"]
+    assert all(sha256_file(Path(c.path)) == c.sha256 for c in ckpts)
     model = next(m for m in models if m.run_id == run.id)
     assert model.task == task and model.scope == task and Path(model.artifact_path).name == "best.pt"
     assert Path(model.artifact_path).is_file()
