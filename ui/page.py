@@ -55,7 +55,8 @@ def page(title: str, *, public: bool = False) -> None:
     st.set_page_config(page_title=f"{title} · Trainyard" if title != "Trainyard" else title,
                        page_icon=FAVICON, layout="wide", initial_sidebar_state="collapsed" if public else "auto")
     if public:
-        st.markdown("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'] "
+        st.markdown("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'], "
+                    "[data-testid='stExpandSidebarButton'] "
                     "{display: none;}</style>", unsafe_allow_html=True)
     else:
         require_password()
