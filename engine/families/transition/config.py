@@ -22,7 +22,12 @@ def _names(value: list[str] | str | None) -> list[str]:
     """Accept a list or a comma-separated string (CLI ``--set train_patients=a,b``)."""
     if value is None:
         return []
-    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        raise ValueError("must be a list of patient folder names or a comma-separated string")
     return [str(v).strip() for v in items if str(v).strip()]
 
 
