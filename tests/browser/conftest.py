@@ -47,6 +47,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+HOMES: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def dashboard_home(dashboard) -> Path:
+    """The dashboard's ``TRAINYARD_HOME`` (its generated datasets live under ``data/``)."""
+    return HOMES[dashboard]
+
+
 @pytest.fixture(scope="session")
 def dashboard(tmp_path_factory):
     """The base URL of a dashboard started by ``python -m jobs.launcher`` in a fresh home."""
@@ -72,6 +81,7 @@ def dashboard(tmp_path_factory):
             log.flush()
             raise RuntimeError(f"the dashboard did not start:\n{(home / 'launcher.log').read_text()[-3000:]}")
         time.sleep(0.3)
+    HOMES[url] = home
     yield url
     proc.send_signal(signal.SIGTERM)
     try:

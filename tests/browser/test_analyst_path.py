@@ -144,3 +144,106 @@ def test_anomaly_path(dashboard, steps, browser):
         assert not guest.locator("[data-testid='stSidebarNav']").is_visible()
     finally:
         viewer.close()
+
+
+def launch_yaml(page, dashboard, steps, family: str, yaml_text: str) -> None:
+    goto(steps, dashboard, "Launch_Training", "Launch training")
+    choose(page, "Family", family)
+    page.get_by_role("tab", name="YAML editor").click()
+    editor = page.get_by_label("config.yaml")
+    editor.fill(yaml_text)
+    editor.press("Control+Enter")  # commit the text area before the click
+    wait_idle(page)
+    page.get_by_role("button", name="Validate and launch").nth(1).click()
+    page.get_by_text(re.compile(r"Queued 1 run\(s\)")).wait_for(timeout=60_000)
+
+
+def wait_completed(page, dashboard, family: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.goto(f"{dashboard}/Progress")
+        page.get_by_role("heading", name="Progress").first.wait_for()
+        wait_idle(page)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Run", exact=True)).first
+        box.click()
+        options = [o for o in page.get_by_role("option").all_inner_texts() if f"· {family} ·" in o]
+        page.keyboard.press("Escape")
+        assert not any("failed" in o for o in options), options
+        if any("completed" in o for o in options):
+            return
+        assert time.monotonic() < deadline, f"{family}: no completed run: {options}"
+        page.wait_for_timeout(3000)
+
+
+def _upload(page, label: str, path) -> None:
+    page.locator("[data-testid='stFileUploader']").filter(has_text=label).first.locator(
+        "input[type=file]").set_input_files(str(path))
+    wait_idle(page)
+
+
+def try_yolo(page, home) -> None:
+    image = next(p for p in sorted((home / "data").rglob("*.png")) if "images" in p.parts)
+    _upload(page, "Image", image)
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text(re.compile(r"\d+ object\(s\)")).wait_for(timeout=120_000)
+
+
+def try_reid(page, home) -> None:
+    page.get_by_role("button", name="Rank the gallery").click()
+    page.get_by_text(re.compile("gallery images")).first.wait_for(timeout=120_000)
+
+
+def try_ppo(page, home) -> None:
+    page.get_by_text("Pick from a dataset").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Vectorise").click()
+    page.get_by_text("agent SSIM").first.wait_for(timeout=120_000)
+
+
+def try_transition(page, home) -> None:
+    record = next((home / "data").rglob("transitions_dataset.json"))
+    import json
+
+    first = json.loads(record.read_text())
+    first = first[0] if isinstance(first, list) else first.get("transitions", first.get("records", [first]))[0]
+    _upload(page, "Frame t1", record.parent / first["ft1_image_path"])
+    _upload(page, "Frame t2", record.parent / first["ft2_image_path"])
+    page.get_by_role("button", name="Predict").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+
+
+FAMILY_PATHS = {
+    "yolo": ("yolo", "detect", "task: detect\nepochs: 2\nimgsz: 64\nbatch: 8\nworkers: 0\nmin_per_class: 0\n", try_yolo),
+    "reid": ("market1501", None, "model: osnet_x0_25\nheight: 64\nwidth: 32\nepochs: 2\neval_freq: 1\n"
+                                 "batch_size: 16\nworkers: 0\nmin_identities: 4\n", try_reid),
+    "ppo": ("logos", None, "total_timesteps: 256\nn_steps: 64\nbatch_size: 64\neval_freq: 128\n"
+                           "checkpoint_freq: 128\neval_images_per_category: 1\n", try_ppo),
+    "transition": ("transitions", None, "d_model: 32\nnum_heads: 4\nnum_layers: 1\ncnn_channels: 16\n"
+                                        "batch_size: 16\nmax_epochs: 2\nearly_stop_patience: 0\n", try_transition),
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILY_PATHS))
+def test_family_short_path(dashboard, dashboard_home, steps, family):
+    """Generate data, launch a tiny run, watch it complete, try the model."""
+    kind, task, yaml_text, try_model = FAMILY_PATHS[family]
+    page = steps.page
+    goto(steps, dashboard, "Data_Sufficiency", "Data sufficiency")
+    page.get_by_text("Add a dataset").first.click() if page.get_by_text("No dataset yet.").count() == 0 else None
+    wait_idle(page)
+    choose(page, "Kind", kind)
+    if task:
+        choose(page, "task", task)
+    page.get_by_role("button", name="Generate sample data").click()
+    page.get_by_text(re.compile(r"Dataset '.+': \d+ samples")).wait_for(timeout=LONG)
+    steps.check("data")
+    launch_yaml(page, dashboard, steps, family, yaml_text)
+    steps.check("launched")
+    wait_completed(page, dashboard, family, LONG / 1000)
+    steps.check("completed")
+    goto(steps, dashboard, "Try_Model", "Try the active model")
+    if family != "yolo":
+        page.get_by_text(family, exact=True).first.click()
+        wait_idle(page)
+    try_model(page, dashboard_home)
+    steps.check("tried")
