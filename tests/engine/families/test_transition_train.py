@@ -144,3 +144,23 @@ def test_cancel_then_resume_continues_without_duplicate_or_missing_epochs(datase
     assert [s for s, _ in _steps(run.id, "train/main_task_loss")] == list(range(5))
     assert done.summary["epochs"] == 5
     assert len(list((Path(done.out_dir) / "checkpoints").glob("*.ckpt"))) == 4
+
+
+def test_offline_cli_lists_options_and_trains_with_a_headline_summary(dataset, capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "transition", "--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--dataset" in shown and "--set KEY=VALUE" in shown and "token_type (default 'spatial')" in shown
+    with session_scope() as s:
+        name = queries.get_dataset(session=s, dataset_id=dataset).name
+    sets = [f"{k}={v}" for k, v in {**TINY, "max_epochs": 1}.items()]
+    assert main(["train", "transition", "--dataset", name, *[a for kv in sets for a in ("--set", kv)]]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("run ") and line.endswith(": completed")))
+    assert lines[head + 1].startswith("  val main-task loss: ") and "lower is better" in lines[head + 1]
+    assert lines[head + 2].startswith("  test mean per-axis error: ")
+    assert "best_checkpoint: transition-epoch=00-" in out
