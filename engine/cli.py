@@ -48,6 +48,16 @@ def _sample_cmd(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _config_keys(family) -> str:
+    """``--help`` epilog: every config key with its default and meaning (``configs/<key>.yaml``)."""
+    fields = family.config_model.model_fields
+    lines = [f"config keys (defaults: configs/{family.key}.yaml):"]
+    for name, field in fields.items():
+        default = field.get_default(call_default_factory=True)
+        lines.append(f"  {name} (default {default!r}): {field.description or ''}".rstrip(": "))
+    return "\n".join(lines)
+
+
 def _generic_train(family_key: str, argv: list[str]) -> int:
     from db import queries
     from db.migrate import upgrade
@@ -57,14 +67,16 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     from engine.families import FAMILIES
     from jobs.tasks import execute_run
 
-    parser = argparse.ArgumentParser(prog=f"python -m engine train {family_key}")
+    family = FAMILIES[family_key]
+    parser = argparse.ArgumentParser(prog=f"python -m engine train {family_key}", description=family.description,
+                                     epilog=_config_keys(family), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", help="dataset name")
     parser.add_argument("--config", type=Path, help="YAML file of config overrides")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key (repeatable); the keys are listed below")
     parser.add_argument("--override", action="store_true",
                         help="train even when the data sufficiency gate refuses the launch")
     args = parser.parse_args(argv)
-    family = FAMILIES[family_key]
     try:
         data = config_overrides(family, default_config(family), args.config, args.set)
         config = validate_config(family, data)
@@ -96,6 +108,11 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
     with session_scope() as s:
         done = queries.get_run(session=s, run_id=run.id)
     print(f"run {run.id}: {status}" + (f" — {done.error}" if done.error else ""))
+    heads = [h for h in family.headlines_for(getattr(config, "task", None)) if h.name in done.summary]
+    for h in heads:
+        value = done.summary[h.name]
+        shown = f"{value:.6g}" if isinstance(value, float) else value
+        print(f"  {h.label or h.name}: {shown}  ({'lower' if h.direction == 'min' else 'higher'} is better)")
     for name, value in sorted(done.summary.items()):
         print(f"  {name}: {value:.6g}" if isinstance(value, float) else f"  {name}: {value}")
     return 0 if status == "completed" else 1
@@ -190,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder")
     p.add_argument("--name", required=True)
     p.add_argument("--replace", action="store_true")
-    p = sub.add_parser("train", help="train one family in this process")
+    p = sub.add_parser("train", help="train one family in this process (FAMILY --help: its options)",
+                       add_help=False)
     p.add_argument("family")
     p = sub.add_parser("sweep", help="queue a hyper-parameter sweep and follow it", add_help=False)
     p.add_argument("family")

@@ -2,7 +2,11 @@
 
 Each patient has its own "anatomy": a few Gaussian blobs and a ring at random places. A pose
 views it through a simple 2-D camera model: x and y (mm) translate the view, z (mm) zooms,
-roll (degrees) rotates it in plane, pitch and yaw (degrees) shear it vertically and horizontally.
+roll (degrees) rotates it in plane, pitch and yaw (degrees) tilt the imaging plane about its
+horizontal and vertical axes (perspective: one edge of the view foreshortens against the other).
+Tilts are rendered as perspective, not as shears: in-plane rotation plus two shears would be
+three parameters for two degrees of freedom of the image, and roll, pitch and yaw could not be
+told apart from the frames.
 A record holds two frames, at pose ``at1`` and at ``at2 = at1 + action_change``, so the action
 is fully determined by how the second frame moved against the first and a model can learn it;
 different patients look different, so a per-patient split really tests generalisation.
@@ -24,6 +28,7 @@ POSE_RANGE = (8.0, 8.0, 5.0, 5.0, 3.0, 3.0)  # +/- per axis of at1: mm, mm, mm, 
 ACTION_RANGE = (6.0, 6.0, 6.0, 12.0, 10.0, 10.0)  # +/- per axis of the action between the frames
 MM_PER_UNIT = 20.0  # scene units are [-1, 1]; 20 mm moves the view by one unit
 ZOOM_MM = 40.0  # z of +40 mm shows e times more of the scene
+TILT = 1.5  # perspective strength: a 10 degree tilt makes one edge of the view about 50% larger than the other
 
 
 def _template() -> dict[str, np.ndarray]:
@@ -50,7 +55,8 @@ def render(anatomy: dict[str, np.ndarray], pose, size: int) -> np.ndarray:
     x, y, z, roll, pitch, yaw = (float(v) for v in pose)
     lin = np.linspace(-1, 1, size)
     u, v = np.meshgrid(lin, lin)
-    su, sv = u + math.tan(math.radians(yaw)) * v, v + math.tan(math.radians(pitch)) * u
+    w = 1 + TILT * (math.sin(math.radians(yaw)) * u + math.sin(math.radians(pitch)) * v)  # > 0.3 within the ranges
+    su, sv = u / w, v / w
     c, s = math.cos(math.radians(roll)), math.sin(math.radians(roll))
     scale = math.exp(z / ZOOM_MM)
     px = scale * (c * su - s * sv) + x / MM_PER_UNIT

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from db import queries
@@ -18,21 +19,24 @@ from jobs import api
 from settings import get_settings
 from tests.conftest import wait_for_status
 
-TINY = {"d_model": 32, "num_heads": 4, "num_layers": 1, "cnn_channels": 16, "batch_size": 16, "lr": 1e-3,
+TINY = {"d_model": 32, "num_heads": 4, "num_layers": 1, "cnn_channels": 16, "batch_size": 16, "lr": 2e-3,
         "early_stop_patience": 0, "scheduler": "cosine"}
-EPOCHS = 7
+EPOCHS = 12
+PER_GROUP = 80
 ENDED = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled]
-# Measured on the generated data (8 patients x 40, 1 thread): val main-task loss 0.48 after the
-# first epoch, 0.39 after the seventh (translations learn first; rotation, zoom and shear need
-# more epochs). The bar is set well inside that.
-LEARNING_RATIO = 0.92
+# Measured on the generated data (8 patients x 80, 1 thread, lr 2e-3): predicting the training mean
+# scores a val main-task loss of about 0.47; the tiny model reaches about 0.44 after the first epoch
+# and 0.24-0.25 at its best (0.50-0.55 of the baseline; every axis learns, translations best).
+# The bars are set well inside that.
+BASELINE_RATIO = 0.7
+LEARNING_RATIO = 0.75
 
 
 @pytest.fixture(scope="module")
 def dataset(stack, worker):
-    info = api.generate_sample_dataset("transitions", name="transitions-e2e", groups=8, per_group=40, seed=1,
+    info = api.generate_sample_dataset("transitions", name="transitions-e2e", groups=8, per_group=PER_GROUP, seed=1,
                                        timeout_s=120)
-    assert info["samples"] == 320 and not info["problems"]
+    assert info["samples"] == 8 * PER_GROUP and not info["problems"]
     return info["dataset_id"]
 
 
@@ -42,6 +46,18 @@ def trained(dataset):
     done = wait_for_status(run.id, ENDED, timeout=400)
     assert done.status == RunStatus.completed, done.error
     return done
+
+
+def _mean_predictor_loss(run) -> float:
+    """The val main-task loss of predicting the training split's mean action: SmoothL1 (beta 1)
+    on actions standardised with the training split's mean and std, as the module computes it."""
+    with session_scope() as s:
+        rows = queries.dataset_samples(session=s, dataset_id=run.dataset_id)
+    split = run.summary["split"]
+    train = np.array([r.meta["change"] for r in rows if r.label in split["train"]])
+    val = np.array([r.meta["change"] for r in rows if r.label in split["val"]])
+    z = np.abs((val - train.mean(axis=0)) / np.maximum(train.std(axis=0), 1e-3))
+    return float(np.where(z < 1, 0.5 * z ** 2, z - 0.5).mean())
 
 
 def _steps(run_id: int, name: str = "val/main_task_loss") -> list[tuple[int, float]]:
@@ -54,14 +70,16 @@ def test_val_main_task_loss_learns_and_test_errors_are_reported(trained):
     losses = _steps(trained.id)
     assert [s for s, _ in losses] == list(range(EPOCHS))
     first, best = losses[0][1], min(v for _, v in losses)
-    print("val main-task loss per epoch:", [round(v, 3) for _, v in losses])
+    baseline = _mean_predictor_loss(trained)
+    print(f"val main-task loss per epoch (mean predictor {baseline:.3f}):", [round(v, 3) for _, v in losses])
+    assert best <= BASELINE_RATIO * baseline, (baseline, losses)
     assert best <= LEARNING_RATIO * first, losses
     m = trained.summary
     assert m["val/main_task_loss"] == pytest.approx(best, rel=1e-4)
     assert all(m[f"test/mae_{a}"] > 0 for a in AXES) and m["test/mae_mean"] > 0
     # translations are learnt: the test error on x and y beats predicting the training mean
-    # (the mean absolute deviation of a uniform +/-6 mm action is 3 mm)
-    assert m["test/mae_x"] < 2.7 and m["test/mae_y"] < 2.7, m
+    # (the mean absolute deviation of a uniform +/-6 mm action is 3 mm; measured 1.2-1.6 mm)
+    assert m["test/mae_x"] < 2.4 and m["test/mae_y"] < 2.4, m
 
 
 def test_split_is_per_patient_and_stored_with_the_run(trained):
@@ -126,3 +144,23 @@ def test_cancel_then_resume_continues_without_duplicate_or_missing_epochs(datase
     assert [s for s, _ in _steps(run.id, "train/main_task_loss")] == list(range(5))
     assert done.summary["epochs"] == 5
     assert len(list((Path(done.out_dir) / "checkpoints").glob("*.ckpt"))) == 4
+
+
+def test_offline_cli_lists_options_and_trains_with_a_headline_summary(dataset, capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "transition", "--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--dataset" in shown and "--set KEY=VALUE" in shown and "token_type (default 'spatial')" in shown
+    with session_scope() as s:
+        name = queries.get_dataset(session=s, dataset_id=dataset).name
+    sets = [f"{k}={v}" for k, v in {**TINY, "max_epochs": 1}.items()]
+    assert main(["train", "transition", "--dataset", name, *[a for kv in sets for a in ("--set", kv)]]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("run ") and line.endswith(": completed")))
+    assert lines[head + 1].startswith("  val main-task loss: ") and "lower is better" in lines[head + 1]
+    assert lines[head + 2].startswith("  test mean per-axis error: ")
+    assert "best_checkpoint: transition-epoch=00-" in out
