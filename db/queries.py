@@ -112,10 +112,39 @@ def stale_runs(*, session: Session, older_than_s: float) -> list[Run]:
 # ---- metrics --------------------------------------------------------------------------------
 
 
+METRIC_COLUMNS = ("run_id", "step", "epoch", "name", "value", "time")
+
+
 def add_metrics(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``)."""
-    if rows:
-        session.bulk_insert_mappings(Metric, rows)
+    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``; ``epoch`` and
+    ``time`` may be left out). Plain Core rows, not ORM objects: a live run writes thousands a
+    second. PostgreSQL takes them through COPY, SQLite through one ``executemany``."""
+    if not rows:
+        return
+    table = Metric.__table__
+    columns = (*METRIC_COLUMNS, *(k for k in rows[0] if k not in METRIC_COLUMNS and k in table.c))
+    now = utcnow()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY metric ({', '.join(columns)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r.get(c, now) if c == "time" else r.get(c) for c in columns))
+        return
+    # the column types' own converters, once per distinct timestamp rather than per row and column
+    to_db = table.c.time.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
+    stamps: dict[Any, Any] = {}
+
+    def stamp(value: Any) -> Any:
+        if value not in stamps:
+            stamps[value] = to_db(value)
+        return stamps[value]
+
+    time_at = columns.index("time")
+    data = [tuple(stamp(r.get("time") or now) if i == time_at else r.get(c) for i, c in enumerate(columns))
+            for r in rows]
+    sql = f"INSERT INTO metric ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    conn.exec_driver_sql(sql, data)
 
 
 def metric_rows(*, session: Session, run_id: int, names: Iterable[str] | None = None) -> list[Metric]:
