@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.models import (FINISHED, Checkpoint, Dataset, Embedding, Metric, ModelVersion, ResourceSample, Run,
@@ -154,6 +154,37 @@ def metric_rows(*, session: Session, run_id: int, names: Iterable[str] | None = 
     return list(session.exec(stmt))
 
 
+CURVE_BUCKETS = 1000  # two points (min and max) per bucket: at most 2,000 points per curve
+
+
+def metric_buckets(*, session: Session, run_id: int, width: int | None = None, after_id: int = 0,
+                   buckets: int = CURVE_BUCKETS) -> tuple[int, list[tuple]]:
+    """A run's curves downsampled in the database: rows grouped by ``(name, step // width)``.
+
+    Returns ``(width, rows)``; each row is ``(name, bucket, count, step_max, value_min, value_max,
+    id_max)``, ordered by name and bucket. Without ``width`` it is chosen so that the
+    run's highest step falls in bucket ``buckets - 1`` at most. ``after_id`` restricts the rows to
+    those inserted after that metric id (a live page fetches only what is new and merges it into
+    the buckets it has: count, min and max combine exactly)."""
+    m = Metric.__table__.c
+    # after a refresh only the newest rows are wanted: walk the primary key from ``after_id``
+    # (``run_id + 0`` keeps the planners from scanning the run's whole index instead)
+    where = [m.run_id + 0 == run_id, m.id > after_id] if after_id else [m.run_id == run_id]
+    if width is None:
+        top = session.exec(select(m.step).where(m.run_id == run_id).order_by(col(m.step).desc()).limit(1)).first()
+        width = int(top or 0) // buckets + 1
+    if not after_id and session.get_bind().dialect.name == "postgresql":
+        # a whole run is a million rows into a few thousand groups: hash them in memory (the
+        # default work_mem makes the planner sort on disk) and skip JIT, which costs more than it saves
+        session.exec(text("SET LOCAL work_mem = '64MB'"))
+        session.exec(text("SET LOCAL jit = off"))
+    bucket = (m.step // width).label("bucket")
+    stmt = (select(m.name, bucket, func.count(), func.max(m.step), func.min(m.value), func.max(m.value),
+                   func.max(m.id))
+            .where(*where).group_by(m.name, bucket))
+    return width, sorted((tuple(r) for r in session.exec(stmt)), key=lambda r: (r[0], r[1]))
+
+
 def latest_metrics(*, session: Session, run_id: int) -> dict[str, float]:
     """Each metric's value at its highest step."""
     last = (select(Metric.name, func.max(Metric.step).label("step"))
@@ -162,6 +193,19 @@ def latest_metrics(*, session: Session, run_id: int) -> dict[str, float]:
             .join(last, (Metric.name == last.c.name) & (Metric.step == last.c.step))
             .where(Metric.run_id == run_id).order_by(Metric.name, Metric.id))
     return {name: value for name, value in session.exec(stmt)}
+
+
+def last_points(*, session: Session, run_id: int, names: Iterable[str]) -> dict[str, tuple[int, int | None, float]]:
+    """``(step, epoch, value)`` at the highest step of each of ``names``: one index lookup per
+    name, so the cost does not grow with the run's length as ``latest_metrics``'s grouping does."""
+    out = {}
+    for name in names:
+        stmt = (select(Metric.step, Metric.epoch, Metric.value).where(Metric.run_id == run_id, Metric.name == name)
+                .order_by(col(Metric.step).desc(), col(Metric.id).desc()).limit(1))
+        row = session.exec(stmt).first()
+        if row is not None:
+            out[name] = tuple(row)
+    return out
 
 
 def delete_metrics_after(*, session: Session, run_id: int, step: int) -> int:

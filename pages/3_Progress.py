@@ -11,13 +11,15 @@ from db.models import RunStatus
 from db.session import session_scope
 from jobs import api
 from jobs.logs import LOG_NAME, tail
-from ui.charts import metric_figures, resource_figure, resource_warnings
+from ui.charts import curve_figures, resource_figure, resource_warnings
+from ui.curves import RunCurves
 from ui.widgets import age_seconds, duration, run_label, status_badge
 
 st.set_page_config(page_title="Progress · Trainyard", page_icon=":material/monitoring:", layout="wide")
 st.title("Progress")
 
 STALE_AFTER_S = 120
+CACHED_RUNS = 8  # curves kept per browser session
 api.reap_lost_runs()
 statuses = st.multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
 with session_scope() as s:
@@ -53,11 +55,24 @@ def actions(run) -> None:
             st.rerun()
 
 
+def run_curves(run) -> RunCurves:
+    """The run's curves cached in this browser session, keyed so that a resumed attempt (which
+    replaces metrics after its checkpoint) starts a fresh cache."""
+    cache = st.session_state.setdefault("curves", {})
+    key = (run.id, str(run.started_at), run.resume_from)
+    if key not in cache:
+        for old in [k for k in cache if k[0] == run.id][:] + list(cache)[:-CACHED_RUNS]:
+            cache.pop(old, None)
+        cache[key] = RunCurves(run.id)
+    return cache[key]
+
+
 def live(run_id: int) -> None:
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
-        rows = queries.metric_rows(session=s, run_id=run_id)
-        latest = queries.latest_metrics(session=s, run_id=run_id)
+        curves = run_curves(run)
+        curves.refresh(s)  # only metric rows newer than the last refresh
+        latest = curves.latest_values()
         samples = queries.resource_samples(session=s, run_id=run_id, limit=600)
         ckpts = queries.list_checkpoints(session=s, run_id=run_id)
     status = RunStatus(run.status)
@@ -93,7 +108,7 @@ def live(run_id: int) -> None:
         for i, (name, value) in enumerate(shown):
             cols[i % len(cols)].metric(name, f"{value:.4g}")
 
-    figures = metric_figures(rows)
+    figures = curve_figures({run_id: curves.series()})
     if figures:
         st.subheader("Curves")
         st.caption("train solid · val dashed · test dotted")
