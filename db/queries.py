@@ -40,6 +40,13 @@ def list_datasets(*, session: Session, kind: str | None = None) -> list[Dataset]
     return list(session.exec(stmt))
 
 
+def add_samples(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many samples at once as plain Core rows (``dataset_id, path, group_key, group_value,
+    label, split, flags, meta``): an import of 50k drawings builds no ORM objects."""
+    if rows:
+        session.connection().execute(Sample.__table__.insert(), [dict(r) for r in rows])
+
+
 def dataset_samples(*, session: Session, dataset_id: int) -> list[Sample]:
     return list(session.exec(select(Sample).where(Sample.dataset_id == dataset_id).order_by(Sample.id)))
 

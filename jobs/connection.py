@@ -11,6 +11,7 @@ import redis
 from settings import Settings, get_settings
 
 QUEUE_NAMES = ("high", "default", "low")  # listened to in this order: priority
+SCORING_QUEUE = "scoring"  # predictions only, served by ``python -m jobs.worker --scoring``
 
 
 def embedded_url(settings: Settings | None = None) -> str:

@@ -1,7 +1,7 @@
 """``python -m jobs.launcher``: the one-command embedded mode behind ``make run``.
 
 Upgrades the database, starts the embedded Redis (unless ``REDIS_URL`` is set) and
-``TRAINYARD_WORKERS`` worker processes, then serves the dashboard; Ctrl+C stops them all.
+``TRAINYARD_WORKERS`` worker processes plus one scoring worker, then serves the dashboard; Ctrl+C stops them all.
 """
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ def main() -> int:
     print(f"database: {settings.resolved_database_url}")
     workers = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", f"local-{i + 1}-{os.getpid()}"],
                                 env=env) for i in range(settings.workers)]
-    print(f"started {len(workers)} local worker(s)")
+    # the scoring lane: predictions for the pages, never behind a training run
+    workers.append(subprocess.Popen([sys.executable, "-m", "jobs.worker", "--scoring",
+                                     "--name", f"local-scoring-{os.getpid()}"], env=env))
+    print(f"started {len(workers) - 1} local worker(s) and a scoring worker")
     ui = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py",
                            "--server.port", str(settings.port), "--server.headless", "true",
                            "--browser.gatherUsageStats", "false"], env=env)

@@ -83,6 +83,8 @@ def scan(root: Path, **_: Any) -> ScanReport:
     report = ScanReport(kind="drawings", root=root)
     meta_name, rows = _read_rows(root, report.problems)
     seen: set[str] = set()
+    base = root.resolve()  # once, not per row: resolving walks the path on disk
+    listed: set[str] = set()
     for line, row in rows:
         if not isinstance(row, dict):
             report.problems.append(Problem(meta_name, "row is not an object", line=line))
@@ -96,7 +98,8 @@ def scan(root: Path, **_: Any) -> ScanReport:
             continue
         seen.add(filename)
         path = (root / filename).resolve()
-        if root.resolve() not in path.parents:
+        listed.add(str(path))
+        if base not in path.parents:
             report.problems.append(Problem(filename, "path leaves the dataset folder", line=line, field="filename"))
             continue
         try:
@@ -121,9 +124,10 @@ def scan(root: Path, **_: Any) -> ScanReport:
         subject = (str(row.get("subject") or "").strip().lower()) or None
         report.samples.append(SampleRecord(path=filename, group_key="age", group_value=age, label=label,
                                            flags=flags, meta={"subject": subject, "sha1": hashlib.sha1(blob).hexdigest()}))
-    listed = {str((root / s).resolve()) for s in seen}
     for img in sorted(root.rglob("*")):
-        if img.suffix.lower() in IMAGE_SUFFIXES and str(img.resolve()) not in listed:
+        if img.suffix.lower() not in IMAGE_SUFFIXES or img.relative_to(root).as_posix() in seen:
+            continue  # listed under its plain name: no need to resolve it
+        if str(img.resolve()) not in listed:
             report.problems.append(Problem(str(img.relative_to(root)), f"image has no row in {meta_name or 'metadata'}; skipped"))
     labels = [s.label for s in report.samples]
     report.summary = {"metadata": meta_name, "anomalous": sum(map(is_anomalous, labels)),
