@@ -12,14 +12,13 @@ from db.session import session_scope
 from jobs import api
 from jobs.logs import LOG_NAME, tail
 from ui.charts import curve_figures, resource_figure, resource_warnings
-from ui.curves import RunCurves
+from ui.curves import snapshot
 from ui.widgets import age_seconds, duration, run_label, status_badge
 
 st.set_page_config(page_title="Progress · Trainyard", page_icon=":material/monitoring:", layout="wide")
 st.title("Progress")
 
 STALE_AFTER_S = 120
-CACHED_RUNS = 8  # curves kept per browser session
 api.reap_lost_runs()
 statuses = st.multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
 with session_scope() as s:
@@ -35,7 +34,7 @@ run = st.selectbox("Run", runs, index=index, format_func=run_label)
 st.query_params["run"] = str(run.id)
 
 
-def actions(run) -> None:
+def actions(run, *, can_resume: bool) -> None:
     status = RunStatus(run.status)
     cols = st.columns(4)
     if status.active and cols[0].button("Cancel", icon=":material/stop_circle:", disabled=run.cancel_requested):
@@ -43,7 +42,7 @@ def actions(run) -> None:
         st.toast(f"Run #{run.id}: cancel requested; it stops at its next batch.")
         st.rerun()
     if status in (RunStatus.cancelled, RunStatus.failed):
-        if cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
+        if can_resume and cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
             try:
                 api.resume_run(run.id)
                 st.rerun()
@@ -55,27 +54,15 @@ def actions(run) -> None:
             st.rerun()
 
 
-def run_curves(run) -> RunCurves:
-    """The run's curves cached in this browser session, keyed so that a resumed attempt (which
-    replaces metrics after its checkpoint) starts a fresh cache."""
-    cache = st.session_state.setdefault("curves", {})
-    key = (run.id, str(run.started_at), run.resume_from)
-    if key not in cache:
-        for old in [k for k in cache if k[0] == run.id][:] + list(cache)[:-CACHED_RUNS]:
-            cache.pop(old, None)
-        cache[key] = RunCurves(run.id)
-    return cache[key]
-
-
 def live(run_id: int) -> None:
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
-        curves = run_curves(run)
-        curves.refresh(s)  # only metric rows newer than the last refresh
-        latest = curves.latest_values()
+        # curves kept in the dashboard process: only metric rows newer than the last refresh are read
+        series, latest = snapshot(s, run_id, attempt=(str(run.started_at), run.resume_from))
         samples = queries.resource_samples(session=s, run_id=run_id, limit=600)
         ckpts = queries.list_checkpoints(session=s, run_id=run_id)
     status = RunStatus(run.status)
+    actions(run, can_resume=bool(ckpts))
 
     head = st.columns([1, 4])
     with head[0]:
@@ -108,7 +95,7 @@ def live(run_id: int) -> None:
         for i, (name, value) in enumerate(shown):
             cols[i % len(cols)].metric(name, f"{value:.4g}")
 
-    figures = curve_figures({run_id: curves.series()})
+    figures = curve_figures({run_id: series})
     if figures:
         st.subheader("Curves")
         st.caption("train solid · val dashed · test dotted")
@@ -132,8 +119,8 @@ def live(run_id: int) -> None:
         st.code(tail(Path(run.out_dir) / LOG_NAME, lines=60) or "(empty)", language="log")
 
 
-actions(run)
-# only a run that can still change polls the database
+# only a run that can still change polls the database; the buttons live inside the refreshing
+# part, so a run that finishes or fails while the page is open loses Cancel and offers Resume
 st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
 
 with st.expander("Config"):

@@ -6,10 +6,16 @@ the highest metric id seen and merges them in (count, min and max combine exactl
 outgrows ``max_buckets`` the bucket width doubles and neighbouring buckets merge, so a refresh
 costs the same at 1,000 points as at 1,000,000, and a curve never has more than
 ``2 * max_buckets`` points: each bucket is drawn as its minimum and maximum, so spikes survive.
+
+``snapshot`` keeps the curves of the runs drawn lately in the dashboard process, shared by every
+browser session, so a second viewer (or a reload) of a million-point run costs one small query.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from db import queries
 
@@ -99,3 +105,26 @@ def _min(a, b):
 
 def _max(a, b):
     return b if a is None else a if b is None else max(a, b)
+
+
+KEPT_RUNS = 16  # runs whose curves the dashboard process keeps
+_KEPT: OrderedDict[tuple[int, Any], RunCurves] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def snapshot(session, run_id: int, attempt: Any = None) -> tuple[dict[str, Series], dict[str, float]]:
+    """The run's curves and latest values, refreshed now with what is new. ``attempt`` tells
+    attempts of one run apart (a resume replaces the metrics after its checkpoint): a new value
+    starts the run's curves afresh. Safe to call from every session's script thread at once."""
+    key = (run_id, attempt)
+    with _LOCK:
+        curves = _KEPT.pop(key, None)
+        if curves is None:
+            for old in [k for k in _KEPT if k[0] == run_id]:
+                del _KEPT[old]
+            curves = RunCurves(run_id)
+        _KEPT[key] = curves
+        while len(_KEPT) > KEPT_RUNS:
+            _KEPT.popitem(last=False)
+        curves.refresh(session)
+        return curves.series(), curves.latest_values()
