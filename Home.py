@@ -58,7 +58,8 @@ def runs_panel() -> None:
             st.dataframe(pd.DataFrame([{
                 "run": r.id, "name": r.name, "family": r.family, "status": r.status.value,
                 "progress": r.progress, "created": r.created_at,
-                "took": duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at and r.started_at else "—",
+                "took": (duration((r.finished_at - r.started_at).total_seconds())
+                         if r.finished_at and r.started_at else "—"),
             } for r in runs]), hide_index=True, width="stretch",
                 column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
             st.page_link("pages/3_Progress.py", label="Watch runs", icon=":material/monitoring:")

@@ -30,5 +30,6 @@ for name in args.names or BENCHES:
     outcome = module.report()
     results += outcome if isinstance(outcome, list) else []
 missed = results.count(False)
-print(f"{len(results) - missed} of {len(results)} bars met" + (f"; {missed} NOT met (see bench/RESULTS.md)" if missed else ""))
+print(f"{len(results) - missed} of {len(results)} bars met"
+      + (f"; {missed} NOT met (see bench/RESULTS.md)" if missed else ""))
 sys.exit(0)

@@ -29,7 +29,8 @@ def _seed() -> None:
                                    progress_total=10)
             if i % 5 == 0:
                 queries.register_model_version(session=s, run_id=run.id, family="anomaly", artifact_path="x.pt",
-                                               scope=f"{i % 7}-{i % 7 + 3}", metrics={"val/loss": 0.1, "val/auroc": 0.9})
+                                               scope=f"{i % 7}-{i % 7 + 3}",
+                                               metrics={"val/loss": 0.1, "val/auroc": 0.9})
 
 
 def measure() -> dict[str, float]:

@@ -30,8 +30,14 @@ if upload is None:
     st.stop()
 if st.button("Run", type="primary"):
     try:
-        with st.spinner("Running on a worker…"):
-            result = api.request_prediction(model.id, {"image": upload.getvalue(), "conf": conf})
+        queued = st.empty()
+
+        def waiting(position):
+            queued.caption(f"In the scoring queue: {position} request(s) ahead" if position else "Scoring…")
+
+        with st.spinner("Scoring on the scoring worker…"):
+            result = api.request_prediction(model.id, {"image": upload.getvalue(), "conf": conf}, on_wait=waiting)
+        queued.empty()
     except (TimeoutError, RuntimeError) as exc:
         st.error(str(exc))
         st.stop()
