@@ -15,7 +15,6 @@ any change means a full sha256 check again.
 from __future__ import annotations
 
 import importlib
-import os
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,8 +23,7 @@ from typing import Any
 from db.models import ModelVersion
 from db.session import session_scope
 from engine.trust import verify_recorded
-
-CACHE_SIZE = int(os.environ.get("TRAINYARD_SCORING_MODELS", "8"))
+from settings import get_settings
 
 # (model version id, sha256) → (file signature when verified, ModelVersionRef with ``loaded``)
 _CACHE: OrderedDict[tuple[int, str], tuple[tuple[int, int], "ModelVersionRef"]] = OrderedDict()
@@ -77,7 +75,7 @@ def model_ref(mv: ModelVersion) -> ModelVersionRef:
     if hasattr(module, "load"):
         ref = replace(ref, loaded=module.load(ref))
     _CACHE[key] = (signature, ref)
-    while len(_CACHE) > max(CACHE_SIZE, 1):
+    while len(_CACHE) > get_settings().scoring_models:
         _CACHE.popitem(last=False)
     return ref
 
