@@ -43,38 +43,47 @@ def queue_panel() -> None:
 queue_panel()
 api.reap_lost_runs()
 
-with session_scope() as s:
-    runs = queries.list_runs(session=s, limit=15)
-    counts = queries.count_runs_by_status(session=s)
-    models = queries.list_model_versions(session=s, active_only=True)
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Recent runs")
-    if counts:
-        st.caption(" · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-    if runs:
-        st.dataframe(pd.DataFrame([{
-            "run": r.id, "name": r.name, "family": r.family, "status": r.status.value,
-            "progress": r.progress, "created": r.created_at,
-            "took": duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at and r.started_at else "—",
-        } for r in runs]), hide_index=True, width="stretch",
-            column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
-        st.page_link("pages/3_Progress.py", label="Watch runs", icon=":material/monitoring:")
-    else:
-        st.info("No runs yet.")
-        st.page_link("pages/2_Launch_Training.py", label="Launch the first one", icon=":material/rocket_launch:")
-with right:
-    st.subheader("Active models")
-    if models:
-        st.dataframe(pd.DataFrame([{"family": m.family, "task": m.task or "", "scope": m.scope, "run": m.run_id,
-                                    **{(h.label or h.name): fmt(v)
-                                       for h, v in headline_values(m.family, m.task, m.metrics or {})[:3]}}
-                                   for m in models]),
-                     hide_index=True, width="stretch")
-        st.page_link("pages/8_Models.py", label="Models and activation", icon=":material/inventory_2:")
-    else:
-        st.info("No active model yet: a completed run registers its model here.")
+@st.fragment(run_every=5)
+def runs_panel() -> None:
+    """Recent runs and active models; refreshed like the queue, so finished runs show as such.
+    Three aggregate queries whatever the number of runs: 15 recent rows, counts, active models."""
+    with session_scope() as s:
+        runs = queries.list_runs(session=s, limit=15)
+        counts = queries.count_runs_by_status(session=s)
+        models = queries.list_model_versions(session=s, active_only=True)
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Recent runs")
+        if counts:
+            st.caption(" · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        if runs:
+            st.dataframe(pd.DataFrame([{
+                "run": r.id, "name": r.name, "family": r.family, "status": r.status.value,
+                "progress": r.progress, "created": r.created_at,
+                "took": (duration((r.finished_at - r.started_at).total_seconds())
+                         if r.finished_at and r.started_at else "—"),
+            } for r in runs]), hide_index=True, width="stretch",
+                column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+            st.page_link("pages/3_Progress.py", label="Watch runs", icon=":material/monitoring:")
+        else:
+            st.info("No runs yet.")
+            st.page_link("pages/2_Launch_Training.py", label="Launch the first one", icon=":material/rocket_launch:")
+    with right:
+        st.subheader("Active models")
+        if models:
+            st.dataframe(pd.DataFrame([{"family": m.family, "task": m.task or "", "scope": m.scope, "run": m.run_id,
+                                        **{(h.label or h.name): fmt(v)
+                                           for h, v in headline_values(m.family, m.task, m.metrics or {})[:3]}}
+                                       for m in models]),
+                         hide_index=True, width="stretch")
+            st.page_link("pages/8_Models.py", label="Models and activation", icon=":material/inventory_2:")
+        else:
+            st.info("No active model yet: a completed run registers its model here.")
+
+
+runs_panel()
 
 settings = get_settings()
 with st.expander("Installation"):

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
                                    description="Datasets must live under this folder; default: home/data.")
     job_timeout_s: int = Field(7 * 24 * 3600, alias="TRAINYARD_JOB_TIMEOUT",
                                description="RQ job timeout for one run, seconds.")
+    scoring_models: int = Field(8, alias="TRAINYARD_SCORING_MODELS", ge=1, le=1000,
+                                description="Models a scoring worker keeps loaded (least recently used out first).")
     extra_families: str = Field("", alias="TRAINYARD_EXTRA_FAMILIES",
                                 description="Comma-separated modules that register more families (plugins, test fixtures).")
     models_dir: Path | None = Field(None, alias="TRAINYARD_MODELS_DIR",

@@ -131,7 +131,10 @@ class Run(SQLModel, table=True):
 
 
 class Metric(SQLModel, table=True):
-    __table_args__ = (Index("ix_metric_run_name_step", "run_id", "name", "step"),)
+    # (run_id, name, step, value) answers the curve buckets from the index alone (rows of one
+    # name in step order); (run_id, step) finds a run's highest step in one lookup
+    __table_args__ = (Index("ix_metric_run_name_step_value", "run_id", "name", "step", "value"),
+                      Index("ix_metric_run_step", "run_id", "step"))
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id")
     step: int

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, delete, func, update
+from sqlalchemy import BigInteger, cast, delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.models import (FINISHED, ActivationPolicy, Checkpoint, Dataset, Embedding, Metric, ModelEvent,
@@ -43,6 +43,13 @@ def list_datasets(*, session: Session, kind: str | None = None) -> list[Dataset]
     if kind:
         stmt = stmt.where(Dataset.kind == kind)
     return list(session.exec(stmt))
+
+
+def add_samples(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many samples at once as plain Core rows (``dataset_id, path, group_key, group_value,
+    label, split, flags, meta``): an import of 50k drawings builds no ORM objects."""
+    if rows:
+        session.connection().execute(Sample.__table__.insert(), [dict(r) for r in rows])
 
 
 def dataset_samples(*, session: Session, dataset_id: int) -> list[Sample]:
@@ -173,11 +180,41 @@ def delete_run(*, session: Session, run_id: int) -> None:
 # ---- metrics --------------------------------------------------------------------------------
 
 
+METRIC_COLUMNS = ("run_id", "step", "epoch", "name", "value", "time")
+
+
 def add_metrics(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``); NaN and
+    """Insert many metric rows at once (``run_id, step, epoch, name, value, time``; ``epoch`` and
+    ``time`` may be left out). Plain Core rows, not ORM objects: a live run writes thousands a
+    second. PostgreSQL takes them through COPY, SQLite through one ``executemany``. NaN and
     infinite values are stored faithfully (``db/nonfinite.py``) and read back as those floats."""
-    if rows:
-        session.bulk_insert_mappings(Metric, [_encoded(row) for row in rows])
+    if not rows:
+        return
+    rows = [_encoded(row) for row in rows]
+    table = Metric.__table__
+    columns = (*METRIC_COLUMNS, *(k for k in rows[0] if k not in METRIC_COLUMNS and k in table.c))
+    now = utcnow()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY metric ({', '.join(columns)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r.get(c, now) if c == "time" else r.get(c) for c in columns))
+        return
+    # the column types' own converters, once per distinct timestamp rather than per row and column
+    to_db = table.c.time.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
+    stamps: dict[Any, Any] = {}
+
+    def stamp(value: Any) -> Any:
+        if value not in stamps:
+            stamps[value] = to_db(value)
+        return stamps[value]
+
+    time_at = columns.index("time")
+    data = [tuple(stamp(r.get("time") or now) if i == time_at else r.get(c) for i, c in enumerate(columns))
+            for r in rows]
+    sql = f"INSERT INTO metric ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    conn.exec_driver_sql(sql, data)
 
 
 def _encoded(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,6 +227,37 @@ def metric_rows(*, session: Session, run_id: int, names: Iterable[str] | None = 
     if names is not None:
         stmt = stmt.where(col(Metric.name).in_(list(names)))
     return list(session.exec(stmt))
+
+
+CURVE_BUCKETS = 1000  # two points (min and max) per bucket: at most 2,000 points per curve
+
+
+def metric_buckets(*, session: Session, run_id: int, width: int | None = None, after_id: int = 0,
+                   buckets: int = CURVE_BUCKETS) -> tuple[int, list[tuple]]:
+    """A run's curves downsampled in the database: rows grouped by ``(name, step // width)``.
+
+    Returns ``(width, rows)``; each row is ``(name, bucket, count, step_max, value_min, value_max,
+    id_max)``, ordered by name and bucket. Without ``width`` it is chosen so that the
+    run's highest step falls in bucket ``buckets - 1`` at most. ``after_id`` restricts the rows to
+    those inserted after that metric id (a live page fetches only what is new and merges it into
+    the buckets it has: count, min and max combine exactly)."""
+    m = Metric.__table__.c
+    # after a refresh only the newest rows are wanted: walk the primary key from ``after_id``
+    # (``run_id + 0`` keeps the planners from scanning the run's whole index instead)
+    where = [m.run_id + 0 == run_id, m.id > after_id] if after_id else [m.run_id == run_id]
+    if width is None:
+        top = session.exec(select(m.step).where(m.run_id == run_id).order_by(col(m.step).desc()).limit(1)).first()
+        width = int(top or 0) // buckets + 1
+    if not after_id and session.get_bind().dialect.name == "postgresql":
+        # a whole run is a million rows into a few thousand groups: hash them in memory (the
+        # default work_mem makes the planner sort on disk) and skip JIT, which costs more than it saves
+        session.exec(text("SET LOCAL work_mem = '64MB'"))
+        session.exec(text("SET LOCAL jit = off"))
+    bucket = (m.step // width).label("bucket")
+    stmt = (select(m.name, bucket, func.count(), func.max(m.step), func.min(m.value), func.max(m.value),
+                   func.max(m.id))
+            .where(*where).group_by(m.name, bucket))
+    return width, sorted((tuple(r) for r in session.exec(stmt)), key=lambda r: (r[0], r[1]))
 
 
 def latest_metrics(*, session: Session, run_id: int) -> dict[str, float]:
@@ -208,6 +276,19 @@ def first_finite_metric(*, session: Session, run_id: int, name: str) -> float | 
                                        col(Metric.special).is_(None), col(Metric.value).is_not(None))
             .order_by(Metric.step, Metric.id).limit(1))
     return session.exec(stmt).first()
+
+
+def last_points(*, session: Session, run_id: int, names: Iterable[str]) -> dict[str, tuple[int, int | None, float]]:
+    """``(step, epoch, value)`` at the highest step of each of ``names``: one index lookup per
+    name, so the cost does not grow with the run's length as ``latest_metrics``'s grouping does."""
+    out = {}
+    for name in names:
+        stmt = (select(Metric.step, Metric.epoch, Metric.value).where(Metric.run_id == run_id, Metric.name == name)
+                .order_by(col(Metric.step).desc(), col(Metric.id).desc()).limit(1))
+        row = session.exec(stmt).first()
+        if row is not None:
+            out[name] = tuple(row)
+    return out
 
 
 def delete_metrics_after(*, session: Session, run_id: int, step: int) -> int:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,8 @@ from db.session import session_scope
 from engine.configs import validate_config
 from engine.families import FAMILIES
 from jobs import liveness
-from jobs.connection import QUEUE_NAMES, QueueUnavailable, get_redis, printable_url, redis_url, require_queue
+from jobs.connection import (QUEUE_NAMES, SCORING_QUEUE, QueueUnavailable, get_redis, printable_url, redis_url,
+                             require_queue)
 from settings import get_settings
 
 PRIORITIES = QUEUE_NAMES
@@ -210,15 +211,19 @@ def list_workers() -> list[WorkerInfo]:
 
 
 
-def _call_in_worker(func: str, *args: Any, timeout_s: float) -> Any:
-    """Run ``func(*args)`` on a worker (high queue) and wait for its return value.
+def _call_in_worker(func: str, *args: Any, timeout_s: float, queue: Queue | None = None,
+                    on_wait: Callable[[int | None], None] | None = None) -> Any:
+    """Run ``func(*args)`` on a worker (``queue``, default high) and wait for its return value.
 
-    Raises ``TimeoutError`` when no worker answers in time and ``RuntimeError`` carrying the
-    worker's last error line when the call fails."""
+    ``on_wait(position)`` is told the job's place in its queue (0 = next; None once a worker has
+    it) while it waits. Raises ``TimeoutError`` when no worker answers in time and
+    ``RuntimeError`` carrying the worker's last error line when the call fails."""
     import time
 
-    job = _queue("high").enqueue(func, *args, job_timeout=int(timeout_s), result_ttl=600, failure_ttl=3600)
+    queue = queue or _queue("high")
+    job = queue.enqueue(func, *args, job_timeout=int(timeout_s), result_ttl=600, failure_ttl=3600)
     deadline = time.monotonic() + timeout_s
+    pause = 0.01  # a warm scoring worker answers in tens of milliseconds: poll fast, then back off
     while time.monotonic() < deadline:
         status = job.get_status(refresh=True)
         if status == "finished":
@@ -227,13 +232,26 @@ def _call_in_worker(func: str, *args: Any, timeout_s: float) -> Any:
             info = job.latest_result()
             detail = (info.exc_string or "").strip().splitlines()[-1:] if info else []
             raise RuntimeError(detail[0] if detail else f"job {status}")
-        time.sleep(0.2)
-    raise TimeoutError(f"no worker answered within {timeout_s:.0f} s; are workers running?")
+        if on_wait is not None:
+            on_wait(job.get_position() if status == "queued" else None)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)
+    job.cancel()
+    listening = [w for w in Worker.all(connection=queue.connection) if queue.name in w.queue_names()]
+    if not listening:
+        raise TimeoutError(f"no worker listens on the {queue.name!r} queue: start one with "
+                           f"`python -m jobs.worker{' --scoring' if queue.name == SCORING_QUEUE else ''}` "
+                           f"(`make run` starts one)")
+    raise TimeoutError(f"no answer within {timeout_s:.0f} s from the {len(listening)} worker(s) on the "
+                       f"{queue.name!r} queue (it held {queue.count} more job(s)); try again")
 
 
-def request_prediction(model_version_id: int, payload: dict[str, Any], *, timeout_s: float = 300.0) -> dict[str, Any]:
-    """Run a registered model on ``payload`` (plain data, images as bytes) in a worker."""
-    return _call_in_worker("jobs.inference.predict_job", model_version_id, payload, timeout_s=timeout_s)
+def request_prediction(model_version_id: int, payload: dict[str, Any], *, timeout_s: float = 120.0,
+                       on_wait: Callable[[int | None], None] | None = None) -> dict[str, Any]:
+    """Run a registered model on ``payload`` (plain data, images as bytes) on the scoring lane:
+    its own queue and worker, which keeps recent models loaded and never trains."""
+    return _call_in_worker("jobs.inference.predict_job", model_version_id, payload, timeout_s=timeout_s,
+                           queue=Queue(SCORING_QUEUE, connection=get_redis()), on_wait=on_wait)
 
 
 def generate_sample_dataset(kind: str, *, name: str | None = None, timeout_s: float = 600.0,

@@ -22,6 +22,7 @@ def printable_url(url: str) -> str:
     """The URL without credentials, for messages."""
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else url
+SCORING_QUEUE = "scoring"  # predictions only, served by ``python -m jobs.worker --scoring``
 
 
 def embedded_url(settings: Settings | None = None) -> str:

@@ -58,7 +58,7 @@ def _store(name: str, kind: str, root: Path, replace: bool, report: ScanReport, 
             raise DatasetExists(name)
         if dataset is None:
             dataset = queries.create_dataset(session=s, name=name, kind=kind, root=str(root), summary=summary)
-            s.add_all(_sample_row(dataset.id, r) for r in report.samples)
+            queries.add_samples(session=s, rows=[_sample_values(dataset.id, r) for r in report.samples])
         else:
             dataset.kind, dataset.root, dataset.summary = kind, str(root), summary
             _upsert_samples(s, dataset.id, report)
@@ -91,6 +91,11 @@ def _storable(report: ScanReport) -> ScanReport:
         kept.append(r)
     report.samples = kept
     return report
+
+
+def _sample_values(dataset_id: int, r) -> dict[str, Any]:
+    return {"dataset_id": dataset_id, "path": r.path, "group_key": r.group_key, "group_value": r.group_value,
+            "label": r.label, "split": r.split, "flags": list(r.flags), "meta": dict(r.meta)}
 
 
 def _sample_row(dataset_id: int, r) -> Sample:

@@ -1,8 +1,9 @@
 """``python -m jobs.launcher``: the one-command embedded mode behind ``make run``.
 
 Upgrades the database, starts the embedded Redis (unless ``REDIS_URL`` is set) and
-``TRAINYARD_WORKERS`` worker processes, reconciles the queue with the database, then serves the
-dashboard while a supervisor restarts Redis or a worker that dies; Ctrl+C stops them all.
+``TRAINYARD_WORKERS`` worker processes plus one scoring worker, reconciles the queue with the
+database, then serves the dashboard while a supervisor restarts Redis or a worker that dies;
+Ctrl+C stops them all.
 """
 from __future__ import annotations
 
@@ -50,9 +51,10 @@ def main() -> int:
     if result["failed"] or result["requeued"]:
         print(f"reconciled: failed as lost {result['failed']}, queued again {result['requeued']}")
     supervisor = Supervisor(settings=settings, env=env, cwd=str(ROOT),
-                            worker_names=[f"local-{i + 1}-{os.getpid()}" for i in range(settings.workers)])
-    supervisor.start_workers()
-    print(f"started {len(supervisor.workers)} local worker(s)")
+                            worker_names=[f"local-{i + 1}-{os.getpid()}" for i in range(settings.workers)],
+                            scoring_names=[f"local-scoring-{os.getpid()}"])
+    supervisor.start_workers()  # the scoring lane: predictions for the pages, never behind a training run
+    print(f"started {settings.workers} local worker(s) and a scoring worker")
     ui = subprocess.Popen(streamlit_command(settings), env=env, cwd=ROOT)
     where = "this machine only" if settings.bind in ("127.0.0.1", "localhost", "::1") else "the network"
     print(f"dashboard on http://{settings.bind}:{settings.port} ({where}; "

@@ -53,17 +53,21 @@ class Supervisor:
     """Owns the local worker processes; ``check()`` makes one pass of repairs."""
 
     def __init__(self, *, settings: Settings | None = None, env: Mapping[str, str], worker_names: list[str],
-                 cwd: str | None = None) -> None:
+                 cwd: str | None = None, scoring_names: list[str] = ()) -> None:
         self.settings = settings or get_settings()
         self.env = dict(env)
         self.cwd = cwd
         self.workers: dict[str, subprocess.Popen] = {}
         self.names = list(worker_names)
+        self.scoring = set(scoring_names)  # started with --scoring: the prediction lane
+        self.names += [n for n in scoring_names if n not in self.names]
         # ours to restart: the embedded server, whether or not REDIS_URL already names its socket
         self.embedded = self.settings.redis_embedded or self.settings.redis_url == embedded_url(self.settings)
 
     def _spawn(self, name: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", name], env=self.env, cwd=self.cwd)
+        lane = ["--scoring"] if name in self.scoring else []
+        return subprocess.Popen([sys.executable, "-m", "jobs.worker", *lane, "--name", name], env=self.env,
+                                cwd=self.cwd)
 
     def start_workers(self) -> None:
         for name in self.names:

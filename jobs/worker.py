@@ -1,42 +1,93 @@
-"""``python -m jobs.worker``: an RQ worker on the high, default and low queues, in that order.
+"""``python -m jobs.worker``: an RQ worker on the high, default and low queues, in that order;
+``python -m jobs.worker --scoring``: the scoring lane (predictions only, models kept loaded).
 
-Besides RQ's own loop it reconciles on start (lost runs failed, vanished jobs queued again),
+A training worker forks one work horse per job. Before listening it imports what every job needs
+(the job code, torch, each family's trainer module), so a horse starts warm instead of paying
+seconds of imports; CUDA is never initialised in this parent (nothing here calls ``torch.cuda``),
+so every horse can still initialise it for itself.
+
+The scoring worker runs its jobs in its own process (RQ's ``SimpleWorker``, no fork), so the
+models ``jobs.inference`` keeps loaded survive from one prediction to the next, and it listens
+only to the ``scoring`` queue, so a prediction never waits behind a training run.
+
+A training worker also reconciles on start (lost runs failed, vanished jobs queued again),
 runs the lost-run reaper in a background thread, fails a run the moment its work horse is
 killed, and heartbeats every few seconds while busy so a killed worker is noticed quickly.
 
-A plain ``rq worker high default low --url $REDIS_URL`` works the same, as long as it runs from
-the repository root with the same settings (lost runs are then found by the other workers'
+A plain ``rq worker high default low --url $REDIS_URL`` works the same (cold), as long as it runs
+from the repository root with the same settings (lost runs are then found by the other workers'
 reapers or the launcher, through the callbacks every run job carries).
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import logging
 import os
 import sys
+import time
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 
-from jobs.connection import QUEUE_NAMES, get_redis
+from jobs.connection import QUEUE_NAMES, SCORING_QUEUE, get_redis
+
+log = logging.getLogger("trainyard.worker")
+
+
+def preload(*, scoring: bool = False) -> list[str]:
+    """Import the job code, torch and every family's trainer (``scoring``: predict) module now,
+    in this process, without touching CUDA. Returns the modules that failed to import (a family
+    whose libraries are missing still fails its own runs with the import error, as before)."""
+    started = time.monotonic()
+    modules = ["jobs.tasks", "jobs.inference", "jobs.datasets", "torch", "torch.optim", "torch._dynamo"]
+    from engine.families import FAMILIES
+
+    for family in FAMILIES.values():
+        if scoring:
+            modules.append(f"engine.families.{family.key}.predict")
+        else:
+            modules.append(family.trainer_path.partition(":")[0])
+    failed = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            failed.append(name)
+            log.warning("preload: %s not imported (%s)", name, exc)
+    log.info("preloaded %d modules in %.1f s", len(modules) - len(failed), time.monotonic() - started)
+    return failed
 
 log = logging.getLogger("trainyard.worker")
 JOB_MONITORING_INTERVAL_S = 5  # rq's busy heartbeat; its default 30 s hides a dead worker for long
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m jobs.worker", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", help="worker name (default: host.pid)")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    parser.add_argument("--queues", default=",".join(QUEUE_NAMES), help="comma-separated, highest priority first")
+    parser.add_argument("--queues", default=None,
+                        help=f"comma-separated, highest priority first (default {','.join(QUEUE_NAMES)}; "
+                             f"with --scoring: {SCORING_QUEUE})")
+    parser.add_argument("--scoring", action="store_true",
+                        help="serve predictions only, in this process, keeping recent models loaded")
+    parser.add_argument("--no-preload", action="store_true", help="start cold (imports happen in each job)")
     parser.add_argument("--no-reaper", action="store_true", help="do not sweep for lost runs from this worker")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.getcwd())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if not args.no_preload:
+        preload(scoring=args.scoring)
+    queues = (args.queues or (SCORING_QUEUE if args.scoring else ",".join(QUEUE_NAMES))).split(",")
+    if args.scoring:  # no fork: loaded models survive from one prediction to the next
+        SimpleWorker(queues, connection=get_redis(), name=args.name).work(
+            burst=args.burst, logging_level="INFO", with_scheduler=False)
+        return 0
     from jobs import reaper
 
     handler = functools.partial(reaper.horse_killed, worker_name=args.name or "")
-    worker = Worker(args.queues.split(","), connection=get_redis(), name=args.name,
+    worker = Worker(queues, connection=get_redis(), name=args.name,
                     job_monitoring_interval=JOB_MONITORING_INTERVAL_S, work_horse_killed_handler=handler)
     sweeper = None
     if not args.no_reaper:

@@ -12,7 +12,8 @@ from db.session import session_scope
 from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
-from ui.charts import metric_figures, resource_figure, resource_warnings
+from ui.charts import curve_figures, resource_figure, resource_warnings
+from ui.curves import snapshot
 from ui.metrics import headline_tiles, headline_values, other_metric_tiles
 from ui.sharing import share_box
 from ui.widgets import age_seconds, duration, run_label, status_badge
@@ -37,7 +38,7 @@ run = st.selectbox("Run", runs, index=index, format_func=run_label)
 st.query_params["run"] = str(run.id)
 
 
-def actions(run) -> None:
+def actions(run, *, can_resume: bool) -> None:
     status = RunStatus(run.status)
     cols = st.columns(4)
     if status.active and cols[0].button("Cancel", icon=":material/stop_circle:", disabled=run.cancel_requested):
@@ -45,7 +46,7 @@ def actions(run) -> None:
         st.toast(f"Run #{run.id}: cancel requested; it stops at its next batch.")
         st.rerun()
     if status in (RunStatus.cancelled, RunStatus.failed):
-        if cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
+        if can_resume and cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
             try:
                 api.resume_run(run.id)
                 st.rerun()
@@ -64,11 +65,12 @@ def actions(run) -> None:
 def live(run_id: int) -> None:
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
-        rows = queries.metric_rows(session=s, run_id=run_id)
-        latest = queries.latest_metrics(session=s, run_id=run_id)
+        # curves kept in the dashboard process: only metric rows newer than the last refresh are read
+        series, latest = snapshot(s, run_id, attempt=(str(run.started_at), run.resume_from))
         samples = queries.resource_samples(session=s, run_id=run_id, limit=600)
         ckpts = queries.list_checkpoints(session=s, run_id=run_id)
     status = RunStatus(run.status)
+    actions(run, can_resume=bool(ckpts))
 
     head = st.columns([1, 4])
     with head[0]:
@@ -106,7 +108,7 @@ def live(run_id: int) -> None:
         else:
             other_metric_tiles(values, skip=skip)
 
-    figures = metric_figures(rows)
+    figures = curve_figures({run_id: series})
     if figures:
         st.subheader("Curves")
         st.caption("train solid · val dashed · test dotted")
@@ -130,8 +132,8 @@ def live(run_id: int) -> None:
         st.code(tail(Path(run.out_dir) / LOG_NAME, lines=60) or "(empty)", language="log")
 
 
-actions(run)
-# only a run that can still change polls the database
+# only a run that can still change polls the database; the buttons live inside the refreshing
+# part, so a run that finishes or fails while the page is open loses Cancel and offers Resume
 st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
 
 with st.expander("Config"):

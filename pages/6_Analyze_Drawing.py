@@ -60,8 +60,15 @@ with right:
                 f"threshold {model.threshold:.4g}" if model.threshold is not None else f"Model #{model.id}")
     if st.button("Analyze", type="primary"):
         try:
-            with st.spinner("Scoring on a worker…"):
-                result = api.request_prediction(model.id, {"image": image, "age": float(age), "name": name})
+            queued = st.empty()
+
+            def waiting(position):
+                queued.caption(f"In the scoring queue: {position} request(s) ahead" if position else "Scoring…")
+
+            with st.spinner("Scoring on the scoring worker…"):
+                result = api.request_prediction(model.id, {"image": image, "age": float(age), "name": name},
+                                                on_wait=waiting)
+            queued.empty()
         except (TimeoutError, RuntimeError) as exc:
             st.error(str(exc))
             st.stop()

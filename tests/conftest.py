@@ -100,26 +100,45 @@ def stack(tmp_path_factory):
     _reset_caches()
 
 
-@pytest.fixture(scope="session")
-def worker(stack):
-    """One real ``python -m jobs.worker`` process listening on the stack's queues."""
-    log = open(stack / "worker.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", f"test-{uuid.uuid4().hex[:6]}"],
-                            cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+def start_worker(home: Path, prefix: str, *args: str) -> subprocess.Popen:
+    """Start ``python -m jobs.worker *args`` and wait until it has registered with Redis."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    with open(home / f"{name}.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--name", name, *args],
+                                cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
     from jobs.api import list_workers
 
-    deadline = time.monotonic() + 60
-    while not any(w.name.startswith("test-") for w in list_workers()):
+    deadline = time.monotonic() + 120
+    while not any(w.name == name for w in list_workers()):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"worker did not start:\n{(stack / 'worker.log').read_text()}")
+            raise RuntimeError(f"worker did not start:\n{(home / f'{name}.log').read_text()}")
         time.sleep(0.2)
-    yield proc
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def scoring_worker(stack):
+    """One real ``python -m jobs.worker --scoring`` process: the scoring lane for predictions."""
+    proc = start_worker(stack, "scoring", "--scoring")
+    yield proc
+    stop_worker(proc)
+
+
+@pytest.fixture(scope="session")
+def worker(stack, scoring_worker):
+    """One real ``python -m jobs.worker`` process listening on the stack's queues (predictions
+    go to the scoring worker, which comes with it)."""
+    proc = start_worker(stack, "test")
+    yield proc
+    stop_worker(proc)
 
 
 def wait_for_status(run_id: int, statuses, timeout: float = 120.0):

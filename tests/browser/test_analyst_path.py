@@ -154,7 +154,7 @@ def launch_yaml(page, dashboard, steps, family: str, yaml_text: str) -> None:
     editor.fill(yaml_text)
     editor.press("Control+Enter")  # commit the text area before the click
     wait_idle(page)
-    page.get_by_role("button", name="Validate and launch").nth(1).click()
+    page.locator(".st-key-launch-yaml button").click()
     page.get_by_text(re.compile(r"Queued 1 run\(s\)")).wait_for(timeout=60_000)
 
 
@@ -235,15 +235,14 @@ def test_family_short_path(dashboard, dashboard_home, steps, family):
     if task:
         choose(page, "task", task)
     page.get_by_role("button", name="Generate sample data").click()
-    page.get_by_text(re.compile(r"Dataset '.+': \d+ samples")).wait_for(timeout=LONG)
+    page.locator("[data-testid='stSelectbox']").filter(has_text=f"sample-{kind}").first.wait_for(timeout=LONG)
+    wait_idle(page)
     steps.check("data")
     launch_yaml(page, dashboard, steps, family, yaml_text)
     steps.check("launched")
     wait_completed(page, dashboard, family, LONG / 1000)
     steps.check("completed")
-    goto(steps, dashboard, "Try_Model", "Try the active model")
-    if family != "yolo":
-        page.get_by_text(family, exact=True).first.click()
-        wait_idle(page)
+    goto(steps, dashboard, "Try_Model", "Try an active model")
+    choose(page, "Family", f"{family} —")
     try_model(page, dashboard_home)
     steps.check("tried")

@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from transformers import ViTConfig, ViTModel
-from transformers.utils import logging as hf_logging
 
 from engine.families.anomaly.config import AGE_MAX, AGE_MIN, TINY_BACKBONE, backbone_source
 
@@ -28,7 +26,15 @@ __all__ = ["TINY_VIT", "build_tiny_vit", "resolve_backbone", "load_backbone", "B
 TINY_VIT = dict(image_size=64, patch_size=16, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
                 intermediate_size=96, initializer_range=0.05)
 TINY_SEED = 0
-hf_logging.disable_progress_bar()  # worker logs are read by people; no tqdm bars there
+
+
+def _transformers():
+    """``transformers`` on first use only: a run whose embeddings are all stored never pays for it."""
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # worker logs are read by people; no tqdm bars there
+    return transformers
 
 
 def build_tiny_vit(dest: Path, seed: int = TINY_SEED, **overrides) -> Path:
@@ -40,7 +46,8 @@ def build_tiny_vit(dest: Path, seed: int = TINY_SEED, **overrides) -> Path:
     if (dest / "config.json").exists():
         return dest
     torch.manual_seed(seed)
-    model = ViTModel(ViTConfig(**{**TINY_VIT, **overrides}), add_pooling_layer=False)
+    hf = _transformers()
+    model = hf.ViTModel(hf.ViTConfig(**{**TINY_VIT, **overrides}), add_pooling_layer=False)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     model.save_pretrained(tmp)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +89,8 @@ class Backbone:
         path = resolve_backbone(name)
         try:
             # safetensors only: a pickled pytorch_model.bin is never loaded, wherever it comes from
-            self.model = ViTModel.from_pretrained(path, add_pooling_layer=False,
-                                                  use_safetensors=True).to(device).eval()
+            self.model = _transformers().ViTModel.from_pretrained(path, add_pooling_layer=False,
+                                                                  use_safetensors=True).to(device).eval()
         except OSError as exc:
             raise RuntimeError(
                 f"cannot load ViT backbone {name!r}: {exc}. Without access to the model hub use a local "

@@ -21,7 +21,7 @@ from engine.families.anomaly.data import check_image
 from engine.families.anomaly.metrics import percentile_of
 from engine.families.anomaly.trainer import ARTIFACT_KIND, build_model
 
-__all__ = ["predict", "load_model"]
+__all__ = ["predict", "load", "load_model"]
 
 
 @lru_cache(maxsize=16)
@@ -37,6 +37,12 @@ def load_model(path: str, mtime: float) -> tuple[Any, dict[str, Any]]:
     return model, state
 
 
+def load(model: Any) -> tuple[Any, dict[str, Any]]:
+    """The autoencoder and its metadata, for the scoring worker to keep between predictions."""
+    path = Path(model.artifact_path)
+    return load_model(str(path), path.stat().st_mtime)
+
+
 def predict(model: Any, payload: dict[str, Any]) -> dict[str, Any]:
     data, age = payload.get("image"), payload.get("age")
     if not isinstance(data, (bytes, bytearray)):
@@ -47,8 +53,7 @@ def predict(model: Any, payload: dict[str, Any]) -> dict[str, Any]:
     _, reason = check_image(bytes(data), payload.get("name") or "drawing.png")
     if reason:
         raise ValueError(reason)
-    path = Path(model.artifact_path)
-    net, state = load_model(str(path), path.stat().st_mtime)
+    net, state = getattr(model, "loaded", None) or load(model)
     backbone = load_backbone(state["backbone"], "cpu")
     with Image.open(io.BytesIO(data)) as img:
         cls = backbone.embed([img.convert("RGB")])[0]

@@ -14,7 +14,7 @@ import torch
 from db import queries
 from db.session import session_scope
 from engine.checkpoints import load_checkpoint, save_checkpoint
-from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
+from engine.core import DatasetRef, FitResult, ModelArtifact, RunCancelled, RunContext, Trainer, check_stop
 from engine.families.anomaly.config import AGE_MAX, AnomalyConfig
 from engine.families.anomaly.data import is_anomalous
 from engine.families.anomaly.embeddings import ensure_embeddings, load_vectors
@@ -27,6 +27,7 @@ __all__ = ["AnomalyTrainer", "build_model", "ARTIFACT_KIND"]
 ARTIFACT_KIND = "trainyard.anomaly.autoencoder/1"
 AE_CPU_THREADS = 1
 MIN_TRAINABLE = 3  # one to train, one to validate, one more so batch norm sees a pair
+CHECKPOINT_EVERY_S = 10.0  # the newest epoch goes to disk at most this often (and at the end, and on cancel)
 
 
 def build_model(config: AnomalyConfig, input_dim: int) -> Autoencoder:
@@ -50,6 +51,54 @@ def _scheduler(config: AnomalyConfig, opt: torch.optim.Optimizer):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=config.gamma,
                                                           patience=config.plateau_patience)
     return None
+
+
+def _copied(value):
+    """Tensors cloned, containers rebuilt: a snapshot of an optimizer's state for a fraction of
+    ``copy.deepcopy``'s cost (it runs every epoch)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
+class _Saver:
+    """Writes the newest epoch's ``last.pt`` (and ``best.pt`` when an epoch improved) at most
+    every ``CHECKPOINT_EVERY_S`` seconds, at the end and when the run is cancelled: an epoch of a
+    small autoencoder takes milliseconds, and two files per epoch would double the run."""
+
+    def __init__(self, ctx: RunContext, folder) -> None:
+        self.ctx, self.folder = ctx, folder
+        self._last: tuple | None = None  # (state, epoch, monitored) not yet on disk
+        self._best: tuple | None = None
+        self._written = time.monotonic()
+
+    def offer(self, state: dict, *, epoch: int, monitored: float, best: bool) -> None:
+        self._last = (state, epoch, monitored)
+        if best:
+            self._best = (state, epoch, monitored)
+        if time.monotonic() - self._written >= CHECKPOINT_EVERY_S:
+            self.write()
+
+    def write(self) -> None:
+        for name, pending, best in (("best.pt", self._best, True), ("last.pt", self._last, False)):
+            if pending is not None:
+                state, epoch, monitored = pending
+                self.ctx.checkpoint(save_checkpoint(self.folder / name, state), step=epoch, monitored=monitored,
+                                    best=best)
+        self._best = self._last = None
+        self._written = time.monotonic()
+
+    def check_stop(self) -> None:
+        """``check_stop``, writing the last whole epoch first so a resume continues right after it."""
+        try:
+            check_stop(self.ctx)
+        except RunCancelled:
+            self.write()
+            raise
 
 
 def _group_samples(dataset: DatasetRef, config: AnomalyConfig) -> list[tuple[int, float, str | None]]:
@@ -130,6 +179,7 @@ class AnomalyTrainer(Trainer):
         total = config.epochs * n_batches
         gen = torch.Generator().manual_seed(config.seed)
         ckpt_dir = ctx.out_dir / "checkpoints"
+        saver = _Saver(ctx, ckpt_dir)
         epoch = start_epoch - 1
         started = time.monotonic()
         for epoch in range(start_epoch, config.epochs):
@@ -137,7 +187,7 @@ class AnomalyTrainer(Trainer):
             perm = torch.randperm(n, generator=gen).to(device)
             seen, loss_sum = 0, 0.0
             for b in range(n_batches):
-                check_stop(ctx)
+                saver.check_stop()
                 xb = x_train[perm[b * bs:(b + 1) * bs] if b < n_batches - 1 else perm[b * bs:]]
                 with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
                     loss = torch.nn.functional.mse_loss(model(xb), xb)
@@ -163,16 +213,17 @@ class AnomalyTrainer(Trainer):
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad_epochs += 1
-            state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+            # copies, not the live weights and moments: the state may be written epochs later
+            state = {"model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+                     "optimizer": _copied(opt.state_dict()),
                      "scheduler": sched.state_dict() if sched is not None else None,
                      "scaler": scaler.state_dict() if amp else None, "epoch": epoch, "best_val": best_val,
                      "bad_epochs": bad_epochs, "best_model": best_state, "config": config.model_dump(mode="json"),
                      "input_dim": int(x_normal.shape[1]), "mean": torch.from_numpy(mean), "std": torch.from_numpy(std)}
-            if improved:
-                ctx.checkpoint(save_checkpoint(ckpt_dir / "best.pt", state), step=epoch, monitored=val_loss, best=True)
-            ctx.checkpoint(save_checkpoint(ckpt_dir / "last.pt", state), step=epoch, monitored=val_loss, best=False)
+            saver.offer(state, epoch=epoch, monitored=val_loss, best=improved)
             if config.patience and bad_epochs >= config.patience:
                 break
+        saver.write()
         ctx.progress(total, total, phase="train")
 
         # ---- threshold and evaluation with the best weights

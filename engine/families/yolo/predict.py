@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine.families.yolo.offline import prepare_ultralytics
 
-__all__ = ["predict", "annotate"]
+__all__ = ["predict", "load", "annotate"]
 
 PALETTE = ((255, 56, 56), (72, 130, 255), (50, 205, 50), (255, 157, 25), (170, 70, 255), (0, 200, 200),
            (255, 55, 200), (140, 140, 0))
@@ -51,13 +51,18 @@ def annotate(image: Image.Image, result: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def predict(model: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """``payload``: ``image`` (bytes), optional ``conf`` (0.25), ``iou`` (0.7), ``imgsz``, ``annotate`` (True)."""
+def load(model: Any) -> Any:
+    """The Ultralytics model of a registered artifact, for the scoring worker to keep loaded."""
     prepare_ultralytics()
     from ultralytics import YOLO
 
+    return YOLO(str(model.artifact_path), task=model.task)
+
+
+def predict(model: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload``: ``image`` (bytes), optional ``conf`` (0.25), ``iou`` (0.7), ``imgsz``, ``annotate`` (True)."""
     image = Image.open(io.BytesIO(payload["image"])).convert("RGB")
-    yolo = YOLO(str(model.artifact_path), task=model.task)
+    yolo = getattr(model, "loaded", None) or load(model)
     kwargs: dict[str, Any] = {"conf": float(payload.get("conf", 0.25)), "iou": float(payload.get("iou", 0.7)),
                               "device": "cpu", "verbose": False}
     if payload.get("imgsz"):

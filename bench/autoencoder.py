@@ -1,0 +1,107 @@
+"""Autoencoder training of one age group: the whole run (``jobs.tasks.execute_run`` in this
+process: database, metrics, progress, checkpoints, log capture, resource sampler) against a plain
+PyTorch loop over the same vectors with the same model, optimizer and epochs. Embeddings are
+computed once beforehand (the tiny ViT) and not part of either. Bar: ≤ 1.05×.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from bench.harness import REPEATS, installation, line, size
+
+EPOCHS = size(60, 300)
+CONFIG = {"age_group": "3-12", "epochs": EPOCHS, "patience": 0, "min_samples": 5, "embed_batch_size": 64}
+
+
+def _plain(dataset_id: int) -> float:
+    import torch
+
+    from engine.families.anomaly.config import AnomalyConfig
+    from engine.families.anomaly.data import is_anomalous
+    from engine.families.anomaly.embeddings import load_vectors
+    from engine.families.anomaly.splits import stratified_split
+    from engine.families.anomaly.trainer import _group_samples, _optimizer, build_model
+    from engine.core import DatasetRef
+
+    config = AnomalyConfig(**CONFIG)
+    t0 = time.perf_counter()
+    rows = [r for r in _group_samples(DatasetRef(name="d", kind="drawings", root=".", id=dataset_id), config)
+            if not is_anomalous(r[2])]
+    x = load_vectors([r[0] for r in rows], config.backbone)
+    tr, va, _ = stratified_split([r[1] for r in rows], (config.train_split, config.val_split, config.test_split),
+                                 seed=config.seed, stratify=True)
+    mean, std = x[tr].mean(axis=0), x[tr].std(axis=0) + 1e-6
+    x_train = torch.from_numpy(((x[tr] - mean) / std).astype(np.float32))
+    x_val = torch.from_numpy(((x[va] - mean) / std).astype(np.float32))
+    torch.set_num_threads(1)
+    torch.manual_seed(config.seed)
+    model = build_model(config, x.shape[1])
+    opt = _optimizer(config, model.parameters())
+    gen = torch.Generator().manual_seed(config.seed)
+    n, bs = x_train.shape[0], min(config.batch_size, x_train.shape[0])
+    batches = -(-n // bs)
+    if n % bs == 1 and batches > 1:
+        batches -= 1
+    for _ in range(config.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        for b in range(batches):
+            xb = x_train[perm[b * bs:(b + 1) * bs] if b < batches - 1 else perm[b * bs:]]
+            loss = torch.nn.functional.mse_loss(model(xb), xb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            model.errors(x_val).mean().item()
+    return time.perf_counter() - t0
+
+
+def _whole(dataset_id: int) -> float:
+    from db import queries
+    from db.session import session_scope
+    from jobs.tasks import execute_run
+
+    with session_scope() as s:
+        run = queries.create_run(session=s, family="anomaly", config=CONFIG, dataset_id=dataset_id)
+    t0 = time.perf_counter()
+    status = execute_run(run.id)
+    took = time.perf_counter() - t0
+    assert status == "completed", status
+    return took
+
+
+def measure() -> dict[str, float]:
+    from engine.families.anomaly.embeddings import ensure_embeddings
+    from jobs.datasets import import_dataset
+
+    with installation():
+        os.environ["TRAINYARD_RESOURCE_INTERVAL"] = "5"
+        from engine.datasets import DATASET_KINDS
+        from settings import get_settings
+
+        folder = DATASET_KINDS["drawings"].generate(get_settings().resolved_data_root / "bench", count=size(300, 600))
+        dataset, _ = import_dataset(name="bench", kind="drawings", root=folder)
+        ensure_embeddings(dataset.id, "tiny-vit")
+        _plain(dataset.id)  # warm-up: imports, allocator
+        best = {"plain": float("inf"), "whole": float("inf")}
+        for _ in range(REPEATS):
+            best["plain"] = min(best["plain"], _plain(dataset.id))
+            best["whole"] = min(best["whole"], _whole(dataset.id))
+    return best
+
+
+def report() -> list[bool]:
+    t = measure()
+    ok = t["whole"] <= 1.05 * t["plain"]
+    print(line(f"autoencoder training, {EPOCHS} epochs, whole run", "plain PyTorch loop", t["plain"], t["whole"],
+               "≤ 1.05×", ok))
+    return [ok]
+
+
+if __name__ == "__main__":
+    report()
