@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the shipped config hides error details from visitors; a failing AppTest should show them
+os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
 FIXTURE_FAMILIES = "tests.fixtures.toy_family"
 
 

@@ -22,7 +22,10 @@ def _array(a) -> np.ndarray:
 
 
 def _open(run_id: int) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "3_Progress.py"), default_timeout=60)
+    """Through the Home entrypoint, as a browser does, so the page's links resolve."""
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/3_Progress.py")
     at.query_params["run"] = str(run_id)
     at.run()
     assert not at.exception, [e.message for e in at.exception]

@@ -53,18 +53,6 @@ st.session_state["cfg"] = ReidConfig(**values).model_dump(mode="json")
         ("osnet_x0_25", "triplet", 7, None, None)
 
 
-def test_try_model_page_offers_reid(stack):
-    from pathlib import Path
-
-    home = Path(__file__).resolve().parents[2] / "Home.py"
-    at = AppTest.from_file(str(home), default_timeout=60).run()
-    at.switch_page("pages/7_Try_Model.py").run()
-    at.radio(key="try-family").set_value("reid").run()
-    assert not at.exception, [e.message for e in at.exception]
-    has_model = any(sb.key == "try-reid-model" for sb in at.selectbox)
-    assert has_model or any("No active reid model" in i.value for i in at.info)
-
-
 def test_reid_ui_modules_stay_light():
     code = ("import sys, json; import ui.kinds.market1501, ui.forms.reid, ui.tryout.reid, engine.families, "
             "engine.families.reid.sufficiency; "

@@ -17,11 +17,7 @@ _K = "try-reid"
 
 def render_try(model) -> None:
     """Rank the gallery of the dataset ``model`` (a reid model version) was trained on."""
-    top = st.columns([2, 1, 1])
-    top[0].caption(f"Model #{model.id} · trained on {model.scope} · run #{model.run_id}")
-    metrics = model.metrics or {}
-    top[1].metric("rank-1", f"{metrics.get('val/rank1', float('nan')):.1%}")
-    top[2].metric("mAP", f"{metrics.get('val/mAP', float('nan')):.1%}")
+    st.caption(f"Model #{model.id} · trained on {model.scope} · run #{model.run_id}")
     with session_scope() as s:
         ds = queries.get_dataset_by_name(session=s, name=model.scope)
         query_paths = sorted(smp.path for smp in queries.dataset_samples(session=s, dataset_id=ds.id)
