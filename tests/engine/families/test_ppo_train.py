@@ -132,15 +132,19 @@ def test_cancel_resume_without_duplicate_steps_and_a_tampered_checkpoint_is_refu
         ckpt = queries.latest_checkpoint(session=s, run_id=run.id)
     assert ckpt.step < 384
 
-    path = Path(ckpt.path)
-    original = path.read_bytes()
-    path.write_bytes(original + b"\0")
+    with session_scope() as s:
+        paths = sorted({Path(c.path) for c in queries.list_checkpoints(session=s, run_id=run.id)
+                        if Path(c.path).exists()})
+    originals = {p: p.read_bytes() for p in paths}
+    for p, data in originals.items():
+        p.write_bytes(data + b"\0")
     with pytest.raises(ValueError, match="still has the sha256"):
-        api.resume_run(run.id)  # refused before anything is queued: the only checkpoint changed on disk
+        api.resume_run(run.id)  # refused before anything is queued: every checkpoint changed on disk
     with session_scope() as s:
         assert queries.get_run(session=s, run_id=run.id).status == RunStatus.cancelled
 
-    path.write_bytes(original)
+    for p, data in originals.items():
+        p.write_bytes(data)
     api.resume_run(run.id)
     done = wait_for_status(run.id, END, timeout=240)
     assert done.status == RunStatus.completed, done.error
