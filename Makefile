@@ -9,7 +9,7 @@ REDIS_SERVICE_URL ?= redis://127.0.0.1:6379/0
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: run test test-embedded test-services browser worker migrate sample-data bench clean
+.PHONY: run test test-embedded test-services browser screenshots worker migrate sample-data bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-embedded: $(STAMP) browser
 test-services: $(STAMP)
 	@echo "== the suite against $(PG_URL) and $(REDIS_SERVICE_URL)"
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_SERVICE_URL) $(PY) -m pytest -m "not browser"
+
+## screenshots: run the browser tests and refresh the README's pictures (docs/screenshots) from them
+screenshots: $(STAMP) browser
+	TRAINYARD_README_SHOTS=1 $(PY) -m pytest tests/browser -q
 
 ## browser: Debian's Chromium for the browser tests (Playwright never downloads a browser)
 browser:

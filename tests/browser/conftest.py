@@ -150,6 +150,32 @@ def steps(browser, request):
     context.close()
 
 
+# the README's pictures: ``make screenshots`` runs these tests with TRAINYARD_README_SHOTS=1, and
+# the listed steps are copied, cropped to the first screen and halved, into docs/screenshots
+README_SHOTS = {
+    "anomaly_path-02-sufficiency.png": "data-sufficiency.png",
+    "anomaly_path-04-progress.png": "progress.png",
+    "anomaly_path-05-comparison.png": "comparison.png",
+    "shared-01-results.png": "shared-results.png",
+    "family_short_path[reid]-04-tried.png": "try-reid.png",
+}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not os.environ.get("TRAINYARD_README_SHOTS") or exitstatus != 0:
+        return
+    from PIL import Image
+
+    dest = ROOT / "docs" / "screenshots"
+    dest.mkdir(parents=True, exist_ok=True)
+    for source, name in README_SHOTS.items():
+        if (ARTIFACTS / source).exists():
+            with Image.open(ARTIFACTS / source) as im:
+                first_screen = im.crop((0, 0, im.width, min(im.height, 1000)))
+                first_screen.resize((first_screen.width // 2, first_screen.height // 2), Image.LANCZOS).save(
+                    dest / name, optimize=True)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     rep = yield

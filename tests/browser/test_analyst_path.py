@@ -250,4 +250,6 @@ def test_family_short_path(dashboard, dashboard_home, steps, family):
     goto(steps, dashboard, "Try_Model", "Try an active model")
     choose(page, "Family", f"{family} —")
     try_model(page, dashboard_home)
+    wait_idle(page, timeout_s=120)
+    page.wait_for_load_state("networkidle")
     steps.check("tried")
