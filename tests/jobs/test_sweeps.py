@@ -12,6 +12,7 @@ from db.session import session_scope
 from engine.configs import ConfigError
 from engine.core import FAMILIES, Family
 from engine.sweeps import parse_sweep_yaml, validate_spec
+from jobs import api
 from jobs.sweeps import SweepBlocked, cancel_sweep, load_study, submit_sweep
 
 
@@ -76,6 +77,21 @@ def test_median_pruner_stops_a_hopeless_trial_as_pruned(stack, worker):
     assert states[bad.trial_number] == "PRUNED"
 
 
+def test_guided_sweep_with_a_pruner_prunes_a_hopeless_trial(stack, worker):
+    """Optuna's TPE (seed 4 asks 0.3 first) and the median pruner: a learning rate that cannot
+    learn is stopped before its last epoch."""
+    spec = validate_spec({"method": "guided", "max_trials": 4, "parallel": 1, "pruner": "median", "seed": 4,
+                          "space": {"lr": [0.3, 1e-7], "epochs": 6, "batches": 3}})
+    sweep, runs = wait_sweep(submit_sweep(family="toy", spec=spec).id)
+    assert runs[0].config["lr"] == 0.3 and runs[0].status == RunStatus.completed
+    pruned = [r for r in runs if r.status == RunStatus.pruned]
+    assert pruned and all(r.config["lr"] == 1e-7 for r in pruned)
+    with session_scope() as s:
+        for r in pruned:
+            steps = [m.step for m in queries.metric_rows(session=s, run_id=r.id, names=["val/loss"])]
+            assert max(steps) < 5, "pruned before its last epoch"
+
+
 def test_cancel_sweep_stops_running_and_queued_trials(stack, worker):
     spec = validate_spec({"method": "random", "max_trials": 6, "parallel": 2,
                           "space": {"lr": {"range": [0.05, 0.2]}, "epochs": 20, "sleep_s": 0.2}})
@@ -91,6 +107,12 @@ def test_cancel_sweep_stops_running_and_queued_trials(stack, worker):
     sweep, runs = wait_sweep(sweep.id, statuses=("cancelled",), timeout=60)
     assert len(runs) == 2, "no trial is queued after the cancel"
     assert all(r.status == RunStatus.cancelled for r in runs)
+    never_started = [r.id for r in runs if r.started_at is None]
+    time.sleep(3)  # a queued trial that still started would show up now
+    with session_scope() as s:
+        later = queries.sweep_runs(session=s, sweep_id=sweep.id)
+    assert len(later) == 2 and all(r.status == RunStatus.cancelled for r in later)
+    assert [r.id for r in later if r.started_at is None] == never_started
 
 
 def test_an_impossible_space_names_the_key_and_queues_nothing(stack):
@@ -122,3 +144,34 @@ def test_the_sufficiency_gate_applies_to_the_whole_sweep(stack):
             submit_sweep(family="toy-gated", spec=spec, dataset_id=ds.id)
     finally:
         FAMILIES.unregister("toy-gated")
+
+
+def test_anomaly_grid_sweep_on_two_workers_names_the_best_trial(stack, worker):
+    """A grid of four anomaly trials through the queue with two training workers; the sweep view
+    names the best trial, the one the database ranks first."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT, start_worker, stop_worker
+
+    info = api.generate_sample_dataset("drawings", name="drawings-sweep", count=120, seed=3, timeout_s=120)
+    second = start_worker(stack, "sweep2")
+    try:
+        spec = validate_spec({"method": "grid", "parallel": 2, "max_trials": 4,
+                              "space": {"lr": [0.001, 0.003], "latent_dim": [4, 8], "epochs": 8,
+                                        "hidden_dims": [[32]], "batch_size": 16, "age_group": "3-9",
+                                        "min_samples": 5}})
+        sweep, runs = wait_sweep(submit_sweep(family="anomaly", spec=spec, dataset_id=info["dataset_id"]).id,
+                                 timeout=300)
+    finally:
+        stop_worker(second)
+    assert len(runs) == 4 and all(r.status == RunStatus.completed for r in runs), [(r.id, r.error) for r in runs]
+    assert len({r.worker for r in runs}) == 2, "both workers took trials"
+    assert sweep.metric == "val/loss" and sweep.direction == "minimize"
+    best = min(runs, key=lambda r: r.summary["val/loss"])
+    assert load_study(sweep).best_value == pytest.approx(best.summary["val/loss"])
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    at.switch_page("pages/9_Sweeps.py")
+    at.query_params["sweep"] = str(sweep.id)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(f"Best so far: trial {best.trial_number} (run #{best.id})" in m.value for m in at.success)
