@@ -315,6 +315,14 @@ def list_checkpoints(*, session: Session, run_id: int) -> list[Checkpoint]:
     return list(session.exec(stmt))
 
 
+def checkpoints_per_file(*, session: Session, run_id: int) -> list[Checkpoint]:
+    """One row per checkpoint file of a run: the newest row written for each path (older rows
+    describe bytes that a later save overwrote), in step order."""
+    newest = select(func.max(Checkpoint.id)).where(Checkpoint.run_id == run_id).group_by(Checkpoint.path)
+    stmt = select(Checkpoint).where(col(Checkpoint.id).in_(newest)).order_by(Checkpoint.step, Checkpoint.id)
+    return list(session.exec(stmt))
+
+
 def latest_checkpoint(*, session: Session, run_id: int) -> Checkpoint | None:
     stmt = (select(Checkpoint).where(Checkpoint.run_id == run_id)
             .order_by(col(Checkpoint.step).desc(), col(Checkpoint.id).desc()))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,8 +44,35 @@ def capture_run_output(path: Path) -> Iterator[None]:
             os.close(f)
 
 
+# CSI (colours, cursor moves, erase-line), OSC (titles, hyperlinks) and lone two-byte escapes
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def clean_log(text: str) -> str:
+    """Terminal output made readable as plain text: ANSI escapes stripped, each carriage-return
+    progress bar reduced to its last drawn state, runs of identical lines shown once with a count."""
+    out: list[str] = []
+    repeats = 0
+    for raw in ANSI.sub("", text).replace("\r\n", "\n").split("\n"):
+        # a bar redraws one line with \r; its last non-blank state is what a terminal ends up showing
+        states = [part for part in raw.split("\r") if part.strip()]
+        line = states[-1].rstrip() if states else ""
+        if out and line == out[-1]:
+            repeats += bool(line)  # blank runs shrink to one blank line, uncounted
+            continue
+        if repeats:
+            out[-1] += f"  [×{repeats + 1}]"
+        repeats = 0
+        out.append(line)
+    if repeats:
+        out[-1] += f"  [×{repeats + 1}]"
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
 def tail(path: Path, lines: int = 200, max_bytes: int = 256_000) -> str:
-    """The last ``lines`` lines of a log file ('' when there is none yet)."""
+    """The last ``lines`` lines of a log file, cleaned by :func:`clean_log` ('' when there is none yet)."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -53,6 +81,7 @@ def tail(path: Path, lines: int = 200, max_bytes: int = 256_000) -> str:
             data = fh.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
-    # progress bars rewrite one line with carriage returns: keep the last state of each
-    cleaned = [ln.rsplit("\r", 1)[-1] for ln in data.splitlines()]
+    if size > max_bytes:
+        data = data.split("\n", 1)[-1]  # the first line was cut by the seek
+    cleaned = clean_log(data).split("\n")
     return "\n".join(cleaned[-lines:])

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from db import queries
@@ -14,7 +13,8 @@ from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
 from ui.charts import curve_figures, resource_figure, resource_warnings
 from ui.curves import snapshot
-from ui.metrics import headline_tiles, headline_values, other_metric_tiles
+from ui.checkpoints import checkpoint_table
+from ui.metrics import grouped_metric_tiles, headline_tiles, headline_values
 from ui.sharing import share_box
 from ui.widgets import age_seconds, duration, run_label, status_badge
 from ui.page import page
@@ -68,7 +68,7 @@ def live(run_id: int) -> None:
         # curves kept in the dashboard process: only metric rows newer than the last refresh are read
         series, latest = snapshot(s, run_id, attempt=(str(run.started_at), run.resume_from))
         samples = queries.resource_samples(session=s, run_id=run_id, limit=600)
-        ckpts = queries.list_checkpoints(session=s, run_id=run_id)
+        ckpts = queries.checkpoints_per_file(session=s, run_id=run_id)
     status = RunStatus(run.status)
     actions(run, can_resume=bool(ckpts))
 
@@ -100,13 +100,9 @@ def live(run_id: int) -> None:
         # the run's final summary once it has one, else the newest logged values
         values = {**latest, **{k: v for k, v in (run.summary or {}).items() if isinstance(v, (int, float))}}
         st.subheader("Result" if run.summary else "Latest metrics")
-        shown = headline_tiles(run.family, run.task, values)
-        skip = {h.name for h, _ in headline_values(run.family, run.task, values)} if shown else set()
-        if shown:
-            with st.expander("All metrics"):
-                other_metric_tiles(values, skip=skip)
-        else:
-            other_metric_tiles(values, skip=skip)
+        headline_tiles(run.family, run.task, values)
+        # headlines appear once, on top; every other value sits under its stage
+        grouped_metric_tiles(values, skip={h.name for h, _ in headline_values(run.family, run.task, values)[:6]})
 
     figures = curve_figures({run_id: series})
     if figures:
@@ -123,13 +119,16 @@ def live(run_id: int) -> None:
         st.plotly_chart(resource_figure(samples), width="stretch", key="resources")
 
     if ckpts:
-        with st.expander(f"Checkpoints ({len(ckpts)})"):
-            st.dataframe(pd.DataFrame([{"step": c.step, "file": Path(c.path).name, "monitored": c.monitored,
-                                        "best": c.best, "sha256": c.sha256[:12]} for c in ckpts]),
-                         hide_index=True, width="stretch")
+        with st.expander(f"Checkpoints ({len(ckpts)} files)"):
+            checkpoint_table(ckpts, key=f"ckpt-{run_id}")
     if run.out_dir:
+        log = Path(run.out_dir) / LOG_NAME
         st.subheader("Log")
-        st.code(tail(Path(run.out_dir) / LOG_NAME, lines=60) or "(empty)", language="log")
+        st.code(tail(log, lines=60) or "(empty)", language=None, wrap_lines=True)
+        if log.is_file():
+            st.download_button("Full log", data=log.read_bytes, file_name=f"run-{run_id}-{LOG_NAME}",
+                               mime="text/plain", key="log-download", on_click="ignore",
+                               icon=":material/download:")
 
 
 # only a run that can still change polls the database; the buttons live inside the refreshing

@@ -78,3 +78,31 @@ def other_metric_tiles(metrics: Mapping[str, object], *, skip: set[str], per_row
         cols = st.columns(per_row)
         for col, (name, value) in zip(cols, rest[start:start + per_row]):
             col.metric(name, fmt(value))
+
+
+STAGES = ("train", "val", "test")
+
+
+def group_metrics(metrics: Mapping[str, object], *, skip: set[str] = frozenset()) -> dict[str, dict[str, float]]:
+    """Numeric metrics by stage (``train/…``, ``val/…``, ``test/…``, then everything else under
+    ``other``), each group sorted by name; groups with nothing in them are left out."""
+    groups: dict[str, dict[str, float]] = {stage: {} for stage in (*STAGES, "other")}
+    for name, value in sorted(metrics.items()):
+        if name in skip or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        stage = name.split("/", 1)[0] if "/" in name else "other"
+        groups[stage if stage in STAGES else "other"][name] = value
+    return {stage: values for stage, values in groups.items() if values}
+
+
+def grouped_metric_tiles(metrics: Mapping[str, object], *, skip: set[str], per_row: int = 6) -> None:
+    """All remaining numeric metrics as rounded tiles, one captioned block per stage (train, val,
+    test, other); a tile is labelled without its stage prefix and carries the full name as help."""
+    for stage, values in group_metrics(metrics, skip=skip).items():
+        st.caption(stage)
+        items = list(values.items())
+        for start in range(0, len(items), per_row):
+            cols = st.columns(per_row)
+            for col, (name, value) in zip(cols, items[start:start + per_row]):
+                short = name.split("/", 1)[1] if stage in STAGES else name
+                col.metric(short, fmt(value), help=name)
