@@ -70,19 +70,6 @@ def headline_tiles(family: str, task: str | None, metrics: Mapping[str, object],
     return True
 
 
-def other_metric_tiles(metrics: Mapping[str, object], *, skip: set[str], per_row: int = 6) -> None:
-    """The remaining numeric metrics as small tiles, sorted by name."""
-    rest = sorted((k, v) for k, v in metrics.items()
-                  if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool))
-    for start in range(0, len(rest), per_row):
-        cols = st.columns(per_row)
-        for col, (name, value) in zip(cols, rest[start:start + per_row]):
-            col.metric(name, fmt(value))
-
-
-STAGES = ("train", "val", "test")
-
-
 def group_metrics(metrics: Mapping[str, object], *, skip: set[str] = frozenset()) -> dict[str, dict[str, float]]:
     """Numeric metrics by stage (``train/…``, ``val/…``, ``test/…``, then everything else under
     ``other``), each group sorted by name; groups with nothing in them are left out."""
