@@ -56,17 +56,15 @@ def dashboard_home(dashboard) -> Path:
     return HOMES[dashboard]
 
 
-@pytest.fixture(scope="session")
-def dashboard(tmp_path_factory):
-    """The base URL of a dashboard started by ``python -m jobs.launcher`` in a fresh home."""
-    home = tmp_path_factory.mktemp("browser-home")
+def start_dashboard(root: Path, home: Path):
+    """Start ``python -m jobs.launcher`` from ``root`` in ``home``; return (process, url, log file)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "TRAINYARD_EXTRA_FAMILIES", "TRAINYARD_PASSWORD")}
     env.update({"TRAINYARD_HOME": str(home), "TRAINYARD_PORT": str(port), "TRAINYARD_WORKERS": "2",
                 "YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     log = open(home / "launcher.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "jobs.launcher"], cwd=ROOT, env=env, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "jobs.launcher"], cwd=root, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -74,22 +72,34 @@ def dashboard(tmp_path_factory):
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.read() == b"ok":
-                    break
+                    return proc, url, log
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.flush()
             raise RuntimeError(f"the dashboard did not start:\n{(home / 'launcher.log').read_text()[-3000:]}")
         time.sleep(0.3)
-    HOMES[url] = home
-    yield url
+
+
+def stop_dashboard(proc, log) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
     log.close()
-    shutil.copy(home / "launcher.log", ARTIFACTS / "launcher.log") if ARTIFACTS.exists() else None
+
+
+@pytest.fixture(scope="session")
+def dashboard(tmp_path_factory):
+    """The base URL of a dashboard started by ``python -m jobs.launcher`` in a fresh home."""
+    home = tmp_path_factory.mktemp("browser-home")
+    proc, url, log = start_dashboard(ROOT, home)
+    HOMES[url] = home
+    yield url
+    stop_dashboard(proc, log)
+    if ARTIFACTS.exists():
+        shutil.copy(home / "launcher.log", ARTIFACTS / "launcher.log")
 
 
 @pytest.fixture(scope="session")

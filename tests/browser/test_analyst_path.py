@@ -253,3 +253,32 @@ def test_family_short_path(dashboard, dashboard_home, steps, family):
     wait_idle(page, timeout_s=120)
     page.wait_for_load_state("networkidle")
     steps.check("tried")
+
+
+def test_a_broken_page_fails_its_step_with_a_screenshot(browser, tmp_path):
+    """The checks have teeth: a copy of the dashboard with a page that raises fails the step."""
+    import shutil
+
+    from tests.browser.conftest import ARTIFACTS, ROOT, start_dashboard, stop_dashboard
+
+    copy = tmp_path / "trainyard"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv", "var", "docs", "__pycache__"))
+    (copy / "pages" / "99_Broken.py").write_text(
+        "import streamlit as st\n\nfrom ui.page import page\n\npage('Broken')\nst.title('Broken')\n"
+        "raise RuntimeError('planted failure')\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    proc, url, log = start_dashboard(copy, home)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        steps = Steps(page, "broken")
+        page.goto(f"{url}/Broken")
+        page.get_by_role("heading", name="Broken").first.wait_for()
+        page.locator('[data-testid="stException"]').first.wait_for()
+        with pytest.raises(AssertionError, match="Streamlit exception"):
+            steps.check("page")
+        assert (ARTIFACTS / "broken-01-page.png").stat().st_size > 0
+    finally:
+        context.close()
+        stop_dashboard(proc, log)
