@@ -5,6 +5,8 @@ same everywhere: the key's dotted path and the reason.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from engine.safeio import UnsafeFile, load_yaml
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 __all__ = ["ConfigError", "FieldError", "default_config_text", "default_config", "validate_config",
-           "parse_config_yaml", "config_overrides"]
+           "parse_config_yaml", "config_overrides", "config_text", "load_config_data"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,59 @@ def config_overrides(family: Family, base: dict[str, Any], config_file: Path | N
             raise ConfigError(family.key, [FieldError(item, "expected KEY=VALUE")], "--set")
         data[key.strip()] = _load_yaml(family, value, f"--set {key.strip()}") if value.strip() else None
     return data
+
+
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*):(\s*)(.*?)(\s+#.*)?$")
+
+
+def _flow(value: Any) -> str:
+    """One YAML line for a value (JSON is YAML; it quotes strings that would read as another type)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def config_text(family: Family, values: dict[str, Any], extra: dict[str, Any] | None = None,
+                comments: dict[str, str] | None = None) -> str:
+    """The family's commented defaults file with ``values`` written in, so the YAML editor shows
+    what the form says and keeps each key's comment. ``extra`` keys (page-level, such as the
+    anomaly ``age_groups``) are added at the top. Falls back to a plain dump when a line cannot be
+    rewritten faithfully. ``comments`` adds a trailing comment to an ``extra`` key."""
+    base = default_config_text(family)
+    defaults = _load_yaml(family, base, "defaults") or {}
+    lines, out, seen = base.splitlines(), [], set()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _TOP_KEY.match(line)
+        i += 1
+        if not m:
+            out.append(line)
+            continue
+        key = m.group(1)
+        seen.add(key)
+        nested = []
+        while not m.group(3) and i < len(lines) and lines[i][:1] in (" ", "-", "\t"):
+            nested.append(lines[i])  # a block value: replaced whole when the value changed
+            i += 1
+        if key not in values:
+            continue  # replaced by an ``extra`` key (e.g. age_group by age_groups)
+        if values[key] == defaults.get(key):
+            out += [line, *nested]
+        else:
+            out.append(f"{key}: {_flow(values[key])}{m.group(4) or ''}")
+    out += [f"{k}: {_flow(v)}" for k, v in values.items() if k not in seen]
+    head = [f"{k}: {_flow(v)}" + (f"  # {(comments or {})[k]}" if k in (comments or {}) else "")
+            for k, v in (extra or {}).items()]
+    text = "\n".join(head + out) + "\n"
+    try:
+        parsed = _load_yaml(family, text, "YAML")
+    except ConfigError:
+        parsed = None
+    if parsed != {**values, **(extra or {})}:
+        text = yaml.safe_dump({**(extra or {}), **values}, sort_keys=False)
+    return text
+
+
+def load_config_data(family: Family, text: str, source: str = "YAML") -> Any:
+    """The plain data of YAML text, read with the editor's rules but not validated yet (the
+    Launch page expands page-level keys such as ``age_groups`` before validating)."""
+    return _load_yaml(family, text, source)

@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 __all__ = [
     "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunDiverged", "LaunchBlocked",
-    "RunContext", "Trainer",
+    "TaskMismatch", "RunContext", "Trainer",
     "FamilyConfig", "Family", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
 
@@ -46,6 +46,11 @@ class LaunchBlocked(ValueError):
         self.reasons = list(reasons)
         super().__init__(f"{family} launch blocked by the data sufficiency gate: " + "; ".join(self.reasons)
                          + " (launch with override to go on anyway)")
+
+
+class TaskMismatch(str):
+    """A gate reason saying the config's task is not one the dataset can train (e.g. classify on
+    detect data): a plain string everywhere, so pages can tell it from "not enough data"."""
 
 
 @runtime_checkable

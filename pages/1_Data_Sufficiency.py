@@ -17,6 +17,12 @@ from ui.page import page
 page("Data sufficiency")
 st.title("Data sufficiency")
 
+# A dataset just imported or generated: its confirmation survives the rerun that lists it, and
+# the Dataset selector below opens on it.
+SELECTED, FLASH = "sufficiency-dataset", "sufficiency-flash"
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH))
+
 with session_scope() as s:
     datasets = queries.list_datasets(session=s)
 
@@ -41,6 +47,9 @@ with st.expander("Add a dataset", expanded=not datasets):
                     with st.spinner("Scanning and checking every file…"):
                         dataset, report = import_dataset(name=ds_name, kind=kind, root=Path(folder), replace=replace)
                     st.success(f"Imported {len(report.samples)} samples; {len(report.problems)} problem(s).")
+                    st.session_state[SELECTED] = dataset.id
+                    with session_scope() as s:  # list it below without a rerun (the problems stay shown)
+                        datasets = queries.list_datasets(session=s)
                     for p in report.problems[:200]:
                         st.markdown(f"- `{p.path}`{f' line {p.line}' if p.line else ''}: {p.reason}")
                 except DatasetExists as exc:
@@ -56,7 +65,9 @@ with st.expander("Add a dataset", expanded=not datasets):
                 try:
                     with st.spinner("Generating on a worker…"):
                         info = api.generate_sample_dataset(kind, **options)
-                    st.success(f"Dataset {info['name']!r}: {info['samples']} samples.")
+                    st.session_state[FLASH] = (f"Generated dataset {info['name']!r}: {info['samples']} samples; "
+                                               "it is selected below.")
+                    st.session_state[SELECTED] = info["dataset_id"]
                     st.rerun()
                 except (TimeoutError, RuntimeError) as exc:
                     st.error(str(exc))
@@ -65,7 +76,11 @@ if not datasets:
     st.info("No dataset yet.")
     st.stop()
 
-dataset = st.selectbox("Dataset", datasets, format_func=lambda d: f"{d.name} · {d.kind}")
+by_id = {d.id: d for d in datasets}
+if st.session_state.get(SELECTED) not in by_id:
+    st.session_state.pop(SELECTED, None)  # deleted meanwhile, or a dataset added after the list was read
+dataset = by_id[st.selectbox("Dataset", list(by_id), key=SELECTED,
+                             format_func=lambda i: f"{by_id[i].name} · {by_id[i].kind}")]
 summary = dataset.summary or {}
 cols = st.columns(3)
 cols[0].metric("samples", summary.get("samples", 0))

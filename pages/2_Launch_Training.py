@@ -5,12 +5,13 @@ import streamlit as st
 
 from db import queries
 from db.session import session_scope
-from engine.configs import ConfigError, default_config, default_config_text, parse_config_yaml, validate_config
+from engine.configs import ConfigError, default_config, load_config_data, validate_config
 from engine.core import LaunchBlocked
 from engine.families import FAMILIES
 from jobs import api
 from jobs.connection import QueueUnavailable
-from ui.forms import family_form, generic_form
+from ui.forms import family_form, form_yaml_text, generic_form, run_names, yaml_configs
+from ui.gate import show_blockers
 from ui.page import page
 
 page("Launch")
@@ -42,7 +43,12 @@ if mode == "Sweep":
         st.stop()
     sweep_launcher(family, dataset.id if dataset else None, priority)
     st.stop()
-name = st.text_input("Run name (optional)")
+head = st.columns([3, 2], vertical_alignment="bottom")
+name = head[0].text_input("Run name (optional)",
+                          help="Runs launched together get a suffix each (anomaly: the age group, e.g. 'anomaly 3-6')")
+override = head[1].checkbox("Launch even if the data sufficiency check says no", key="override",
+                            help="Without it the launch is refused while the data sufficiency check lists reasons; "
+                                 "with it the runs are queued anyway.")
 if family.description:
     st.caption(family.description)
 
@@ -54,12 +60,16 @@ with form_tab:
     configs = form_values if isinstance(form_values, list) else [form_values]
     launch_form = st.button("Validate and launch", type="primary", key="launch-form")
 with yaml_tab:
-    st.caption("Every key of this family, with its type and meaning in the comments.")
-    text = st.text_area("config.yaml", value=default_config_text(family), height=420, key=f"yaml-{family_key}")
+    st.caption("Every key of this family, with its type and meaning in the comments. It follows the form: "
+               "a change there rewrites this text; edits here launch from this tab."
+               + (" `age_groups: [3-6, 6-9]` launches one run per age group." if family_key == "anomaly" else ""))
+    yaml_key, synced_key = f"yaml-{family_key}", f"yaml-from-form-{family_key}"
+    form_text = form_yaml_text(family, configs)
+    if st.session_state.get(synced_key) != form_text:  # the form changed (or first visit): show it
+        st.session_state[synced_key] = form_text
+        st.session_state[yaml_key] = form_text
+    text = st.text_area("config.yaml", height=420, key=yaml_key)
     launch_yaml = st.button("Validate and launch", type="primary", key="launch-yaml")
-override = st.checkbox("Launch even if the data sufficiency check says no", key="override",
-                       help="Without it the launch is refused while the data sufficiency check lists reasons; "
-                            "with it the runs are queued anyway.")
 
 
 def show_errors(exc: ConfigError) -> None:
@@ -68,35 +78,35 @@ def show_errors(exc: ConfigError) -> None:
         st.markdown(f"- **`{err.field or '(document)'}`** — {err.message}")
 
 
-def launch(raw_configs: list) -> None:
+def refuse(reasons: list[str]) -> None:
+    show_blockers(reasons)
+    st.info("Fix the data, change the config, or tick the override box to launch anyway.")
+
+
+def launch(raw_configs: list, source: str = "config") -> None:
     try:
-        validated = [validate_config(family, c) if isinstance(c, dict) else c for c in raw_configs]
+        validated = [validate_config(family, c) if isinstance(c, dict) or c is None else c for c in raw_configs]
     except ConfigError as exc:
-        show_errors(exc)
+        show_errors(ConfigError(family_key, exc.errors, source))
         return
     if family.dataset_kind and dataset is None:
         st.error(f"Choose a `{family.dataset_kind}` dataset first.")
         return
     blockers = [b for cfg in validated for b in family.launch_blockers(dataset.id if dataset else None, cfg)]
     if blockers and not override:
-        st.error("Not enough data for this launch:")
-        for b in blockers:
-            st.markdown(f"- {b}")
-        st.info("Fix the data, change the config, or tick the override box to launch anyway.")
+        refuse(blockers)
         return
     try:
         runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
-                               name=name if len(validated) == 1 else (f"{name} {i + 1}" if name else ""),
-                               priority=priority, override=override)
-                for i, cfg in enumerate(validated)]
+                               name=run_name, priority=priority, override=override)
+                for cfg, run_name in zip(validated, run_names(family, name, validated))]
     except QueueUnavailable as exc:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
-    except LaunchBlocked as exc:  # the data changed between the check above and the submit
-        st.error("Not enough data for this launch:")
-        for b in exc.reasons:
-            st.markdown(f"- {b}")
         return
-    st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id}" for r in runs))
+    except LaunchBlocked as exc:  # the data changed between the check above and the submit
+        refuse(exc.reasons)
+        return
+    st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.name or ''}".rstrip() for r in runs))
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
 
@@ -104,6 +114,6 @@ if launch_form:
     launch(configs)
 if launch_yaml:
     try:
-        launch([parse_config_yaml(family, text)])
+        launch(yaml_configs(family, load_config_data(family, text)), "YAML")
     except ConfigError as exc:
         show_errors(exc)

@@ -8,6 +8,7 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from engine.families.anomaly.config import parse_age_range, scope_for_age
+from engine.families.anomaly.metrics import percentile_label
 from jobs import api
 from ui.page import page
 
@@ -72,12 +73,19 @@ with right:
         except (TimeoutError, RuntimeError) as exc:
             st.error(str(exc))
             st.stop()
+        anomalous = bool(result["is_anomaly"])
+        limit = float(result["threshold_percentile"])
         c = st.columns(3)
         c[0].metric("reconstruction error", f"{result['reconstruction_error']:.4g}")
-        c[1].metric("threshold", f"{result['threshold']:.4g}")
-        c[2].metric("percentile in group", f"{result['percentile']:.0f}",
-                    help="share of the group's normal validation drawings that score at or below this one")
-        if result["is_anomaly"]:
-            st.error("Anomalous: the reconstruction error is above the group's threshold.")
+        c[1].metric("threshold", f"{result['threshold']:.4g}",
+                    help=f"the {limit:.1f}th percentile of the group's normal validation drawings' errors")
+        c[2].metric("percentile in group", percentile_label(result["percentile"], limit, anomalous),
+                    help="where this drawing's error falls among the group's normal validation drawings "
+                         "(0: below all of them, 100: above all), interpolated between them the way the "
+                         f"threshold was placed. The threshold sits at {limit:.1f}, so a drawing is anomalous "
+                         f"exactly when its percentile is above {limit:.1f}.")
+        if anomalous:
+            st.error(f"Anomalous: the reconstruction error is above the group's threshold (percentile above "
+                     f"{limit:.1f}).")
         else:
-            st.success("Within the normal range for this age group.")
+            st.success(f"Within the normal range for this age group (percentile at or below {limit:.1f}).")

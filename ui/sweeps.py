@@ -14,6 +14,7 @@ from db.models import Run, RunStatus, Sweep
 from engine.configs import CONFIG_DIR, ConfigError, default_config
 from engine.core import Family
 from engine.sweeps import parse_space, parse_sweep_yaml, validate_spec
+from ui.gate import show_blockers
 
 __all__ = ["sweep_launcher", "sweep_counts", "best_trial", "trial_table", "metric_vs_trial_figure",
            "parallel_coordinates_figure", "default_sweep_text", "varied_keys"]
@@ -109,9 +110,7 @@ def sweep_launcher(family: Family, dataset_id: int | None, priority: str) -> Non
             st.markdown(f"- **`{err.field or '(document)'}`** — {err.message}")
         return
     except SweepBlocked as exc:
-        st.error("Not enough data for this sweep:")
-        for reason in exc.reasons:
-            st.markdown(f"- {reason}")
+        show_blockers(exc.reasons, what="sweep")
         st.info("Fix the data, narrow the space, or tick the override box to start anyway.")
         return
     except QueueUnavailable as exc:

@@ -1,6 +1,11 @@
 """Launch forms. ``ui/forms/<family>.py`` may define ``render_form(defaults) -> dict | list[dict]``
 (a list launches one run per config); otherwise ``generic_form`` renders the config's
-top-level scalar fields."""
+top-level scalar fields.
+
+A form module may also define, for a form that launches several runs at once:
+``yaml_text(family, configs) -> str`` (the YAML editor's text for those configs),
+``expand_yaml(data) -> list[dict]`` (the editor's data → one config per run) and
+``run_label(config) -> str`` (what tells the runs apart in their names)."""
 from __future__ import annotations
 
 import typing
@@ -10,6 +15,8 @@ from typing import Any, Literal
 import streamlit as st
 from pydantic import BaseModel
 
+from engine.configs import config_text
+from engine.core import Family
 from ui import optional_module
 
 
@@ -44,3 +51,30 @@ def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) 
             continue
         i += 1
     return values
+
+
+def form_yaml_text(family: Family, configs: list[dict[str, Any]]) -> str:
+    """What the YAML editor shows for the form's current configs (comments kept)."""
+    custom = family_form(family.key)
+    if custom is not None and hasattr(custom, "yaml_text"):
+        return custom.yaml_text(family, configs)
+    return config_text(family, configs[0])
+
+
+def yaml_configs(family: Family, data: Any) -> list[Any]:
+    """The configs (one per run) that the YAML editor's data launches."""
+    custom = family_form(family.key)
+    if custom is not None and hasattr(custom, "expand_yaml"):
+        return custom.expand_yaml(data)
+    return [data]
+
+
+def run_names(family: Family, name: str, configs: list[BaseModel]) -> list[str]:
+    """Run names: the user's name as is for one run; with several, the name (or the family when
+    none was given, for a form that labels its runs) plus what tells each run apart."""
+    custom = family_form(family.key)
+    if custom is not None and hasattr(custom, "run_label"):
+        return [f"{name or family.key} {custom.run_label(c)}" for c in configs]
+    if len(configs) == 1:
+        return [name]
+    return [f"{name} {i + 1}" if name else "" for i in range(len(configs))]

@@ -1,14 +1,20 @@
 """Launch form for ``anomaly``: the age groups to train (one run each) and the autoencoder and
-training options practitioners change most; every other key is editable in the YAML editor."""
+training options practitioners change most; every other key is editable in the YAML editor.
+
+The Launch page's YAML editor also takes ``age_groups`` (a list such as ``["3-6", "6-9"]`` or a
+comma string ``"3-6,6-9"``) in place of ``age_group``: one run per group, each named by its group.
+It is a page-level key, not a config field: the CLI has ``--age-groups`` for the same thing."""
 from __future__ import annotations
 
 from typing import Any
 
 import streamlit as st
 
+from engine.configs import ConfigError, FieldError, config_text
+from engine.core import Family
 from engine.families.anomaly.config import AnomalyConfig, parse_age_groups
 
-__all__ = ["render_form"]
+__all__ = ["render_form", "yaml_text", "expand_yaml", "run_label"]
 
 _K = "anomaly-form"
 
@@ -69,3 +75,34 @@ def render_form(defaults: dict[str, Any]) -> list[dict[str, Any]]:
         return [{**v, "age_group": groups_text}]  # validation then names age_group and nothing is queued
     st.caption(f"Launching queues {len(groups)} run(s): " + ", ".join(groups))
     return [{**v, "age_group": g} for g in groups]
+
+
+def yaml_text(family: Family, configs: list[dict[str, Any]]) -> str:
+    """One group: the plain config. Several: ``age_groups`` listing them and every other key once."""
+    if len(configs) == 1:
+        return config_text(family, configs[0])
+    values = {k: v for k, v in configs[0].items() if k != "age_group"}
+    return config_text(family, values, extra={"age_groups": [c["age_group"] for c in configs]},
+                       comments={"age_groups": "(list of LO-HI) Launch page: one run per age group; "
+                                               "use age_group for a single one"})
+
+
+def expand_yaml(data: Any) -> list[Any]:
+    """``age_groups`` → one config per group (``age_group`` set); anything else unchanged."""
+    if not isinstance(data, dict) or "age_groups" not in data:
+        return [data]
+    rest = {k: v for k, v in data.items() if k != "age_groups"}
+    if "age_group" in rest:
+        raise ConfigError("anomaly", [FieldError("age_groups", "give age_group or age_groups, not both")], "YAML")
+    groups = data["age_groups"]
+    text = ",".join(map(str, groups)) if isinstance(groups, list) else str(groups)
+    try:
+        ranges = parse_age_groups(text)
+    except ValueError as exc:
+        raise ConfigError("anomaly", [FieldError("age_groups", str(exc))], "YAML") from None
+    return [{**rest, "age_group": g.label} for g in ranges]
+
+
+def run_label(config: Any) -> str:
+    """Runs are told apart by their age group: "anomaly 3-6"."""
+    return str(config.age_group)

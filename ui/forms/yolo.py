@@ -44,8 +44,9 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["workers"] = int(c[0].number_input("workers", min_value=0, value=int(v["workers"]), key=f"{k}-workers"))
     v["train_ratio"] = float(c[1].slider("train ratio (no val split)", 0.5, 0.95, float(v["train_ratio"]), 0.05,
                                          key=f"{k}-ratio"))
-    v["min_per_class"] = int(c[2].number_input("min images per class", min_value=0, value=int(v["min_per_class"]),
-                                               key=f"{k}-min"))
+    v["min_per_class"] = int(c[2].number_input("min training images per class", min_value=0,
+                                               value=int(v["min_per_class"]), key=f"{k}-min",
+                                               help="launch gate: images of the train split holding each class"))
     v["model"] = c[3].text_input("start from .pt (optional)", value=v.get("model") or "", key=f"{k}-model",
                                  help="a local weights file on the workers; empty builds the model from its yaml") or None
     with st.expander("Augmentation"):

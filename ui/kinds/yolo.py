@@ -22,8 +22,9 @@ def render_sufficiency(dataset: Dataset) -> None:
         return
     stats = dataset_stats(samples, summary.get("names", []))
     task = summary.get("task") or "?"
-    minimum = st.number_input("Minimum images per class", min_value=1, value=100, step=10,
-                              help="Below this a class is flagged; the Launch page blocks it via min_per_class.")
+    minimum = st.number_input("Minimum training images per class", min_value=1, value=100, step=10,
+                              help="Images of the train split holding the class; below this a class is "
+                                   "flagged, and the Launch page blocks it via min_per_class.")
     cols = st.columns(5)
     cols[0].metric("task", task)
     cols[1].metric("classes", len(stats.classes))

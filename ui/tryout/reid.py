@@ -45,7 +45,8 @@ def render_try(model) -> None:
         st.error(str(exc))
         return
     st.image(result["image_png"], caption=f"query and its top-{len(result['matches'])} of "
-                                          f"{result['gallery_size']} gallery images (green: same person, red: not)")
+                                          f"{result['gallery_size']} gallery images (green: same person, red: not)",
+             width="stretch")
     hits = [m["match"] for m in result["matches"] if m["match"] is not None]
     if hits:
         st.caption(f"{sum(hits)} of the top {len(hits)} are the query's identity {result['query']['identity']}.")

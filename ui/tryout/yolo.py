@@ -27,7 +27,8 @@ def render_try(model) -> None:
         st.error(str(exc))
         return
     left, right = st.columns([3, 2])
-    left.image(result.get("image_png") or upload.getvalue(), caption=upload.name)
+    # the annotated image fills its column (scaled up when small) so labels and boxes can be read
+    left.image(result.get("image_png") or upload.getvalue(), caption=upload.name, width="stretch")
     with right:
         if result.get("top5"):
             st.subheader("Top 5")

@@ -1,8 +1,10 @@
 """Analyze one drawing with a registered age-group model (runs on a worker).
 
 ``payload``: ``image`` (bytes) and ``age`` (years). Returns the reconstruction error, the
-model's threshold, the anomaly flag and the error's percentile among the group's validation
-drawings (normal ones), plus which model and group answered.
+model's threshold, the anomaly flag and the percentile ranks of the error and of the threshold
+among the group's validation drawings (normal ones), ranked the way training placed the
+threshold, so "anomalous" is exactly "percentile above the threshold's"; plus which model and
+group answered.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from engine.checkpoints import load_checkpoint
 from engine.families.anomaly.backbone import feature_vector, load_backbone
 from engine.families.anomaly.config import AnomalyConfig
 from engine.families.anomaly.data import check_image
-from engine.families.anomaly.metrics import percentile_of
+from engine.families.anomaly.metrics import percentile_rank
 from engine.families.anomaly.trainer import ARTIFACT_KIND, build_model
 
 __all__ = ["predict", "load", "load_model"]
@@ -61,8 +63,10 @@ def predict(model: Any, payload: dict[str, Any]) -> dict[str, Any]:
     x = ((x - state["mean"]) / state["std"]).unsqueeze(0).float()
     error = float(net.errors(x)[0])
     threshold = float(model.threshold if model.threshold is not None else state["threshold"])
+    val_errors = state["val_errors"].numpy()
     lo, hi = (float(v) for v in state["age_group"].split("-"))
     return {"reconstruction_error": error, "threshold": threshold, "is_anomaly": error > threshold,
-            "percentile": percentile_of(error, state["val_errors"].numpy()),
+            "percentile": percentile_rank(error, val_errors),
+            "threshold_percentile": percentile_rank(threshold, val_errors),
             "age_group": state["age_group"], "age": age, "age_in_group": lo <= age <= hi,
             "model_version_id": model.id, "backbone": state["backbone"]}

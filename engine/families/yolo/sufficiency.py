@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.core import TaskMismatch
 from engine.families.yolo.config import compatible_tasks
 
 __all__ = ["ClassStats", "DatasetStats", "dataset_stats", "box_size_bins", "warnings", "launch_blockers",
@@ -30,6 +31,12 @@ class ClassStats:
     @property
     def total_images(self) -> int:
         return sum(self.images.values())
+
+    @property
+    def train_images(self) -> int:
+        """Images of the train split holding this class: what ``min_per_class`` counts (val and
+        test images teach the model nothing)."""
+        return self.images.get("train", 0)
 
     @property
     def total_instances(self) -> int:
@@ -87,8 +94,9 @@ def warnings(stats: DatasetStats, *, min_per_class: int = 100) -> list[str]:
     if not stats.images_per_split:
         return ["the dataset has no valid images"]
     for c in stats.classes:
-        if c.total_images < min_per_class:
-            out.append(f"class {c.name!r} has {c.total_images} image(s); at least {min_per_class} are recommended")
+        if c.train_images < min_per_class:
+            out.append(f"class {c.name!r} has {c.train_images} training image(s); at least {min_per_class} "
+                       "are recommended")
     if not stats.images_per_split.get("val"):
         out.append("no val split: training splits the train images by the config's train_ratio")
     for c in stats.classes:
@@ -104,7 +112,8 @@ def warnings(stats: DatasetStats, *, min_per_class: int = 100) -> list[str]:
 
 
 def launch_blockers(dataset_id: int, config: Any) -> list[str]:
-    """Reasons to refuse a launch: a task the data cannot train, or classes below ``min_per_class``."""
+    """Reasons to refuse a launch: a task the data cannot train (a ``TaskMismatch``), or classes
+    with fewer training images than ``min_per_class``."""
     from db import queries
     from db.session import session_scope
 
@@ -117,11 +126,12 @@ def launch_blockers(dataset_id: int, config: Any) -> list[str]:
     task = summary.get("task")
     out = []
     if config.task not in compatible_tasks(task):
-        out.append(f"this dataset holds {task or 'no usable'} data and cannot train task {config.task!r}")
+        out.append(TaskMismatch(f"this dataset holds {task or 'no usable'} data and cannot train task "
+                                f"{config.task!r}"))
     stats = dataset_stats(samples, summary.get("names", []))
     if not samples:
         out.append("the dataset has no valid images")
     minimum = getattr(config, "min_per_class", 0)
-    out += [f"class {c.name!r} has {c.total_images} image(s), below min_per_class={minimum}"
-            for c in stats.classes if minimum and c.total_images < minimum]
+    out += [f"class {c.name!r} has {c.train_images} training image(s), below min_per_class={minimum}"
+            for c in stats.classes if minimum and c.train_images < minimum]
     return out
