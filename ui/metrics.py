@@ -70,6 +70,9 @@ def headline_tiles(family: str, task: str | None, metrics: Mapping[str, object],
     return True
 
 
+STAGES = ("train", "val", "test")
+
+
 def group_metrics(metrics: Mapping[str, object], *, skip: set[str] = frozenset()) -> dict[str, dict[str, float]]:
     """Numeric metrics by stage (``train/…``, ``val/…``, ``test/…``, then everything else under
     ``other``), each group sorted by name; groups with nothing in them are left out."""
