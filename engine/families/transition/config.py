@@ -62,6 +62,8 @@ class TransitionConfig(FamilyConfig):
     weight_decay: float = Field(1e-4, ge=0, le=1, description="weight decay")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     scheduler: Literal["none", "cosine", "step", "plateau"] = Field("cosine", description="learning-rate schedule")
+    warmup_epochs: int = Field(1, ge=0, le=1000,
+                               description="linear learning-rate warmup over this many epochs' optimizer steps (0: off)")
     step_size: int = Field(10, ge=1, le=100_000, description="step scheduler: epochs between decays")
     gamma: float = Field(0.5, gt=0, le=1, description="step/plateau scheduler: decay factor")
     plateau_patience: int = Field(3, ge=0, le=10_000, description="plateau scheduler: epochs without improvement")

@@ -80,6 +80,31 @@ class TransitionModule(L.LightningModule):
     def test_step(self, batch, batch_idx: int) -> None:
         self._losses(batch, "test")
 
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
+        """During the first ``warmup_epochs`` epochs' optimizer steps the scheduled learning rate is
+        scaled by (step + 1) / warmup steps for this step only, then restored: the schedule itself
+        (any of them, plateau included) never sees the scaled value. Adam's first updates are
+        full-size whatever the gradient scale, so a fresh transformer settles before taking them at
+        the full rate."""
+        warmup = self.config.warmup_epochs * self._steps_per_epoch()
+        if self.global_step >= warmup:
+            optimizer.step(closure=optimizer_closure)
+            return
+        scale = (self.global_step + 1) / warmup
+        scheduled = [group["lr"] for group in optimizer.param_groups]
+        for group, lr in zip(optimizer.param_groups, scheduled):
+            group["lr"] = lr * scale
+        try:
+            optimizer.step(closure=optimizer_closure)
+        finally:
+            for group, lr in zip(optimizer.param_groups, scheduled):
+                group["lr"] = lr
+
+    def _steps_per_epoch(self) -> int:
+        batches = self.trainer.num_training_batches
+        accumulate = self.trainer.accumulate_grad_batches
+        return max(1, -(-int(batches) // accumulate)) if batches != float("inf") else 1
+
     def configure_optimizers(self):
         cfg = self.config
         if cfg.optimizer == "sgd":

@@ -19,17 +19,18 @@ from jobs import api
 from settings import get_settings
 from tests.conftest import wait_for_status
 
-TINY = {"d_model": 32, "num_heads": 4, "num_layers": 1, "cnn_channels": 16, "batch_size": 16, "lr": 2e-3,
-        "early_stop_patience": 0, "scheduler": "cosine"}
-EPOCHS = 12
+TINY = {"d_model": 32, "num_heads": 4, "num_layers": 1, "cnn_channels": 32, "batch_size": 16, "lr": 3e-3,
+        "early_stop_patience": 0, "scheduler": "cosine", "warmup_epochs": 1}
+EPOCHS = 15
 PER_GROUP = 80
 ENDED = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled]
-# Measured on the generated data (8 patients x 80, 1 thread, lr 2e-3): predicting the training mean
-# scores a val main-task loss of about 0.47; the tiny model reaches about 0.44 after the first epoch
-# and 0.24-0.25 at its best (0.50-0.55 of the baseline; every axis learns, translations best).
-# The bars are set well inside that.
-BASELINE_RATIO = 0.7
-LEARNING_RATIO = 0.75
+# Measured on the generated data (8 patients x 80, 1 thread, lr 3e-3 after a one-epoch warmup, cosine):
+# predicting the training mean scores a val main-task loss of about 0.47; the tiny model reaches
+# about 0.40 after the first epoch and 0.17 at its best (0.42 of its first epoch, 0.36 of the
+# baseline; with data seed 2: 0.46 and 0.41). Without the warmup the best was 0.53 of the first
+# epoch, with 16 CNN channels 0.59. The issue asks for at least half.
+BASELINE_RATIO = 0.6
+LEARNING_RATIO = 0.5
 
 
 @pytest.fixture(scope="module")
