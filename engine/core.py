@@ -127,6 +127,15 @@ class Trainer(ABC):
     """One family's training. Subclasses supply ``fit``; the run lifecycle lives in ``jobs``."""
     family: ClassVar[str]
 
+    def require_dataset(self, dataset: DatasetRef | None) -> DatasetRef:
+        """The dataset, when it is an imported one of this family's kind; else a clear error."""
+        kind = FAMILIES[self.family].dataset_kind
+        if dataset is None or dataset.id is None:
+            raise ValueError(f"a {self.family} run needs a dataset of kind {kind!r}")
+        if dataset.kind != kind:
+            raise ValueError(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; {self.family} runs need {kind!r}")
+        return dataset
+
     @abstractmethod
     def fit(self, config: Any, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
         """Train one model; return its summary. Stop early (raise ``RunCancelled``) when

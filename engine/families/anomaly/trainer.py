@@ -113,10 +113,7 @@ class AnomalyTrainer(Trainer):
     family = "anomaly"
 
     def fit(self, config: AnomalyConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
-        if dataset is None or dataset.id is None:
-            raise ValueError("an anomaly run needs a drawings dataset")
-        if dataset.kind != "drawings":
-            raise ValueError(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; anomaly runs need 'drawings'")
+        self.require_dataset(dataset)
         group = config.age_group
         rows = _group_samples(dataset, config)
         normal = [r for r in rows if not is_anomalous(r[2])]

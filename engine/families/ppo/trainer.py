@@ -108,10 +108,7 @@ class PpoTrainer(Trainer):
 
         from engine.families.ppo.callbacks import RunCallback, context_logger
 
-        if dataset is None or dataset.id is None:
-            raise ValueError("a ppo run needs a logos dataset")
-        if dataset.kind != "logos":
-            raise ValueError(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; ppo runs need 'logos'")
+        self.require_dataset(dataset)
         ctx.progress(0, 1, "prepare")
         images = load_images(dataset)
         train = images.get("train", [])

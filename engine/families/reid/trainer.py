@@ -132,10 +132,7 @@ class ReidTrainer(Trainer):
     family = "reid"
 
     def fit(self, config: ReidConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
-        if dataset is None or dataset.id is None:
-            raise ValueError("a reid run needs a market1501 dataset")
-        if dataset.kind != "market1501":
-            raise ValueError(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; reid runs need 'market1501'")
+        self.require_dataset(dataset)
         device = ctx.device
         if device == "mps":  # torchreid's engine moves batches with .cuda() or not at all
             log.warning("torchreid's engine has no MPS path; training on the CPU")

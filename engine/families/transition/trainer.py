@@ -102,10 +102,7 @@ class TransitionTrainer(Trainer):
     family = "transition"
 
     def fit(self, config: TransitionConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
-        if dataset is None or dataset.id is None:
-            raise ValueError("a transition run needs a dataset of kind 'transitions'")
-        if dataset.kind != "transitions":
-            raise ValueError(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; transition runs need 'transitions'")
+        self.require_dataset(dataset)
         quiet_lightning()
         import lightning as L
         from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
