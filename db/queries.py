@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, cast, delete, func, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from db.models import (FINISHED, ActivationPolicy, Checkpoint, Dataset, Embedding, Metric, ModelEvent,
@@ -196,10 +197,16 @@ def add_metrics(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     now = utcnow()
     conn = session.connection()
     if conn.dialect.name == "postgresql":
+        statement = f"COPY metric ({', '.join(columns)}) FROM STDIN"
         cursor = conn.connection.driver_connection.cursor()
-        with cursor, cursor.copy(f"COPY metric ({', '.join(columns)}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row(tuple(r.get(c, now) if c == "time" else r.get(c) for c in columns))
+        try:
+            with cursor, cursor.copy(statement) as copy:
+                for r in rows:
+                    copy.write_row(tuple(r.get(c, now) if c == "time" else r.get(c) for c in columns))
+        except conn.dialect.dbapi.Error as exc:
+            # the raw driver cursor bypasses SQLAlchemy: wrap its error the way SQLAlchemy would,
+            # so lock and serialization failures are recognised (and retried) like any other write
+            raise DBAPIError.instance(statement, None, exc, conn.dialect.dbapi.Error) from exc
         return
     # the column types' own converters, once per distinct timestamp rather than per row and column
     to_db = table.c.time.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
