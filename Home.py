@@ -41,7 +41,6 @@ def queue_panel() -> None:
 
 
 queue_panel()
-api.reap_lost_runs()
 
 
 @st.fragment(run_every=5)

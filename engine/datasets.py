@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core import Registry
-from engine.safeio import UnsafeFile, inside
+from engine.safeio import UnsafeFile, inside, is_within
 
 __all__ = ["SampleRecord", "Problem", "ScanReport", "DatasetKind", "DATASET_KINDS", "register_kind",
            "confine", "folder_name", "printable", "confined", "list_files"]
@@ -114,7 +114,7 @@ def confine(root: Path, data_root: Path) -> Path:
     """Resolve ``root`` and refuse anything outside ``data_root`` (no ``..`` or symlink escapes)."""
     resolved = Path(root).expanduser().resolve()
     base = Path(data_root).expanduser().resolve()
-    if resolved != base and base not in resolved.parents:
+    if not is_within(resolved, base):
         raise ValueError(f"dataset folder {resolved} is outside the data root {base}")
     return resolved
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["UnsafeFile", "MAX_PIXELS", "MAX_TEXT_BYTES", "MAX_NESTING", "inside", "open_image",
+__all__ = ["UnsafeFile", "MAX_PIXELS", "MAX_TEXT_BYTES", "MAX_NESTING", "is_within", "inside", "open_image",
            "check_image", "load_yaml", "load_json", "read_text"]
 
 MAX_PIXELS = 40_000_000  # ~6300 x 6300: above any training image, far below a decompression bomb
@@ -24,6 +24,11 @@ class UnsafeFile(ValueError):
     """A dataset file refused for safety; the message is the reason, without the path."""
 
 
+def is_within(path: Path, folder: Path) -> bool:
+    """True when ``path`` is ``folder`` or lies under it (both already resolved)."""
+    return path == folder or folder in path.parents
+
+
 def inside(root: Path, path: str | Path) -> Path:
     """Resolve ``path`` (relative to ``root`` unless absolute), symlinks followed, and refuse it
     unless it stays inside ``root``."""
@@ -33,7 +38,7 @@ def inside(root: Path, path: str | Path) -> Path:
         resolved = (p if p.is_absolute() else base / p).resolve()
     except (RuntimeError, OSError, ValueError):  # a symlink loop, a NUL byte
         raise UnsafeFile("cannot be resolved (a symlink loop or an invalid name); not read") from None
-    if resolved != base and base not in resolved.parents:
+    if not is_within(resolved, base):
         raise UnsafeFile("resolves outside the dataset folder (symlink or '..'); not read")
     return resolved
 

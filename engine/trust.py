@@ -19,8 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import sha256_file
+from engine.safeio import is_within
 
-__all__ = ["UntrustedModelError", "models_dir", "user_weights", "verify_recorded", "is_within"]
+__all__ = ["UntrustedModelError", "models_dir", "user_weights", "verify_recorded"]
 
 
 class UntrustedModelError(ValueError):
@@ -37,11 +38,6 @@ def models_dir() -> Path:
     folder = get_settings().resolved_models_dir
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def is_within(path: Path, folder: Path) -> bool:
-    """True when ``path`` (already resolved) is ``folder`` or lies under it."""
-    return path == folder or folder in path.parents
 
 
 def user_weights(name: str | Path, *, what: str = "weights", must_exist: bool = True) -> Path:

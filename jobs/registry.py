@@ -30,7 +30,8 @@ from db.models import ModelStatus, ModelVersion
 from db.session import session_scope
 from engine.core import Headline
 from engine.families import FAMILIES
-from engine.trust import UntrustedModelError, is_within
+from engine.safeio import is_within
+from engine.trust import UntrustedModelError
 from settings import get_settings
 
 __all__ = ["register_candidate", "decide", "activate", "rollback", "archive", "delete", "set_policy",

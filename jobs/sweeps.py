@@ -19,7 +19,7 @@ from db import queries
 from db.models import FINISHED, RunStatus, Sweep, utcnow
 from db.session import normalize_url, session_scope
 from engine.configs import ConfigError, validate_config
-from engine.core import RunPruned
+from engine.core import LaunchBlocked, RunPruned
 from engine.families import FAMILIES
 from engine.sweeps import (SweepSpec, build_pruner, build_sampler, parse_space, resolve_objective, suggest,
                            trial_config, validate_sweep)
@@ -31,12 +31,8 @@ __all__ = ["submit_sweep", "cancel_sweep", "advance", "trial_finished", "param_i
            "load_study", "sweep_spec"]
 
 
-class SweepBlocked(ValueError):
-    """The data-sufficiency gate refuses the sweep; ``reasons`` says why."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("not enough data for this sweep: " + "; ".join(reasons))
+class SweepBlocked(LaunchBlocked):
+    """The data-sufficiency gate refuses some configuration of the sweep; ``reasons`` says why."""
 
 
 @lru_cache(maxsize=4)
@@ -90,7 +86,7 @@ def submit_sweep(*, family: str, spec: SweepSpec, base: dict[str, Any] | None = 
                 if reason not in reasons:
                     reasons.append(reason)
         if reasons:
-            raise SweepBlocked(reasons)
+            raise SweepBlocked(family, reasons)
     from jobs.api import require_queue
 
     require_queue()  # Redis down: QueueUnavailable, and nothing is written

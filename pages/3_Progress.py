@@ -23,7 +23,6 @@ page("Progress")
 st.title("Progress")
 
 STALE_AFTER_S = 120
-api.reap_lost_runs()
 statuses = st.multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
 with session_scope() as s:
     runs = queries.list_runs(session=s, statuses=statuses or None)

@@ -44,8 +44,9 @@ def set_number(page, label: str, value: int | float) -> None:
     wait_idle(page)
 
 
-def completed_run_ids(page, dashboard, want: int, timeout_s: float) -> list[int]:
-    """Reload Progress until ``want`` runs show ``completed`` in the run picker; their ids."""
+def completed_run_ids(page, dashboard, want: int, timeout_s: float, family: str = "") -> list[int]:
+    """Reload Progress until ``want`` runs (of ``family``, when given) show ``completed`` in the
+    run picker; their ids. Any failed one fails the step."""
     deadline = time.monotonic() + timeout_s
     while True:
         page.goto(f"{dashboard}/Progress")
@@ -53,13 +54,13 @@ def completed_run_ids(page, dashboard, want: int, timeout_s: float) -> list[int]
         wait_idle(page)
         box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Run", exact=True)).first
         box.click()
-        options = page.get_by_role("option").all_inner_texts()
+        options = [o for o in page.get_by_role("option").all_inner_texts() if f"· {family} ·" in o or not family]
         page.keyboard.press("Escape")
         assert not any("failed" in o for o in options), options
         done = [int(re.match(r"#(\d+)", o).group(1)) for o in options if "completed" in o]
         if len(done) >= want:
             return sorted(done)
-        assert time.monotonic() < deadline, f"only {len(done)} of {want} runs completed: {options}"
+        assert time.monotonic() < deadline, f"only {len(done)} of {want} {family} runs completed: {options}"
         page.wait_for_timeout(3000)
 
 
@@ -158,23 +159,6 @@ def launch_yaml(page, dashboard, steps, family: str, yaml_text: str) -> None:
     page.get_by_text(re.compile(r"Queued 1 run\(s\)")).wait_for(timeout=60_000)
 
 
-def wait_completed(page, dashboard, family: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        page.goto(f"{dashboard}/Progress")
-        page.get_by_role("heading", name="Progress").first.wait_for()
-        wait_idle(page)
-        box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Run", exact=True)).first
-        box.click()
-        options = [o for o in page.get_by_role("option").all_inner_texts() if f"· {family} ·" in o]
-        page.keyboard.press("Escape")
-        assert not any("failed" in o for o in options), options
-        if any("completed" in o for o in options):
-            return
-        assert time.monotonic() < deadline, f"{family}: no completed run: {options}"
-        page.wait_for_timeout(3000)
-
-
 def _upload(page, label: str, path) -> None:
     page.locator("[data-testid='stFileUploader']").filter(has_text=label).first.locator(
         "input[type=file]").set_input_files(str(path))
@@ -242,7 +226,7 @@ def test_family_short_path(dashboard, dashboard_home, steps, family):
     steps.check("data")
     launch_yaml(page, dashboard, steps, family, yaml_text)
     steps.check("launched")
-    wait_completed(page, dashboard, family, LONG / 1000)
+    completed_run_ids(page, dashboard, 1, LONG / 1000, family=family)
     steps.check("completed")
     goto(steps, dashboard, "Try_Model", "Try an active model")
     choose(page, "Family", f"{family} —")
