@@ -53,3 +53,13 @@ def snapshot(path: Path, step: int, *, keep: int = 2) -> Path:
         if old != dest:
             old.unlink(missing_ok=True)
     return dest
+
+
+def load_verified(path: Path, sha256: str | None, *, what: str = "checkpoint",
+                  map_location: str = "cpu") -> dict[str, Any]:
+    """``load_checkpoint`` after checking that the file still has the digest it was recorded
+    with (``engine.trust.UntrustedModelError`` when not): the one way a trainer loads a
+    checkpoint or start weights the worker handed it."""
+    from engine.trust import verify_recorded
+
+    return load_checkpoint(verify_recorded(path, sha256, what=what), map_location=map_location)

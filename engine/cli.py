@@ -93,7 +93,9 @@ def _generic_train(family_key: str, argv: list[str]) -> int:
                 return 2
             dataset_id = ds.id
     try:
-        reasons = family.require_launchable(dataset_id, config, override=args.override)
+        from jobs.inputs import dataset_ref
+
+        reasons = family.require_launchable(dataset_ref(dataset_id), config, override=args.override)
     except LaunchBlocked as exc:
         print("error: not enough data for this launch (--override trains anyway):", file=sys.stderr)
         for reason in exc.reasons:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 T = TypeVar("T")
 
 __all__ = [
-    "DatasetRef", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunDiverged", "LaunchBlocked",
+    "DatasetRef", "SampleRow", "VerifiedFile", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunDiverged", "LaunchBlocked",
     "TaskMismatch", "RunContext", "Trainer",
     "FamilyConfig", "Family", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
@@ -53,8 +53,24 @@ class TaskMismatch(str):
     detect data): a plain string everywhere, so pages can tell it from "not enough data"."""
 
 
+@dataclass(frozen=True)
+class VerifiedFile:
+    """A file the worker checked before ``fit``: its sha256 matched the record it came from (a
+    Checkpoint row, a model version, the models folder). Load it with
+    ``engine.checkpoints.load_verified`` so the digest is checked again right before use."""
+    path: Path
+    sha256: str
+    what: str = "file"
+    meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. the model version's family, config
+
+
 @runtime_checkable
 class RunContext(Protocol):
+    """What a trainer is handed. Besides the four calls below a context carries what the worker
+    resolved before ``fit``: ``resume`` (the verified checkpoint to resume from, or None),
+    ``init_weights`` (verified start weights, or None) and ``stores`` (name → store a family
+    needs, e.g. ``"embeddings"``: an ``engine.stores.EmbeddingStore``). Read them with
+    ``getattr(ctx, name, None)`` so a bare test context needs none of them."""
     out_dir: Path
     device: str
     resume_from: Path | None
@@ -75,13 +91,29 @@ def check_stop(ctx: RunContext) -> None:
 
 
 @dataclass(frozen=True)
+class SampleRow:
+    """One imported sample as the engine sees it (a copy of its database row, plain data)."""
+    id: int
+    path: str  # relative to the dataset root
+    group_key: str | None = None
+    group_value: float | None = None
+    label: str | None = None
+    split: str | None = None
+    flags: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DatasetRef:
-    """What a trainer needs to know of a dataset: where it lives and what kind it is."""
+    """What a trainer or a gate needs to know of a dataset: where it lives, what kind it is, its
+    import summary and (when the caller loaded them) its samples. The worker and the launch path
+    load the samples before a family sees the dataset; a family never queries for them."""
     name: str
     kind: str
     root: Path
     id: int | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)
+    samples: tuple[SampleRow, ...] = ()
 
 
 @dataclass
@@ -158,23 +190,25 @@ class Family:
     dataset_kind: str | None = None
     tasks: tuple[str, ...] = ()
     description: str = ""
-    gate_path: str | None = None  # "module:fn(dataset_id, config) -> list[str]": reasons to block a launch
+    gate_path: str | None = None  # "module:fn(dataset: DatasetRef, config) -> list[str]": a pure function
+    # of the dataset (summary and samples) and the config giving the reasons to block a launch
     headlines: tuple[Headline, ...] = ()  # the metrics that matter, first = the ranking one
 
     def headlines_for(self, task: str | None) -> tuple[Headline, ...]:
         """The headlines that apply to ``task`` (task-specific ones replace general ones)."""
         return tuple(h for h in self.headlines if h.task is None or h.task == task)
 
-    def launch_blockers(self, dataset_id: int | None, config: FamilyConfig) -> list[str]:
-        """Why this config must not launch on this dataset (too few samples, ...); [] when fine."""
-        if not self.gate_path or dataset_id is None:
+    def launch_blockers(self, dataset: DatasetRef | None, config: FamilyConfig) -> list[str]:
+        """Why this config must not launch on this dataset (too few samples, ...); [] when fine.
+        ``dataset`` carries its samples (``jobs.inputs.dataset_ref`` loads them)."""
+        if not self.gate_path or dataset is None:
             return []
-        return list(_import(self.gate_path)(dataset_id, config))
+        return list(_import(self.gate_path)(dataset, config))
 
-    def require_launchable(self, dataset_id: int | None, config: FamilyConfig, *, override: bool = False) -> list[str]:
+    def require_launchable(self, dataset: DatasetRef | None, config: FamilyConfig, *, override: bool = False) -> list[str]:
         """Raise ``LaunchBlocked`` when the gate refuses and ``override`` is false; return the
         reasons (empty when the gate is happy) so an overridden launch can report them."""
-        reasons = self.launch_blockers(dataset_id, config)
+        reasons = self.launch_blockers(dataset, config)
         if reasons and not override:
             raise LaunchBlocked(self.key, reasons)
         return reasons

@@ -68,10 +68,9 @@ def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = No
     cfg = validate_config(fam, config)
     data = cfg.model_dump(mode="json")
     require_queue()  # Redis down: QueueUnavailable, and no row is written
-    with session_scope() as s:
-        if dataset_id is not None and queries.get_dataset(session=s, dataset_id=dataset_id) is None:
-            raise LookupError(f"no dataset with id {dataset_id}")
-    overridden = fam.require_launchable(dataset_id, cfg, override=override)
+    from jobs.inputs import dataset_ref
+
+    overridden = fam.require_launchable(dataset_ref(dataset_id), cfg, override=override)
     if overridden:
         log.warning("%s launch on dataset %s overrides the sufficiency gate: %s", family, dataset_id,
                     "; ".join(overridden))

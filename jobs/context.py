@@ -66,6 +66,9 @@ class DbRunContext:
         self._guard = DivergenceGuard(get_settings().divergence_factor,
                                       first_value=self._first_logged if resume_from else None)
         self.sweep = None  # a jobs.sweeps.SweepLink when this run is a sweep trial
+        self.resume = None  # engine.core.VerifiedFile: the checkpoint the worker verified for a resume
+        self.init_weights = None  # engine.core.VerifiedFile: start weights named by the config
+        self.stores: dict[str, object] = {}  # name → store (engine.stores)
 
     # ---- RunContext ----
     def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:

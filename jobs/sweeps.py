@@ -80,9 +80,12 @@ def submit_sweep(*, family: str, spec: SweepSpec, base: dict[str, Any] | None = 
     checked = validate_sweep(fam, spec, base_cfg)
     metric, direction = resolve_objective(fam, spec, base_cfg.get("task"))
     if dataset_id is not None and not override:
+        from jobs.inputs import dataset_ref
+
         reasons: list[str] = []
+        dataset = dataset_ref(dataset_id)
         for cfg in checked:
-            for reason in fam.launch_blockers(dataset_id, validate_config(fam, cfg)):
+            for reason in fam.launch_blockers(dataset, validate_config(fam, cfg)):
                 if reason not in reasons:
                     reasons.append(reason)
         if reasons:

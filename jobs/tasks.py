@@ -7,6 +7,7 @@ import os
 import socket
 import traceback
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from db import queries
@@ -20,6 +21,7 @@ from engine.families import FAMILIES
 from engine.resources import ResourceSampler
 from jobs import registry
 from jobs.context import DbRunContext, StaleAttempt
+from jobs.inputs import dataset_ref, init_weights_for, stores_for, verified_checkpoint
 from jobs.logs import LOG_NAME, capture_run_output
 from settings import get_settings
 
@@ -50,6 +52,19 @@ def _requested_device(config) -> str:
 STALE = "stale"  # the job's return value when another attempt owns the run
 
 
+@dataclass
+class Claim:
+    """A run this execution owns: what the database said when the start was compare-and-set."""
+    run_id: int
+    attempt: int
+    family: str
+    config: dict
+    dataset_id: int | None
+    out_dir: Path
+    resume_from: Path | None
+    is_trial: bool
+
+
 def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True) -> str:
     """Run one training run to an end state; return that state's name.
 
@@ -61,7 +76,29 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
     longer the run's (resumed or re-queued since) returns ``"stale"`` without touching it.
     Old payloads without an attempt take the run's current one. Either way the start is a
     compare-and-set from ``pending``, so two workers never both run one attempt.
+
+    Four steps: ``claim`` the run, ``build_context`` (everything the family is handed, resolved
+    and verified here), ``train``, ``record`` the end state and the model.
     """
+    claim = claim_run(run_id, attempt)
+    if isinstance(claim, str):
+        return claim
+    claim.out_dir.mkdir(parents=True, exist_ok=True)
+    with capture_run_output(claim.out_dir / LOG_NAME) if capture else nullcontext():
+        outcome = train(claim)
+    if outcome is None:
+        return STALE
+    status, error, result = outcome
+    if not _finish(run_id, status, error, result, claim.family, attempt=claim.attempt):
+        return STALE
+    if claim.is_trial:
+        _advance_sweep(run_id)
+    return status.value
+
+
+def claim_run(run_id: int, attempt: int | None) -> Claim | str:
+    """Compare-and-set the run from ``pending`` to ``preparing`` for this attempt; the claim, or
+    the state name to return at once (already finished, cancelled while queued, stale)."""
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
         if run is None:
@@ -83,89 +120,71 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
             log.warning("run %s attempt %s is already %s elsewhere; not starting it twice",
                         run_id, attempt, run.status.value)
             return STALE
-        family_key, config_data, dataset_id = run.family, dict(run.config), run.dataset_id
-        resume_from = Path(run.resume_from) if run.resume_from else None
-        is_trial = run.sweep_id is not None
-        dataset = None
-        if dataset_id is not None:
-            ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-            dataset = DatasetRef(name=ds.name, kind=ds.kind, root=Path(ds.root), id=ds.id, summary=ds.summary)
+        return Claim(run_id=run_id, attempt=attempt, family=run.family, config=dict(run.config),
+                     dataset_id=run.dataset_id, out_dir=out_dir,
+                     resume_from=Path(run.resume_from) if run.resume_from else None,
+                     is_trial=run.sweep_id is not None)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+def build_context(claim: Claim, config) -> tuple[DbRunContext, DatasetRef | None]:
+    """The run context with everything resolved and verified before ``fit``: the dataset and
+    its samples, the checkpoint to resume from, start weights named by model version, stores."""
+    from engine.devices import resolve_device
+
+    dataset = dataset_ref(claim.dataset_id)
+    resume = verified_checkpoint(claim.run_id, claim.resume_from) if claim.resume_from is not None else None
+    ctx = DbRunContext(claim.run_id, out_dir=claim.out_dir, device=resolve_device(_requested_device(config)),
+                       resume_from=claim.resume_from, attempt=claim.attempt)
+    ctx.resume = resume
+    ctx.init_weights = init_weights_for(claim.family, config)
+    ctx.stores = stores_for(claim.family)
+    if claim.is_trial:
+        from jobs.sweeps import SweepLink
+
+        with session_scope() as s:
+            ctx.sweep = SweepLink.for_run(queries.get_run(session=s, run_id=claim.run_id))
+    return ctx, dataset
+
+
+def train(claim: Claim) -> tuple[RunStatus, str | None, FitResult | None] | None:
+    """Validate, build the context and fit; the end state, error text and result, or None when
+    the attempt went stale (nothing may be recorded then)."""
     status, error, result, stale = RunStatus.failed, None, None, False
-    with capture_run_output(out_dir / LOG_NAME) if capture else nullcontext():
-        ctx = None
-        try:
-            family = FAMILIES[family_key]
-            config = validate_config(family, config_data)
-            if resume_from is not None:
-                verified_checkpoint(run_id, resume_from)
-            from engine.devices import resolve_device
-
-            ctx = DbRunContext(run_id, out_dir=out_dir, device=resolve_device(_requested_device(config)),
-                               resume_from=resume_from, attempt=attempt)
-            if is_trial:
-                from jobs.sweeps import SweepLink
-
-                with session_scope() as s:
-                    ctx.sweep = SweepLink.for_run(queries.get_run(session=s, run_id=run_id))
-            log.info("run %s: family %s on %s%s", run_id, family_key, ctx.device,
-                     f", resuming from {resume_from}" if resume_from else "")
-            with ResourceSampler(ctx.record_resources, interval=RESOURCE_INTERVAL_S):
-                result = family.trainer().fit(config, dataset, ctx)
-            status = RunStatus.cancelled if ctx.should_stop() else RunStatus.completed
-        except StaleAttempt as exc:
-            stale = True
-            log.warning("%s", exc)
-        except RunCancelled:
-            status = RunStatus.cancelled
-        except RunPruned as exc:
-            status, error = RunStatus.pruned, str(exc)
-        except ConfigError as exc:
-            error = str(exc)
-        except RunDiverged as exc:
-            error = str(exc)  # the explanation is the whole story; no traceback
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            log.error("run %s failed:\n%s", run_id, traceback.format_exc())
-        finally:
-            if ctx is not None and not stale:
-                try:
-                    ctx.flush()
-                except StaleAttempt as exc:
-                    stale = True
-                    log.warning("%s", exc)
-        stale = stale or (ctx is not None and ctx.stale)  # a trainer that swallowed the exception
-        if stale:
-            log.info("run %s attempt %s stopped: stale, nothing recorded", run_id, attempt)
-            return STALE
-        log.info("run %s ended: %s%s", run_id, status.value, f" ({error})" if error else "")
-
-    if not _finish(run_id, status, error, result, family_key, attempt=attempt):
-        return STALE
-    if is_trial:
-        _advance_sweep(run_id)
-    return status.value
-
-
-def verified_checkpoint(run_id: int, path: Path) -> Path:
-    """``path`` when it still has the sha256 of one of the run's Checkpoint rows for it; else
-    ``UntrustedModelError`` (changed on disk) or ``FileNotFoundError`` (gone), so a resume never
-    loads a file Trainyard did not register exactly as it is."""
-    from engine.trust import UntrustedModelError, verify_recorded
-
-    with session_scope() as s:
-        digests = [c.sha256 for c in queries.checkpoints_at_path(session=s, run_id=run_id, path=str(path))]
-    if not digests:
-        raise UntrustedModelError(f"checkpoint {path} is not registered for run {run_id}; refusing to resume from it")
-    for digest in digests:
-        try:
-            return verify_recorded(path, digest, what="checkpoint")
-        except UntrustedModelError:
-            continue
-    raise UntrustedModelError(f"checkpoint {path} changed on disk since run {run_id} registered it (sha256 "
-                              f"mismatch); refusing to resume from it. Resume again to pick an intact checkpoint, "
-                              f"or retry the run from scratch")
+    ctx = None
+    try:
+        family = FAMILIES[claim.family]
+        config = validate_config(family, claim.config)
+        ctx, dataset = build_context(claim, config)
+        log.info("run %s: family %s on %s%s", claim.run_id, claim.family, ctx.device,
+                 f", resuming from {claim.resume_from}" if claim.resume_from else "")
+        with ResourceSampler(ctx.record_resources, interval=RESOURCE_INTERVAL_S):
+            result = family.trainer().fit(config, dataset, ctx)
+        status = RunStatus.cancelled if ctx.should_stop() else RunStatus.completed
+    except StaleAttempt as exc:
+        stale = True
+        log.warning("%s", exc)
+    except RunCancelled:
+        status = RunStatus.cancelled
+    except RunPruned as exc:
+        status, error = RunStatus.pruned, str(exc)
+    except (ConfigError, RunDiverged) as exc:
+        error = str(exc)  # the explanation is the whole story; no traceback
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("run %s failed:\n%s", claim.run_id, traceback.format_exc())
+    finally:
+        if ctx is not None and not stale:
+            try:
+                ctx.flush()
+            except StaleAttempt as exc:
+                stale = True
+                log.warning("%s", exc)
+    stale = stale or (ctx is not None and ctx.stale)  # a trainer that swallowed the exception
+    if stale:
+        log.info("run %s attempt %s stopped: stale, nothing recorded", claim.run_id, claim.attempt)
+        return None
+    log.info("run %s ended: %s%s", claim.run_id, status.value, f" ({error})" if error else "")
+    return status, error, result
 
 
 def _advance_sweep(run_id: int) -> None:

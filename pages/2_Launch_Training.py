@@ -9,6 +9,7 @@ from engine.configs import ConfigError, default_config, load_config_data, valida
 from engine.core import LaunchBlocked
 from engine.families import FAMILIES
 from jobs import api
+from jobs.inputs import dataset_ref
 from jobs.connection import QueueUnavailable
 from ui.forms import family_form, form_yaml_text, generic_form, run_names, yaml_configs
 from ui.gate import show_blockers
@@ -92,7 +93,8 @@ def launch(raw_configs: list, source: str = "config") -> None:
     if family.dataset_kind and dataset is None:
         st.error(f"Choose a `{family.dataset_kind}` dataset first.")
         return
-    blockers = [b for cfg in validated for b in family.launch_blockers(dataset.id if dataset else None, cfg)]
+    ref = dataset_ref(dataset.id) if dataset else None
+    blockers = [b for cfg in validated for b in family.launch_blockers(ref, cfg)]
     if blockers and not override:
         refuse(blockers)
         return

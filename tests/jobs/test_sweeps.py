@@ -128,8 +128,8 @@ def test_an_impossible_space_names_the_key_and_queues_nothing(stack):
         assert len(queries.list_sweeps(session=s)) == before
 
 
-def refuse_small_lr(dataset_id, config):
-    return [f"lr {config.lr} is below what dataset {dataset_id} can learn with"] if config.lr < 0.01 else []
+def refuse_small_lr(dataset, config):
+    return [f"lr {config.lr} is below what dataset {dataset.id} can learn with"] if config.lr < 0.01 else []
 
 
 def test_the_sufficiency_gate_applies_to_the_whole_sweep(stack):

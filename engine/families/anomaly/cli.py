@@ -75,7 +75,9 @@ def main(argv: list[str]) -> int:
             print(f"[{group}] skipped: already trained (model #{active.id}, run #{prior.id}); --force retrains")
             rows.append((group, "skipped", 0, 0.0, None, None))
             continue
-        blockers = family.launch_blockers(ds.id, cfg)
+        from jobs.inputs import dataset_ref
+
+        blockers = family.launch_blockers(dataset_ref(ds.id), cfg)
         if blockers and not args.override:
             print(f"[{group}] skipped: " + "; ".join(blockers) + " (--override trains it anyway)")
             rows.append((group, "too few", 0, 0.0, None, None))

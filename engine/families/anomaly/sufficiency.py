@@ -130,22 +130,23 @@ def flag_counts(samples: Iterable[Any]) -> Counter:
     return Counter(f for smp in samples for f in (smp.flags or []))
 
 
-def launch_blockers(dataset_id: int, config: Any) -> list[str]:
-    """Why this config must not launch: the wrong kind of dataset, or its age group has fewer
-    normal drawings than ``min_samples``."""
-    from db import queries
-    from db.session import session_scope
+def samples_in_group(samples: Iterable[Any], group: AgeRange) -> list[Any]:
+    """The age-keyed samples whose age lies in the group (``[lo, hi)``; the last group also
+    takes ``hi``), in their order."""
+    include_hi = group.hi >= AGE_MAX
+    return [smp for smp in samples if smp.group_key == "age" and smp.group_value is not None
+            and group.lo <= smp.group_value and (smp.group_value <= group.hi if include_hi
+                                                 else smp.group_value < group.hi)]
 
+
+def launch_blockers(dataset: Any, config: Any) -> list[str]:
+    """Why this config must not launch on ``dataset`` (an ``engine.core.DatasetRef`` with its
+    samples): the wrong kind of dataset, or its age group has fewer normal drawings than
+    ``min_samples``."""
     group = parse_age_range(config.age_group)
-    with session_scope() as s:
-        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-        if ds is None:
-            return [f"no dataset with id {dataset_id}"]
-        if ds.kind != "drawings":
-            return [f"dataset {ds.name!r} is of kind {ds.kind!r}; anomaly models train on 'drawings'"]
-        samples = queries.samples_in_age_range(session=s, dataset_id=dataset_id, lo=group.lo, hi=group.hi,
-                                               include_hi=group.hi >= AGE_MAX)
-    (st,) = group_stats(samples, [group])
+    if dataset.kind != "drawings":
+        return [f"dataset {dataset.name!r} is of kind {dataset.kind!r}; anomaly models train on 'drawings'"]
+    (st,) = group_stats(samples_in_group(dataset.samples, group), [group])
     if st.normal < config.min_samples:
         hint = " (recommended: 50)" if config.min_samples < RECOMMENDED_SAMPLES else ""
         return [f"age group {group.label} has {st.normal} normal drawing(s), below min_samples={config.min_samples}"

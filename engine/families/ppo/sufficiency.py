@@ -66,20 +66,13 @@ def warnings(stats: Sequence[CategoryStats], *, min_per_category: int, categorie
     return out
 
 
-def launch_blockers(dataset_id: int, config: Any) -> list[str]:
-    """Why this config must not launch: the wrong kind, or a curriculum category without enough
-    usable images (``min_images_per_category``) or without a training image."""
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-        if ds is None:
-            return [f"no dataset with id {dataset_id}"]
-        if ds.kind != "logos":
-            return [f"dataset {ds.name!r} is of kind {ds.kind!r}; ppo trains on 'logos'"]
-        samples = queries.dataset_samples(session=s, dataset_id=dataset_id)
-    stats = category_stats(samples)
+def launch_blockers(dataset: Any, config: Any) -> list[str]:
+    """Why this config must not launch on ``dataset`` (with its samples): the wrong kind, or a
+    curriculum category without enough usable images (``min_images_per_category``) or without a
+    training image."""
+    if dataset.kind != "logos":
+        return [f"dataset {dataset.name!r} is of kind {dataset.kind!r}; ppo trains on 'logos'"]
+    stats = category_stats(dataset.samples)
     out = warnings(stats, min_per_category=config.min_images_per_category, categories=config.curriculum_order)
     return [w + "; add images, merge the category into another in categories.yaml, or drop it from curriculum_order"
             if w.startswith("category") else w for w in out]

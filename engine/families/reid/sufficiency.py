@@ -125,20 +125,13 @@ def warnings(stats: IdentityStats, *, min_identities: int = 10, min_images_per_i
     return out
 
 
-def launch_blockers(dataset_id: int, config: ReidConfig) -> list[str]:
-    """Reasons to refuse a launch: too few identities or images per identity, a triplet batch the
-    data cannot fill (naming the identities that fall short), or nothing to evaluate on."""
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-        if ds is None:
-            return [f"no dataset with id {dataset_id}"]
-        kind = ds.kind
-        stats = identity_stats(queries.dataset_samples(session=s, dataset_id=dataset_id))
-    if kind != "market1501":
-        return [f"dataset is of kind {kind!r}; reid runs need 'market1501'"]
+def launch_blockers(dataset: Any, config: ReidConfig) -> list[str]:
+    """Reasons to refuse a launch on ``dataset`` (with its samples): too few identities or images
+    per identity, a triplet batch the data cannot fill (naming the identities that fall short),
+    or nothing to evaluate on."""
+    if dataset.kind != "market1501":
+        return [f"dataset is of kind {dataset.kind!r}; reid runs need 'market1501'"]
+    stats = identity_stats(dataset.samples)
     out = []
     n_ids = len(stats.train_ids)
     if n_ids == 0:

@@ -39,20 +39,13 @@ def warnings(per_group: dict[str, int], config) -> list[str]:
     return out
 
 
-def launch_blockers(dataset_id: int, config: Any) -> list[str]:
-    """Reasons to refuse a launch: the wrong kind, too few patients for the split (at least one
-    per split), manual lists naming unknown or shared patients, or patients below
-    ``min_samples_per_group`` transitions."""
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-        if ds is None:
-            return [f"no dataset with id {dataset_id}"]
-        if ds.kind != "transitions":
-            return [f"dataset {ds.name!r} is of kind {ds.kind!r}; transition models train on 'transitions'"]
-        per_group = samples_per_group(queries.dataset_samples(session=s, dataset_id=dataset_id))
+def launch_blockers(dataset: Any, config: Any) -> list[str]:
+    """Reasons to refuse a launch on ``dataset`` (with its samples): the wrong kind, too few
+    patients for the split (at least one per split), manual lists naming unknown or shared
+    patients, or patients below ``min_samples_per_group`` transitions."""
+    if dataset.kind != "transitions":
+        return [f"dataset {dataset.name!r} is of kind {dataset.kind!r}; transition models train on 'transitions'"]
+    per_group = samples_per_group(dataset.samples)
     out = []
     split = split_preview(list(per_group), config)
     if isinstance(split, str):

@@ -111,18 +111,12 @@ def warnings(stats: DatasetStats, *, min_per_class: int = 100) -> list[str]:
     return out
 
 
-def launch_blockers(dataset_id: int, config: Any) -> list[str]:
-    """Reasons to refuse a launch: a task the data cannot train (a ``TaskMismatch``), or classes
-    with fewer training images than ``min_per_class``."""
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-        if ds is None:
-            return [f"no dataset with id {dataset_id}"]
-        samples = queries.dataset_samples(session=s, dataset_id=dataset_id)
-        summary = dict(ds.summary or {})
+def launch_blockers(dataset: Any, config: Any) -> list[str]:
+    """Reasons to refuse a launch on ``dataset`` (with its samples and summary): a task the data
+    cannot train (a ``TaskMismatch``), or classes with fewer training images than
+    ``min_per_class``."""
+    samples = list(dataset.samples)
+    summary = dict(dataset.summary or {})
     task = summary.get("task")
     out = []
     if config.task not in compatible_tasks(task):

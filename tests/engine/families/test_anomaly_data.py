@@ -16,6 +16,7 @@ from engine.families.anomaly.sufficiency import (auto_age_groups, flag_counts, g
                                                  merge_suggestions)
 from jobs.datasets import import_dataset
 from settings import get_settings
+from jobs.inputs import dataset_ref
 
 
 def _plant_problems(root):
@@ -122,6 +123,6 @@ def test_launch_gate_names_the_short_group(stack):
     family = FAMILIES["anomaly"]
     ok = validate_config(family, {"age_group": "3-12", "min_samples": 5})
     short = validate_config(family, {"age_group": "3-4", "min_samples": 50})
-    assert family.launch_blockers(dataset.id, ok) == []
-    (reason,) = launch_blockers(dataset.id, short)
+    assert family.launch_blockers(dataset_ref(dataset.id), ok) == []
+    (reason,) = launch_blockers(dataset_ref(dataset.id), short)
     assert reason.startswith("age group 3-4 has") and "below min_samples=50" in reason

@@ -20,6 +20,7 @@ from engine.families import FAMILIES
 from engine.families.ppo.params import PARAM_NAMES
 from jobs import api
 from tests.conftest import wait_for_status
+from jobs.inputs import dataset_ref
 
 TINY = {"total_timesteps": 768, "n_steps": 64, "batch_size": 64, "eval_freq": 256, "checkpoint_freq": 256,
         "keep_checkpoints": 2, "eval_images_per_category": 1, "success_window": 8, "stage_budget": 0.2}
@@ -38,7 +39,7 @@ def dataset_id(stack, worker):
 @pytest.fixture(scope="module")
 def trained(dataset_id):
     family = FAMILIES["ppo"]
-    assert family.launch_blockers(dataset_id, family.config_model(**TINY)) == []
+    assert family.launch_blockers(dataset_ref(dataset_id), family.config_model(**TINY)) == []
     run = api.submit_run(family="ppo", config=TINY, dataset_id=dataset_id)
     done = wait_for_status(run.id, END, timeout=300)
     assert done.status == RunStatus.completed, done.error

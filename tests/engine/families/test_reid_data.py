@@ -11,6 +11,7 @@ import pytest
 from engine.families.reid.data import parse_name, scan
 from engine.families.reid.samples import generate
 from engine.families.reid.sufficiency import identity_stats, warnings
+from jobs.inputs import dataset_ref
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -120,14 +121,14 @@ def test_gate_names_the_identities_a_triplet_batch_cannot_fill(stack):
     dataset, report = import_dataset(name="reid-gate", kind="market1501", root=root, replace=True)
     assert not report.problems
     family = FAMILIES["reid"]
-    assert family.launch_blockers(dataset.id, ReidConfig(min_identities=12, min_images_per_identity=1)) == []
-    blockers = family.launch_blockers(dataset.id, ReidConfig(loss="triplet", num_instances=4, batch_size=64))
+    assert family.launch_blockers(dataset_ref(dataset.id), ReidConfig(min_identities=12, min_images_per_identity=1)) == []
+    blockers = family.launch_blockers(dataset_ref(dataset.id), ReidConfig(loss="triplet", num_instances=4, batch_size=64))
     text = "\n".join(blockers)
     assert f"1 train identities below min_images_per_identity=2: {short} (1 image)" in text
     assert f"num_instances=4 images of each identity; 1 train identities have fewer: {short} (1 image)" in text
     assert "12 train identities, below min_identities" not in text
     assert "needs 16 train identities; the dataset has 12" in text
-    assert any("below min_identities=20" in b for b in family.launch_blockers(dataset.id, ReidConfig(min_identities=20)))
+    assert any("below min_identities=20" in b for b in family.launch_blockers(dataset_ref(dataset.id), ReidConfig(min_identities=20)))
 
 
 def test_sample_data_cli_imports_a_market1501_dataset(stack):

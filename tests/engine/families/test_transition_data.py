@@ -13,6 +13,7 @@ from engine.families.transition.config import TransitionConfig
 from engine.families.transition.data import scan
 from engine.families.transition.samples import generate
 from engine.families.transition.splits import SplitError, automatic_split, manual_split, split_counts
+from jobs.inputs import dataset_ref
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +119,10 @@ def test_gate_blocks_too_few_patients_and_thin_patients(stack, tmp_path):
     two = generate_sample_job("transitions", "tr-two", {"groups": 2, "per_group": 4, "seed": 6})
     five = generate_sample_job("transitions", "tr-five", {"groups": 5, "per_group": 4, "seed": 7})
     cfg = validate_config(family, {})
-    assert any("at least 3" in b for b in family.launch_blockers(two["dataset_id"], cfg))
-    assert any("below min_samples_per_group=5" in b for b in family.launch_blockers(five["dataset_id"], cfg))
-    assert family.launch_blockers(five["dataset_id"], validate_config(family, {"min_samples_per_group": 4})) == []
+    assert any("at least 3" in b for b in family.launch_blockers(dataset_ref(two["dataset_id"]), cfg))
+    assert any("below min_samples_per_group=5" in b for b in family.launch_blockers(dataset_ref(five["dataset_id"]), cfg))
+    assert family.launch_blockers(dataset_ref(five["dataset_id"]), validate_config(family, {"min_samples_per_group": 4})) == []
     manual = validate_config(family, {"manual_splits": True, "train_patients": "patient_01,patient_02",
                                       "val_patients": ["patient_03"], "test_patients": ["patient_09"],
                                       "min_samples_per_group": 1})
-    assert any("patient_09" in b for b in family.launch_blockers(five["dataset_id"], manual))
+    assert any("patient_09" in b for b in family.launch_blockers(dataset_ref(five["dataset_id"]), manual))
