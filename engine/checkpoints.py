@@ -1,17 +1,12 @@
 """Self-describing checkpoints: weights, optimizer, config, step and best metric in one file."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
+from engine.digests import sha256_file
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["sha256_file", "save_checkpoint", "load_checkpoint", "load_verified", "snapshot"]
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:

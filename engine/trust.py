@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.checkpoints import sha256_file
+from engine.digests import sha256_file
 from engine.safeio import is_within
 
 __all__ = ["UntrustedModelError", "models_dir", "user_weights", "verify_recorded"]
