@@ -20,7 +20,7 @@ T = TypeVar("T")
 __all__ = [
     "DatasetRef", "SampleRow", "VerifiedFile", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunDiverged", "LaunchBlocked",
     "TaskMismatch", "RunContext", "Trainer",
-    "FamilyConfig", "Family", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
+    "FamilyConfig", "Family", "Conformance", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
 ]
 
 
@@ -180,6 +180,18 @@ def _import(path: str) -> Any:
 
 
 @dataclass(frozen=True)
+class Conformance:
+    """How the shared family tests (tests/engine/test_conformance.py) run a family at tiny
+    sizes: the sample data to generate, a config that trains for a few seconds, and the metric
+    it logs at known steps (so a cancelled and resumed run can be checked for duplicate or
+    missing steps). Registering a family with one gives it the whole suite."""
+    config: Mapping[str, Any]
+    step_metric: str
+    steps: tuple[int, ...]
+    sample_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Family:
     """A registry entry. The config class is light (pages validate with it); the trainer
     module carries the heavy imports and is loaded only by workers and the CLI."""
@@ -193,6 +205,7 @@ class Family:
     gate_path: str | None = None  # "module:fn(dataset: DatasetRef, config) -> list[str]": a pure function
     # of the dataset (summary and samples) and the config giving the reasons to block a launch
     headlines: tuple[Headline, ...] = ()  # the metrics that matter, first = the ranking one
+    conformance: Conformance | None = None  # tiny settings for the shared family tests
 
     def headlines_for(self, task: str | None) -> tuple[Headline, ...]:
         """The headlines that apply to ``task`` (task-specific ones replace general ones)."""

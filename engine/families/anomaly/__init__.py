@@ -6,7 +6,7 @@ imported only by ``backbone``, ``embeddings``, ``trainer`` and ``predict``, whic
 """
 from __future__ import annotations
 
-from engine.core import Family, Headline
+from engine.core import Conformance, Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -27,4 +27,9 @@ FAMILY = Family(
     # names as the trainer's summary has them; val/loss ranks (AUROC exists only with expert labels)
     headlines=(Headline("val/loss", "min", "val reconstruction loss"), Headline("val/auroc", "max", "AUROC"),
                Headline("threshold", "", "threshold"), Headline("val/precision", "max", "precision"),
-               Headline("val/recall", "max", "recall")))
+               Headline("val/recall", "max", "recall")),
+    conformance=Conformance(
+        config={"age_group": "3-12", "epochs": 1500, "patience": 0, "batch_size": 16, "hidden_dims": [32, 16],
+                "latent_dim": 4, "backbone": "tiny-vit", "min_samples": 5},
+        step_metric="train/loss", steps=tuple(range(1500)),
+        sample_options={"count": 60, "size": 64, "seed": 3}))

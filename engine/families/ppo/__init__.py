@@ -6,7 +6,7 @@ torch, vtracer and resvg are imported only by ``env``, ``trainer`` and ``predict
 """
 from __future__ import annotations
 
-from engine.core import Family, Headline
+from engine.core import Conformance, Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -26,4 +26,9 @@ FAMILY = Family(
     gate_path="engine.families.ppo.sufficiency:launch_blockers",
     headlines=(Headline("test/ssim", "max", "mean SSIM reached"),
                Headline("test/success_rate", "max", "success rate (target SSIM reached)"),
-               Headline("test/reward", "max", "mean episode reward")))
+               Headline("test/reward", "max", "mean episode reward")),
+    conformance=Conformance(
+        config={"total_timesteps": 512, "n_steps": 64, "batch_size": 64, "eval_freq": 256, "checkpoint_freq": 128,
+                "keep_checkpoints": 2, "eval_images_per_category": 1, "success_window": 8, "stage_budget": 0.2},
+        step_metric="rollout/mean_ssim", steps=tuple(range(64, 513, 64)),
+        sample_options={"count": 5, "size": 48, "seed": 1}))

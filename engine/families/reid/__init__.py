@@ -6,7 +6,7 @@ imported only by ``library``, ``loaders``, ``trainer`` and ``predict``, which ru
 """
 from __future__ import annotations
 
-from engine.core import Family, Headline
+from engine.core import Conformance, Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -25,4 +25,9 @@ FAMILY = Family(
                 "train identities; evaluated Market-1501 style, query against gallery of held-out identities: "
                 "rank-1/5/10/20 (CMC) and mAP.",
     gate_path="engine.families.reid.sufficiency:launch_blockers",
-    headlines=(Headline("val/rank1", "max", "rank-1"), Headline("val/mAP", "max", "mAP")))
+    headlines=(Headline("val/rank1", "max", "rank-1"), Headline("val/mAP", "max", "mAP")),
+    conformance=Conformance(
+        config={"model": "osnet_x0_25", "height": 64, "width": 32, "epochs": 3, "eval_freq": 3, "batch_size": 16,
+                "workers": 0, "cpu_threads": 1, "device": "cpu", "min_identities": 4, "min_images_per_identity": 1},
+        step_metric="train/loss", steps=(0, 1, 2),
+        sample_options={"identities": 16, "images_per_identity": 6, "height": 64, "width": 32, "seed": 0}))

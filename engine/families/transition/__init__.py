@@ -6,7 +6,7 @@ only by ``model``, ``module``, ``bridge``, ``frames``, ``trainer`` and ``predict
 """
 from __future__ import annotations
 
-from engine.core import Family, Headline
+from engine.core import Conformance, Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -25,4 +25,9 @@ FAMILY = Family(
                 "auxiliary at2 losses; top-3 checkpoints by val_main_task_loss, last and final; per-axis test error.",
     gate_path="engine.families.transition.sufficiency:launch_blockers",
     headlines=(Headline("val/main_task_loss", "min", "val main-task loss"),
-               Headline("test/mae_mean", "min", "test mean per-axis error")))
+               Headline("test/mae_mean", "min", "test mean per-axis error")),
+    conformance=Conformance(
+        config={"d_model": 16, "num_heads": 2, "num_layers": 1, "cnn_channels": 8, "batch_size": 16, "max_epochs": 5,
+                "early_stop_patience": 0},
+        step_metric="val/main_task_loss", steps=tuple(range(5)),
+        sample_options={"groups": 6, "per_group": 20, "size": 32, "seed": 1}))

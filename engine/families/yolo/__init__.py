@@ -5,7 +5,7 @@ by ``trainer`` and ``predict``, which run on workers.
 """
 from __future__ import annotations
 
-from engine.core import Family, Headline
+from engine.core import Conformance, Family, Headline
 from engine.datasets import DatasetKind, register_kind
 
 __all__ = ["FAMILY", "KIND"]
@@ -31,4 +31,8 @@ FAMILY = Family(
                Headline("val/top5", "max", "top-5 accuracy", task="classify"),
                Headline("val/mAP50", "max", "mAP50", task="detect"),
                Headline("val/precision", "max", "precision", task="detect"),
-               Headline("val/recall", "max", "recall", task="detect")))
+               Headline("val/recall", "max", "recall", task="detect")),
+    conformance=Conformance(
+        config={"task": "detect", "epochs": 3, "imgsz": 64, "batch": 8, "workers": 0, "device": "cpu",
+                "min_per_class": 0},
+        step_metric="val/mAP50", steps=(0, 1, 2), sample_options={"task": "detect", "count": 24, "size": 64}))
