@@ -9,7 +9,7 @@ REDIS_SERVICE_URL ?= redis://127.0.0.1:6379/0
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: run test test-embedded test-services browser screenshots worker migrate sample-data bench clean
+.PHONY: run test lint test-embedded test-services browser screenshots worker migrate sample-data bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,16 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(PY) -m jobs.launcher
 
-## test: set up, then the whole suite on the embedded default (browser tests included), then
-## again against the local PostgreSQL and Redis when they answer
-test: test-embedded
+## test: set up, lint (ruff), then the whole suite on the embedded default (browser tests included),
+## then again against the local PostgreSQL and Redis when they answer
+test: lint test-embedded
 	@if $(PY) -m tests.services $(PG_URL) $(REDIS_SERVICE_URL); then \
 		$(MAKE) --no-print-directory test-services; \
 	else echo "== local PostgreSQL/Redis not reachable: the services pass is skipped"; fi
+
+## lint: ruff with the settings in pyproject.toml
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 test-embedded: $(STAMP) browser
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest
