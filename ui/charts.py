@@ -14,6 +14,13 @@ SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
+def categorical(fig: go.Figure, axis: str = "x") -> go.Figure:
+    """Draw ``axis`` as categories: group labels such as ``3-4`` or ``11-13`` (age groups,
+    classes, identities, patients) are names, never dates or numbers for Plotly to guess at."""
+    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(type="category")
+    return fig
+
+
 def split_name(name: str) -> tuple[str, str]:
     """'val/loss' → ('val', 'loss'); names without a split are their own series."""
     split, sep, base = name.partition("/")

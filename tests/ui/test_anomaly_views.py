@@ -84,3 +84,29 @@ def test_anomaly_ui_modules_stay_light():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_one_year_age_groups_are_drawn_as_categories_not_dates(stack):
+    """Labels such as ``3-4`` and ``11-13`` look like dates to Plotly; every group chart must
+    keep them as categories (one bar each)."""
+    info = generate_sample_job("drawings", "ui-drawings-years", {"count": 60, "seed": 5})
+    script = f"""
+from db import queries
+from db.session import session_scope
+from ui.kinds.drawings import render_sufficiency
+with session_scope() as s:
+    ds = queries.get_dataset(session=s, dataset_id={info['dataset_id']})
+render_sufficiency(ds)
+"""
+    at = AppTest.from_string(script, default_timeout=60).run()
+    groups = "3-4,4-5,5-6,6-7,7-8,8-9,9-10,10-11,11-13"
+    at.text_input(key=f"drawings-{info['dataset_id']}-groups").set_value(groups).run()
+    assert not at.exception, [e.message for e in at.exception]
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    by_group = [sp for sp in specs if any(tr.get("x") is not None and "3-4" in list(tr.get("x"))
+                                          for tr in sp["data"])]
+    assert len(by_group) >= 3, [sp["layout"].get("title") for sp in specs]
+    for sp in by_group:
+        assert sp["layout"]["xaxis"]["type"] == "category", sp["layout"].get("title")
+        drawn = {x for tr in sp["data"] for x in tr.get("x", [])}
+        assert {"3-4", "11-13"} <= drawn

@@ -13,6 +13,7 @@ from db import queries
 from db.models import Dataset
 from db.session import session_scope
 from ui import optional_module
+from ui.charts import categorical
 
 
 def kind_view(kind: str) -> ModuleType | None:
@@ -28,5 +29,5 @@ def generic_sufficiency(dataset: Dataset) -> None:
         return
     counts = Counter((smp.label or smp.group_key or "—", smp.split or "—") for smp in samples)
     frame = pd.DataFrame([{"group": g, "split": sp, "samples": n} for (g, sp), n in counts.items()])
-    st.plotly_chart(px.bar(frame, x="group", y="samples", color="split", barmode="group",
-                           title="Samples per group and split"), width="stretch")
+    st.plotly_chart(categorical(px.bar(frame, x="group", y="samples", color="split", barmode="group",
+                                       title="Samples per group and split")), width="stretch")

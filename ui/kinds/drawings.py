@@ -17,8 +17,15 @@ from db.models import Dataset
 from db.session import session_scope
 from engine.families.anomaly.config import TINY_BACKBONE, parse_age_groups
 from engine.families.anomaly.data import check_image
-from engine.families.anomaly.sufficiency import (DEFAULT_MIN_SAMPLES, RECOMMENDED_SAMPLES, auto_age_groups,
-                                                 flag_counts, group_stats, merge_suggestions)
+from engine.families.anomaly.sufficiency import (
+    DEFAULT_MIN_SAMPLES,
+    RECOMMENDED_SAMPLES,
+    auto_age_groups,
+    flag_counts,
+    group_stats,
+    merge_suggestions,
+)
+from ui.charts import categorical
 
 __all__ = ["render_sufficiency"]
 
@@ -68,8 +75,9 @@ def render_sufficiency(dataset: Dataset) -> None:
                            ("above minimum" if st_.normal >= minimum else "below minimum")} for st_ in stats])
     left, right = st.columns(2)
     with left:
-        fig = px.bar(frame, x="age group", y="normal", color="status", title="Normal drawings per age group",
-                     color_discrete_map={"enough": "#2ca02c", "above minimum": "#ff7f0e", "below minimum": "#d62728"})
+        fig = categorical(px.bar(frame, x="age group", y="normal", color="status", title="Normal drawings per age group",
+                                 color_discrete_map={"enough": "#2ca02c", "above minimum": "#ff7f0e",
+                                                     "below minimum": "#d62728"}))
         fig.add_hline(y=minimum, line_dash="dot", annotation_text=f"min_samples {minimum}")
         fig.add_hline(y=RECOMMENDED_SAMPLES, line_dash="dash", annotation_text=f"recommended {RECOMMENDED_SAMPLES}")
         st.plotly_chart(fig, width="stretch")
@@ -97,10 +105,10 @@ def render_sufficiency(dataset: Dataset) -> None:
     labels = pd.DataFrame([{"age group": st_.label, "label": k, "drawings": v}
                            for st_ in stats for k, v in st_.labels.items()])
     if not subj.empty:
-        left.plotly_chart(px.bar(subj, x="age group", y="drawings", color="subject", title="Subject balance"),
-                          width="stretch")
-        right.plotly_chart(px.bar(labels, x="age group", y="drawings", color="label", title="Label balance"),
-                           width="stretch")
+        left.plotly_chart(categorical(px.bar(subj, x="age group", y="drawings", color="subject",
+                                             title="Subject balance")), width="stretch")
+        right.plotly_chart(categorical(px.bar(labels, x="age group", y="drawings", color="label",
+                                              title="Label balance")), width="stretch")
     if n_anom == 0:
         st.info("No drawing in these groups is labelled anomalous: models train, but AUROC, precision and "
                 "recall cannot be measured.")
@@ -110,7 +118,8 @@ def render_sufficiency(dataset: Dataset) -> None:
     issues = [{"problem": f"{k} (imported, flagged)", "files": v} for k, v in flags.items()]
     issues += [{"problem": f"{k} (not imported)", "files": v} for k, v in problems.items()]
     if issues:
-        st.plotly_chart(px.bar(pd.DataFrame(issues), x="problem", y="files", title="Image problems"), width="stretch")
+        st.plotly_chart(categorical(px.bar(pd.DataFrame(issues), x="problem", y="files", title="Image problems")),
+                        width="stretch")
     else:
         st.caption("No image problems: every file decoded, none tiny or blank.")
 

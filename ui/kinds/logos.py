@@ -12,6 +12,7 @@ from db.models import Dataset
 from db.session import session_scope
 from engine.families.ppo.config import CATEGORIES
 from engine.families.ppo.sufficiency import RECOMMENDED_PER_CATEGORY, category_stats, unusable, warnings
+from ui.charts import categorical
 
 
 def render_sufficiency(dataset: Dataset) -> None:
@@ -40,8 +41,8 @@ def render_sufficiency(dataset: Dataset) -> None:
                           for st_ in stats for sp in ("train", "val", "test")])
     left, right = st.columns(2)
     with left:
-        fig = px.bar(frame, x="category", y="images", color="split", barmode="stack",
-                     title="Usable images per category and split", category_orders={"category": list(CATEGORIES)})
+        fig = categorical(px.bar(frame, x="category", y="images", color="split", barmode="stack",
+                     title="Usable images per category and split", category_orders={"category": list(CATEGORIES)}))
         fig.add_hline(y=minimum, line_dash="dot", annotation_text=f"minimum {minimum}")
         st.plotly_chart(fig, width="stretch")
     quality = pd.DataFrame([{"category": smp.label, **{k: (smp.meta or {}).get(k) for k in
@@ -52,8 +53,8 @@ def render_sufficiency(dataset: Dataset) -> None:
             measure = st.selectbox("Quality measure", ["complexity", "colours", "contrast", "sharpness"],
                                    key=f"logos-{dataset.id}-measure",
                                    help="complexity = share of edge pixels (Sobel); colours = distinct colours")
-            st.plotly_chart(px.box(quality, x="category", y=measure, points="all", title=f"{measure} per category",
-                                   category_orders={"category": list(CATEGORIES)}), width="stretch")
+            st.plotly_chart(categorical(px.box(quality, x="category", y=measure, points="all", title=f"{measure} per category",
+                                   category_orders={"category": list(CATEGORIES)})), width="stretch")
     bad = unusable(samples)
     if bad:
         st.subheader(f"{len(bad)} unusable image(s)")

@@ -12,6 +12,7 @@ from db.models import Dataset
 from db.session import session_scope
 from engine.families.transition.config import AXES, TransitionConfig
 from engine.families.transition.sufficiency import samples_per_group, split_preview, warnings
+from ui.charts import categorical
 
 __all__ = ["render_sufficiency"]
 
@@ -45,12 +46,12 @@ def render_sufficiency(dataset: Dataset) -> None:
         st.caption("Automatic split (seed 42): " + "; ".join(f"{s}: {', '.join(split[s])}" for s in split))
     frame = pd.DataFrame([{"patient": p, "transitions": n, "split": owner.get(p, "—")} for p, n in per_group.items()])
     left, right = st.columns(2)
-    fig = px.bar(frame, x="patient", y="transitions", color="split", title="Transitions per patient")
+    fig = categorical(px.bar(frame, x="patient", y="transitions", color="split", title="Transitions per patient"))
     fig.add_hline(y=minimum, line_dash="dot", annotation_text=f"minimum {minimum}")
     left.plotly_chart(fig, width="stretch")
     actions = pd.DataFrame([{"axis": a, "value": smp.meta["change"][k]} for smp in samples
                             for k, a in enumerate(AXES) if len((smp.meta or {}).get("change") or []) == 6])
-    right.plotly_chart(px.box(actions, x="axis", y="value", title="Action distribution per axis"), width="stretch")
+    right.plotly_chart(categorical(px.box(actions, x="axis", y="value", title="Action distribution per axis")), width="stretch")
     problems = (dataset.summary or {}).get("problems", [])
     if problems:
         with st.expander(f"Problems ({len(problems)})"):

@@ -11,6 +11,7 @@ from db import queries
 from db.models import Dataset
 from db.session import session_scope
 from engine.families.yolo.sufficiency import box_size_bins, dataset_stats, warnings
+from ui.charts import categorical
 
 
 def render_sufficiency(dataset: Dataset) -> None:
@@ -38,7 +39,7 @@ def render_sufficiency(dataset: Dataset) -> None:
     frame = pd.DataFrame(stats.rows())
     left, right = st.columns(2)
     with left:
-        fig = px.bar(frame, x="class", y="images", color="split", barmode="group", title="Images per class and split")
+        fig = categorical(px.bar(frame, x="class", y="images", color="split", barmode="group", title="Images per class and split"))
         fig.add_hline(y=int(minimum), line_dash="dot", annotation_text=f"minimum {int(minimum)}")
         st.plotly_chart(fig, width="stretch")
     with right:
@@ -46,8 +47,8 @@ def render_sufficiency(dataset: Dataset) -> None:
             totals = pd.DataFrame([{"class": c.name, "images": c.total_images} for c in stats.classes])
             st.plotly_chart(px.pie(totals, names="class", values="images", title="Class balance"), width="stretch")
         else:
-            fig = px.bar(frame, x="class", y="instances", color="split", barmode="group",
-                         title="Instances (objects) per class and split")
+            fig = categorical(px.bar(frame, x="class", y="instances", color="split", barmode="group",
+                         title="Instances (objects) per class and split"))
             st.plotly_chart(fig, width="stretch")
     if stats.box_sides:
         left, right = st.columns(2)
@@ -55,7 +56,7 @@ def render_sufficiency(dataset: Dataset) -> None:
         left.plotly_chart(px.histogram(sides, x=sides.columns[0], nbins=30, title="Box size distribution"),
                           width="stretch")
         bins = pd.DataFrame([{"size": k, "boxes": v} for k, v in box_size_bins(stats.box_sides).items()])
-        right.plotly_chart(px.bar(bins, x="size", y="boxes", title="Boxes by size band"), width="stretch")
+        right.plotly_chart(categorical(px.bar(bins, x="size", y="boxes", title="Boxes by size band")), width="stretch")
     if stats.backgrounds:
         st.caption(f"{stats.backgrounds} background image(s) without objects.")
     with st.expander("Counts table"):

@@ -14,6 +14,7 @@ from db.models import ModelVersion, Run
 from db.session import session_scope
 from engine.families.ppo.config import CATEGORIES
 from jobs import api
+from ui.charts import categorical
 
 __all__ = ["render_results", "render_try", "agent_vs_defaults"]
 
@@ -45,8 +46,8 @@ def render_results(run: Run) -> None:
                    f"{int(summary.get(f'{split}/categories_matching_defaults', 0))} of {len(frame)}")
     long = frame.melt(id_vars="category", value_vars=["agent SSIM", "default SSIM"], var_name="parameters",
                       value_name="SSIM")
-    st.plotly_chart(px.bar(long, x="category", y="SSIM", color="parameters", barmode="group",
-                           title="Agent vs VTracer defaults per category"), width="stretch")
+    st.plotly_chart(categorical(px.bar(long, x="category", y="SSIM", color="parameters", barmode="group",
+                           title="Agent vs VTracer defaults per category")), width="stretch")
     st.dataframe(frame.round(4), hide_index=True, width="stretch")
 
 

@@ -10,6 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from engine.families.transition.config import AXES, per_axis
+from ui.charts import categorical
 
 __all__ = ["render_try", "render_results", "render_summary", "action_figure"]
 
@@ -18,8 +19,8 @@ def action_figure(result: dict[str, Any]):
     rows = [{"axis": a, "action": v, "which": "predicted"} for a, v in zip(result["axes"], result["predicted"])]
     if result.get("true"):
         rows += [{"axis": a, "action": v, "which": "true"} for a, v in zip(result["axes"], result["true"])]
-    return px.bar(pd.DataFrame(rows), x="axis", y="action", color="which", barmode="group",
-                  title="6-DoF action: predicted vs true (mm, degrees)")
+    return categorical(px.bar(pd.DataFrame(rows), x="axis", y="action", color="which", barmode="group",
+                  title="6-DoF action: predicted vs true (mm, degrees)"))
 
 
 def render_results(run) -> None:
@@ -32,7 +33,7 @@ def render_summary(summary: dict[str, Any]) -> None:
     errors = per_axis(summary)
     if errors:
         frame = pd.DataFrame({"axis": list(errors), "MAE": list(errors.values())})
-        st.plotly_chart(px.bar(frame, x="axis", y="MAE", title="Test error per axis (test patients)"),
+        st.plotly_chart(categorical(px.bar(frame, x="axis", y="MAE", title="Test error per axis (test patients)")),
                         width="stretch", key="transition-axis-errors")
     split = summary.get("split")
     if isinstance(split, dict):
