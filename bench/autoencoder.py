@@ -23,15 +23,16 @@ def _plain(dataset_id: int) -> float:
     from engine.families.anomaly.data import is_anomalous
     from engine.families.anomaly.embeddings import load_vectors
     from engine.families.anomaly.splits import stratified_split
-    from engine.families.anomaly.trainer import _group_samples, _optimizer, build_model
-    from engine.core import DatasetRef
+    from engine.families.anomaly.sufficiency import samples_in_group
+    from engine.families.anomaly.trainer import _optimizer, build_model
+    from jobs.inputs import DbEmbeddingStore, dataset_ref
 
     config = AnomalyConfig(**CONFIG)
     t0 = time.perf_counter()
-    rows = [r for r in _group_samples(DatasetRef(name="d", kind="drawings", root=".", id=dataset_id), config)
-            if not is_anomalous(r[2])]
-    x = load_vectors([r[0] for r in rows], config.backbone)
-    tr, va, _ = stratified_split([r[1] for r in rows], (config.train_split, config.val_split, config.test_split),
+    rows = [r for r in samples_in_group(dataset_ref(dataset_id).samples, config.age_range)
+            if not is_anomalous(r.label)]
+    x = load_vectors(DbEmbeddingStore(), config.backbone, [r.id for r in rows])
+    tr, va, _ = stratified_split([r.group_value for r in rows], (config.train_split, config.val_split, config.test_split),
                                  seed=config.seed, stratify=True)
     mean, std = x[tr].mean(axis=0), x[tr].std(axis=0) + 1e-6
     x_train = torch.from_numpy(((x[tr] - mean) / std).astype(np.float32))
@@ -78,6 +79,7 @@ def _whole(dataset_id: int) -> float:
 def measure() -> dict[str, float]:
     from engine.families.anomaly.embeddings import ensure_embeddings
     from jobs.datasets import import_dataset
+    from jobs.inputs import DbEmbeddingStore, dataset_ref
 
     with installation():
         os.environ["TRAINYARD_RESOURCE_INTERVAL"] = "5"
@@ -86,7 +88,7 @@ def measure() -> dict[str, float]:
 
         folder = DATASET_KINDS["drawings"].generate(get_settings().resolved_data_root / "bench", count=size(300, 600))
         dataset, _ = import_dataset(name="bench", kind="drawings", root=folder)
-        ensure_embeddings(dataset.id, "tiny-vit")
+        ensure_embeddings(DbEmbeddingStore(), "tiny-vit", dataset_ref(dataset.id).samples, root=dataset.root)
         _plain(dataset.id)  # warm-up: imports, allocator
         best = {"plain": float("inf"), "whole": float("inf")}
         for _ in range(REPEATS):

@@ -18,6 +18,7 @@ def embed_dataset_job(dataset_id: int, backbone: str, batch_size: int = 32, devi
     from db.session import session_scope
     from engine.devices import resolve_device
     from engine.families.anomaly.embeddings import ensure_embeddings
+    from jobs.inputs import DbEmbeddingStore, dataset_ref
 
     job = get_current_job()
 
@@ -26,8 +27,9 @@ def embed_dataset_job(dataset_id: int, backbone: str, batch_size: int = 32, devi
             job.meta.update(done=done, total=total)
             job.save_meta()
 
-    computed = ensure_embeddings(dataset_id, backbone, batch_size=batch_size, device=resolve_device(device),
-                                 progress=progress)
+    dataset = dataset_ref(dataset_id)
+    computed = ensure_embeddings(DbEmbeddingStore(), backbone, dataset.samples, root=dataset.root,
+                                 batch_size=batch_size, device=resolve_device(device), progress=progress)
     with session_scope() as s:
         stored = queries.count_embeddings(session=s, dataset_id=dataset_id, backbone=backbone)
     return {"dataset_id": dataset_id, "backbone": backbone, "computed": computed, "stored": stored}

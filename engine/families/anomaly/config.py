@@ -137,6 +137,8 @@ class AnomalyConfig(FamilyConfig):
     batch_size: int = Field(32, ge=1, le=65_536, description="training batch size")
     patience: int = Field(15, ge=0, le=MAX_EPOCHS, description="early stopping: epochs without val improvement (0: off)")
     min_delta: float = Field(1e-5, ge=0, le=1e3, description="early stopping: smallest val loss decrease that counts")
+    select_model: Literal["best", "last"] = Field("best", description="the model the run registers: the epoch with "
+                                                  "the lowest val loss ('best') or the final one ('last')")
     grad_clip: float = Field(1.0, ge=0, le=1e6, description="clip gradient norm to this (0: off)")
     mixed_precision: bool = Field(True, description="autocast float16 on CUDA (ignored elsewhere)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")

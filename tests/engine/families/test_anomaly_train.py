@@ -14,6 +14,7 @@ from engine.families import FAMILIES
 from engine.families.anomaly.config import scope_for_age
 from engine.families.anomaly.sufficiency import group_stats
 from jobs import api
+from jobs.inputs import dataset_ref
 from settings import get_settings
 from tests.conftest import wait_for_status
 
@@ -28,7 +29,8 @@ def trained(stack, worker):
     assert info["samples"] == 240 and not info["problems"]
     family = FAMILIES["anomaly"]
     configs = [validate_config(family, {**FAST, "age_group": g}) for g in GROUPS]
-    assert all(family.launch_blockers(info["dataset_id"], c) == [] for c in configs)
+    ref = dataset_ref(info["dataset_id"])
+    assert all(family.launch_blockers(ref, c) == [] for c in configs)
     runs = [api.submit_run(family="anomaly", config=c, dataset_id=info["dataset_id"]) for c in configs]
     done = [wait_for_status(r.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=240)
             for r in runs]
@@ -133,9 +135,11 @@ def test_offline_cli_skips_trained_groups_and_trains_with_force(trained, capsys)
 class _Ctx:
     """An in-memory RunContext that asks to stop after ``stop_after`` logged epochs."""
 
-    def __init__(self, out_dir, stop_after=None, resume_from=None):
+    def __init__(self, out_dir, stop_after=None, resume_from=None, stores=None):
         self.out_dir, self.device, self.resume_from = out_dir, "cpu", resume_from
         self.stop_after, self.logged, self.checkpoints = stop_after, [], []
+        if stores is not None:
+            self.stores = stores
 
     def log(self, metrics, *, step, epoch=None):
         self.logged.append((step, dict(metrics)))
@@ -151,19 +155,57 @@ class _Ctx:
 
 
 def test_cancel_stops_at_a_batch_and_resume_continues_from_the_last_epoch(trained, tmp_path):
-    from engine.core import DatasetRef, RunCancelled
+    from engine.core import RunCancelled
     from engine.families.anomaly.trainer import AnomalyTrainer
+    from engine.stores import EMBEDDINGS, MemoryEmbeddingStore
 
     dataset_id, _ = trained
-    ref = DatasetRef(name="drawings-e2e", kind="drawings", root=tmp_path, id=dataset_id)
+    ref = dataset_ref(dataset_id)  # the samples travel with the dataset; the trainer queries nothing
+    stores = {EMBEDDINGS: MemoryEmbeddingStore()}
     config = validate_config(FAMILIES["anomaly"], {**FAST, "age_group": "6-9", "epochs": 8, "patience": 0})
-    ctx = _Ctx(tmp_path, stop_after=3)
+    ctx = _Ctx(tmp_path / "run", stop_after=3, stores=stores)
     with pytest.raises(RunCancelled):
         AnomalyTrainer().fit(config, ref, ctx)
     assert [s for s, _ in ctx.logged] == [0, 1, 2]
     assert ("last.pt", 2, False) in ctx.checkpoints
-    resumed = _Ctx(tmp_path, resume_from=tmp_path / "checkpoints" / "last.pt")
+    embedded = len(stores[EMBEDDINGS])
+    assert embedded > 0
+    resumed = _Ctx(tmp_path / "run", resume_from=tmp_path / "run" / "checkpoints" / "last.pt", stores=stores)
     result = AnomalyTrainer().fit(config, ref, resumed)
     assert [s for s, _ in resumed.logged] == list(range(3, 8))
     assert result.model.scope == "6-9" and result.model.path.exists()
     assert result.metrics["epochs"] == 8 and result.metrics["data/embedded_now"] == 0
+    assert len(stores[EMBEDDINGS]) == embedded
+
+    # the checkpoint carries the RNG and the batch order: the resumed epochs are those of a run
+    # that was never interrupted (a bare context, which gets an in-memory store of its own)
+    whole = _Ctx(tmp_path / "whole")
+    again = AnomalyTrainer().fit(config, ref, whole)
+    assert again.metrics["data/embedded_now"] == embedded
+    assert [(s, m["val/loss"]) for s, m in whole.logged[3:]] == \
+        [(s, pytest.approx(m["val/loss"], rel=1e-6)) for s, m in resumed.logged]
+    assert again.metrics["threshold"] == pytest.approx(result.metrics["threshold"], rel=1e-6)
+
+
+def test_the_registered_weights_are_the_best_epoch_unless_the_config_says_last(trained, tmp_path):
+    import torch
+
+    from engine.checkpoints import load_checkpoint
+    from engine.families.anomaly.trainer import AnomalyTrainer
+    from jobs.inputs import DbEmbeddingStore
+
+    dataset_id, _ = trained
+    ref, stores = dataset_ref(dataset_id), {"embeddings": DbEmbeddingStore()}
+    for select in ("best", "last"):
+        # a learning rate high enough that the last epoch is not the best one
+        config = validate_config(FAMILIES["anomaly"], {**FAST, "age_group": "6-9", "epochs": 12, "patience": 0,
+                                                       "lr": 0.01, "select_model": select})
+        ctx = _Ctx(tmp_path / select, stores=stores)
+        result = AnomalyTrainer().fit(config, ref, ctx)
+        model = load_checkpoint(result.model.path)["model"]
+        chosen = load_checkpoint(tmp_path / select / "checkpoints" / f"{select}.pt")
+        assert chosen["kind"] == "trainyard.anomaly.checkpoint/1" and chosen["config"]["select_model"] == select
+        assert {"model", "optimizer", "step", "rng", "batch_order", "config"} <= set(chosen)
+        assert all(torch.equal(model[k], chosen["model"][k]) for k in model)
+        losses = [m["val/loss"] for _, m in ctx.logged]
+        assert chosen["step"] == (losses.index(min(losses)) if select == "best" else len(losses) - 1)
