@@ -70,12 +70,10 @@ def _finished(run_id: int) -> bool:
 
 
 def _noop() -> float:
-    from rq import Queue
-
-    from jobs.connection import get_redis
+    from jobs import queues
 
     t0 = time.perf_counter()
-    job = Queue("high", connection=get_redis()).enqueue("os.getpid")
+    job = queues.enqueue(queues.queue("high"), "os.getpid")
     _until(lambda: job.get_status(refresh=True) == "finished")
     return time.perf_counter() - t0
 

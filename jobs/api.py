@@ -7,53 +7,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
-from rq import Callback, Queue, Worker
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
+from rq import Queue
+from rq.exceptions import InvalidJobOperation
 
 from db import queries
 from db.models import Run, RunStatus
 from db.session import session_scope
 from engine.configs import validate_config
 from engine.families import FAMILIES
-from jobs import liveness
-from jobs.connection import (QUEUE_NAMES, SCORING_QUEUE, QueueUnavailable, get_redis, printable_url, redis_url,
-                             require_queue)
+from jobs import liveness, queues, wire
+from jobs.connection import SCORING_QUEUE, QueueUnavailable, require_queue
+from jobs.enqueue import PRIORITIES, enqueue_run_attempt, priority_queue
+from jobs.wire import NotPlainData
 from settings import get_settings
 
-PRIORITIES = QUEUE_NAMES
 log = logging.getLogger("trainyard.api")
 __all__ = ["submit_run", "cancel_run", "resume_run", "retry_run", "queue_depths", "list_workers",
            "WorkerInfo", "PRIORITIES"]
-
-
-def _queue(priority: str) -> Queue:
-    if priority not in PRIORITIES:
-        raise ValueError(f"unknown priority {priority!r}; choose one of {', '.join(PRIORITIES)}")
-    return Queue(priority, connection=get_redis())
-
-
-def _enqueue(run_id: int, priority: str) -> str:
-    """Start a new attempt of the run (the DB knows its number and job id first) and enqueue it.
-
-    Raises ``QueueUnavailable`` when Redis refuses the job; the caller undoes its own writes."""
-    import uuid
-
-    job_id = str(uuid.uuid4())
-    with session_scope() as s:
-        attempt = queries.bump_attempt(session=s, run_id=run_id, job_id=job_id)
-    try:
-        _queue(priority).enqueue("jobs.tasks.execute_run", run_id, attempt, job_id=job_id,
-                                 job_timeout=get_settings().job_timeout_s,
-                                 result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
-                                 description=f"trainyard run {run_id} attempt {attempt}",
-                                 on_failure=Callback("jobs.reaper.job_failed"),
-                                 on_stopped=Callback("jobs.reaper.job_stopped"))
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise QueueUnavailable(f"the queue (Redis at {printable_url(redis_url())}) is not reachable; "
-                               f"nothing was queued ({exc})") from exc
-    return job_id
 
 
 def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
@@ -64,7 +34,7 @@ def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = No
     ``override=True``), store a pending run and enqueue its id. Nothing is stored or enqueued
     when validation or the gate refuses."""
     fam = FAMILIES[family]
-    _queue(priority)  # reject a bad priority before anything is written
+    priority_queue(priority)  # reject a bad priority before anything is written
     cfg = validate_config(fam, config)
     data = cfg.model_dump(mode="json")
     require_queue()  # Redis down: QueueUnavailable, and no row is written
@@ -83,10 +53,10 @@ def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = No
 
 
 def _enqueue_or_forget(run_id: int, priority: str) -> str:
-    """Enqueue a run created just now; if Redis fails in between, delete the row (no orphan)."""
+    """Enqueue a run created just now; if the queue refuses it, delete the row (no orphan)."""
     try:
-        return _enqueue(run_id, priority)
-    except QueueUnavailable:
+        return enqueue_run_attempt(run_id, priority)
+    except (QueueUnavailable, NotPlainData):
         with session_scope() as s:
             queries.delete_run(session=s, run_id=run_id)
         raise
@@ -106,10 +76,11 @@ def cancel_run(run_id: int) -> RunStatus:
         else:
             queries.request_cancel(session=s, run_id=run_id)
             return run.status
-    if job_id:
+    job = queues.fetch_job(job_id) if job_id else None
+    if job is not None:
         try:
-            Job.fetch(job_id, connection=get_redis()).cancel()
-        except (NoSuchJobError, InvalidJobOperation):
+            job.cancel()
+        except InvalidJobOperation:
             pass  # already picked up: the job sees the cancelled status and returns
     return RunStatus.cancelled
 
@@ -141,8 +112,8 @@ def resume_run(run_id: int) -> Run:
                                resume_from=ckpt.path, error=None, finished_at=None)
         priority = run.priority
     try:
-        _enqueue(run_id, priority)
-    except QueueUnavailable:
+        enqueue_run_attempt(run_id, priority)
+    except (QueueUnavailable, NotPlainData):
         with session_scope() as s:  # back to where it was, so Resume can be pressed again
             queries.update_run(session=s, run_id=run_id, **before)
         raise
@@ -179,8 +150,7 @@ def retry_run(run_id: int) -> Run:
 
 
 def queue_depths() -> dict[str, int]:
-    conn = get_redis()
-    return {name: Queue(name, connection=conn).count for name in PRIORITIES}
+    return {name: queues.queue(name).count for name in PRIORITIES}
 
 
 @dataclass(frozen=True)
@@ -194,9 +164,8 @@ class WorkerInfo:
 
 def list_workers() -> list[WorkerInfo]:
     """Workers that are alive; a registration left behind by a killed worker is removed here."""
-    conn = get_redis()
     out = []
-    for w in Worker.all(connection=conn):
+    for w in queues.all_workers():
         if liveness.worker_gone(w):
             liveness.forget_worker(w)
             continue
@@ -219,8 +188,8 @@ def _call_in_worker(func: str, *args: Any, timeout_s: float, queue: Queue | None
     ``RuntimeError`` carrying the worker's last error line when the call fails."""
     import time
 
-    queue = queue or _queue("high")
-    job = queue.enqueue(func, *args, job_timeout=int(timeout_s), result_ttl=600, failure_ttl=3600)
+    queue = queue or priority_queue("high")
+    job = queues.enqueue(queue, func, *args, job_timeout=int(timeout_s), result_ttl=600, failure_ttl=3600)
     deadline = time.monotonic() + timeout_s
     pause = 0.01  # a warm scoring worker answers in tens of milliseconds: poll fast, then back off
     while time.monotonic() < deadline:
@@ -236,7 +205,7 @@ def _call_in_worker(func: str, *args: Any, timeout_s: float, queue: Queue | None
         time.sleep(pause)
         pause = min(pause * 1.5, 0.2)
     job.cancel()
-    listening = [w for w in Worker.all(connection=queue.connection) if queue.name in w.queue_names()]
+    listening = [w for w in queues.all_workers(connection=queue.connection) if queue.name in w.queue_names()]
     if not listening:
         raise TimeoutError(f"no worker listens on the {queue.name!r} queue: start one with "
                            f"`python -m jobs.worker{' --scoring' if queue.name == SCORING_QUEUE else ''}` "
@@ -248,9 +217,12 @@ def _call_in_worker(func: str, *args: Any, timeout_s: float, queue: Queue | None
 def request_prediction(model_version_id: int, payload: dict[str, Any], *, timeout_s: float = 120.0,
                        on_wait: Callable[[int | None], None] | None = None) -> dict[str, Any]:
     """Run a registered model on ``payload`` (plain data, images as bytes) on the scoring lane:
-    its own queue and worker, which keeps recent models loaded and never trains."""
-    return _call_in_worker("jobs.inference.predict_job", model_version_id, payload, timeout_s=timeout_s,
-                           queue=Queue(SCORING_QUEUE, connection=get_redis()), on_wait=on_wait)
+    its own queue and worker, which keeps recent models loaded and never trains. Bytes travel
+    base64-encoded (``jobs.wire.pack``) both ways; anything else that is not plain data raises
+    ``NotPlainData`` and nothing is queued."""
+    result = _call_in_worker("jobs.inference.predict_job", model_version_id, wire.pack(payload),
+                             timeout_s=timeout_s, queue=queues.queue(SCORING_QUEUE), on_wait=on_wait)
+    return wire.unpack(result)
 
 
 def generate_sample_dataset(kind: str, *, name: str | None = None, timeout_s: float = 600.0,
@@ -275,17 +247,16 @@ def reap_lost_runs(*, older_than_s: float = LOST_AFTER_S) -> list[int]:
 
 def submit_embedding(*, dataset_id: int, backbone: str, batch_size: int = 32, priority: str = "default") -> str:
     """Enqueue the embedding of a drawings dataset's missing vectors; returns the RQ job id."""
-    job = _queue(priority).enqueue("jobs.embeddings.embed_dataset_job", dataset_id, backbone, batch_size,
-                                   job_timeout=get_settings().job_timeout_s, result_ttl=24 * 3600,
-                                   description=f"trainyard embeddings dataset {dataset_id} ({backbone})")
+    job = queues.enqueue(priority_queue(priority), "jobs.embeddings.embed_dataset_job", dataset_id, backbone,
+                         batch_size, job_timeout=get_settings().job_timeout_s, result_ttl=24 * 3600,
+                         description=f"trainyard embeddings dataset {dataset_id} ({backbone})")
     return job.id
 
 
 def embedding_status(job_id: str) -> dict[str, Any]:
     """``status`` (queued, started, finished, failed, ...), ``done``/``total`` and, once finished, the result."""
-    try:
-        job = Job.fetch(job_id, connection=get_redis())
-    except NoSuchJobError:
+    job = queues.fetch_job(job_id)
+    if job is None:
         return {"status": "unknown", "done": 0, "total": 0}
     meta = job.get_meta(refresh=True)
     status = job.get_status(refresh=True)

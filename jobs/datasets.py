@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from db import queries
-from db.models import Dataset, Embedding, Sample
+from db.models import Dataset
 from db.session import session_scope
 from engine.datasets import DATASET_KINDS, Problem, ScanReport, confine, folder_name
 from engine.families import FAMILIES  # noqa: F401  (registers the families' dataset kinds)
@@ -59,9 +58,11 @@ def _store(name: str, kind: str, root: Path, replace: bool, report: ScanReport, 
         if dataset is None:
             dataset = queries.create_dataset(session=s, name=name, kind=kind, root=str(root), summary=summary)
             queries.add_samples(session=s, rows=[_sample_values(dataset.id, r) for r in report.samples])
-        else:
-            dataset.kind, dataset.root, dataset.summary = kind, str(root), summary
-            _upsert_samples(s, dataset.id, report)
+        else:  # a rescan in place: unchanged samples keep their ids and embeddings
+            dataset = queries.update_dataset(session=s, dataset_id=dataset.id, kind=kind, root=str(root),
+                                             summary=summary)
+            queries.replace_dataset_samples(session=s, dataset_id=dataset.id,
+                                            rows=[_sample_values(dataset.id, r) for r in report.samples])
     return dataset
 
 
@@ -96,34 +97,6 @@ def _storable(report: ScanReport) -> ScanReport:
 def _sample_values(dataset_id: int, r) -> dict[str, Any]:
     return {"dataset_id": dataset_id, "path": r.path, "group_key": r.group_key, "group_value": r.group_value,
             "label": r.label, "split": r.split, "flags": list(r.flags), "meta": dict(r.meta)}
-
-
-def _sample_row(dataset_id: int, r) -> Sample:
-    return Sample(dataset_id=dataset_id, path=r.path, group_key=r.group_key, group_value=r.group_value,
-                  label=r.label, split=r.split, flags=list(r.flags), meta=dict(r.meta))
-
-
-def _upsert_samples(s, dataset_id: int, report: ScanReport) -> None:
-    """Rescan in place, keyed by path: unchanged paths keep their ids (and so their embeddings);
-    a sample whose file content (``meta['sha1']`` where the kind records it) or group value
-    changed loses its embeddings; samples no longer present are deleted with theirs."""
-    existing = {smp.path: smp for smp in queries.dataset_samples(session=s, dataset_id=dataset_id)}
-    stale: list[int] = []
-    for r in report.samples:
-        old = existing.pop(r.path, None)
-        if old is None:
-            s.add(_sample_row(dataset_id, r))
-            continue
-        if old.group_value != r.group_value or (old.meta or {}).get("sha1") != r.meta.get("sha1"):
-            stale.append(old.id)
-        old.group_key, old.group_value, old.label, old.split = r.group_key, r.group_value, r.label, r.split
-        old.flags, old.meta = list(r.flags), dict(r.meta)
-        s.add(old)
-    gone = [smp.id for smp in existing.values()]
-    if stale or gone:
-        s.exec(delete(Embedding).where(Embedding.sample_id.in_(stale + gone)))
-    if gone:
-        s.exec(delete(Sample).where(Sample.id.in_(gone)))
 
 
 def generate_sample_job(kind: str, name: str | None, options: dict[str, Any]) -> dict[str, Any]:

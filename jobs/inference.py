@@ -20,9 +20,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from db import queries
 from db.models import ModelVersion
 from db.session import session_scope
 from engine.trust import verify_recorded
+from jobs import wire
 from settings import get_settings
 
 # (model version id, sha256) → (file signature when verified, ModelVersionRef with ``loaded``)
@@ -81,10 +83,12 @@ def model_ref(mv: ModelVersion) -> ModelVersionRef:
 
 
 def predict_job(model_version_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """Scoring-lane job: the family's ``predict`` on ``payload``. Both travel as JSON, bytes
+    base64-encoded (``jobs.wire.pack``): the job unpacks the payload and packs the result."""
     with session_scope() as s:
-        mv = s.get(ModelVersion, model_version_id)
+        mv = queries.get_model_version(session=s, model_version_id=model_version_id)
         if mv is None:
             raise LookupError(f"no model version with id {model_version_id}")
         ref = model_ref(mv)
     module = importlib.import_module(f"engine.families.{ref.family}.predict")
-    return module.predict(ref, payload)
+    return wire.pack(module.predict(ref, wire.unpack(payload)))

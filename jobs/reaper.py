@@ -22,27 +22,31 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from rq import Worker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 
 from db import queries
 from db.models import Run, RunStatus
 from db.session import session_scope
-from jobs import liveness
+from jobs import liveness, queues
 from jobs.connection import get_redis
+from jobs.enqueue import RUN_FUNC, enqueue_run_attempt
 
 log = logging.getLogger("trainyard.reaper")
 
 LOST_AFTER_S = 20.0  # run heartbeat (resource sampler, every few s) silent this long: lost
 REAP_EVERY_S = 5.0
 REQUEUE_AFTER_S = 10.0  # a pending run's job must have had time to reach Redis
-RUN_FUNC = "jobs.tasks.execute_run"
 HINT = "; resume it from its last checkpoint or retry it"
 
 
 def _run_of(job: Job) -> tuple[int, int | None] | None:
-    """``(run_id, attempt)`` of a run job, None for any other job."""
-    if job.func_name != RUN_FUNC or not job.args:
+    """``(run_id, attempt)`` of a run job, None for any other job (and for one that is not JSON:
+    the worker refused it, so it never ran)."""
+    try:
+        if job.func_name != RUN_FUNC or not job.args:
+            return None
+    except DeserializationError:
         return None
     return int(job.args[0]), (int(job.args[1]) if len(job.args) > 1 else None)
 
@@ -111,13 +115,6 @@ def job_stopped(job: Job, connection: Redis) -> None:
 # ---- the sweep --------------------------------------------------------------------------------
 
 
-def _fetch(conn: Redis, job_id: str) -> Job | None:
-    try:
-        return Job.fetch(job_id, connection=conn)
-    except NoSuchJobError:
-        return None
-
-
 def _job_error(job: Job) -> str:
     result = job.latest_result()
     text = (result.exc_string or "").strip() if result is not None else ""
@@ -128,12 +125,12 @@ def _job_error(job: Job) -> str:
 def _worker_of(conn: Redis, job: Job) -> Worker | None:
     if not job.worker_name:
         return None
-    return Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=conn)
+    return queues.find_worker(job.worker_name, connection=conn)
 
 
 def lost_reason(run: Run, conn: Redis | None, *, heartbeat_stale: bool, older_than_s: float = LOST_AFTER_S) -> str | None:
     """Why ``run``'s execution is certainly gone, or None while it may be alive."""
-    job = _fetch(conn, run.job_id) if conn is not None and run.job_id else None
+    job = queues.fetch_job(run.job_id, connection=conn) if conn is not None and run.job_id else None
     status = job.get_status(refresh=False) if job is not None else None
     if run.status == RunStatus.pending:  # queued: only a job RQ gave up on is lost
         if status in (JobStatus.FAILED, JobStatus.STOPPED):
@@ -187,22 +184,20 @@ def reap(*, older_than_s: float = LOST_AFTER_S) -> list[int]:
 def reconcile(*, requeue_after_s: float = REQUEUE_AFTER_S) -> dict[str, list[int]]:
     """On start (launcher, worker, after a Redis restart): fail lost runs, and queue again every
     pending run whose job is not in Redis. Returns ``{"failed": [...], "requeued": [...]}``."""
-    from jobs import api
-
     failed = reap()
     conn = get_redis()
     with session_scope() as s:
         candidates = queries.requeue_candidates(session=s, older_than_s=requeue_after_s)
     requeued = []
     for run in candidates:
-        job = _fetch(conn, run.job_id)
+        job = queues.fetch_job(run.job_id, connection=conn)
         if job is not None and job.get_status(refresh=False) not in (JobStatus.CANCELED,):
             continue
         with session_scope() as s:  # still pending on the same attempt? (a worker may have just claimed it)
             state = queries.attempt_state(session=s, run_id=run.id)
         if state is None or state[0] != run.attempt or state[1] != RunStatus.pending or state[2]:
             continue
-        api._enqueue(run.id, run.priority)
+        enqueue_run_attempt(run.id, run.priority)
         requeued.append(run.id)
         log.warning("run %s was pending but its job %s was not in Redis: queued again", run.id, run.job_id)
     return {"failed": failed, "requeued": requeued}

@@ -14,9 +14,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from rq import Worker
-
-from jobs import reaper
+from jobs import queues, reaper
 from jobs.connection import embedded_redis_running, embedded_url, ensure_embedded_redis, get_redis
 from settings import Settings, get_settings
 
@@ -110,7 +108,7 @@ class Supervisor:
     def _forget_registration(self, name: str) -> None:
         """Drop the dead process's RQ registration so a worker of the same name can start."""
         try:
-            w = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=get_redis())
+            w = queues.find_worker(name)
             if w is not None:
                 w.register_death()
         except Exception:

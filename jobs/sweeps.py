@@ -23,6 +23,8 @@ from engine.core import LaunchBlocked, RunPruned
 from engine.families import FAMILIES
 from engine.sweeps import (SweepSpec, build_pruner, build_sampler, parse_space, resolve_objective, suggest,
                            trial_config, validate_sweep)
+from jobs.connection import get_redis, require_queue
+from jobs.enqueue import enqueue_run_attempt
 from settings import get_settings
 
 log = logging.getLogger("trainyard.sweep")
@@ -90,8 +92,6 @@ def submit_sweep(*, family: str, spec: SweepSpec, base: dict[str, Any] | None = 
                     reasons.append(reason)
         if reasons:
             raise SweepBlocked(family, reasons)
-    from jobs.api import require_queue
-
     require_queue()  # Redis down: QueueUnavailable, and nothing is written
     with session_scope() as s:
         if dataset_id is not None and queries.get_dataset(session=s, dataset_id=dataset_id) is None:
@@ -119,9 +119,6 @@ def _capacity(spec: SweepSpec) -> int:
 def advance(sweep_id: int) -> list[int]:
     """Queue trials until ``parallel`` are in flight or the budget is spent; finish the sweep
     when nothing is left. Returns the new runs' ids."""
-    from jobs.api import _enqueue
-    from jobs.connection import get_redis
-
     new: list[int] = []
     with get_redis().lock(f"trainyard:sweep-lock:{sweep_id}", timeout=120, blocking_timeout=120):
         with session_scope() as s:
@@ -150,13 +147,10 @@ def advance(sweep_id: int) -> list[int]:
                 launched += 1
                 continue
             with session_scope() as s:
-                run = queries.create_run(session=s, family=sweep.family, config=cfg, dataset_id=sweep.dataset_id,
-                                         name=f"{sweep.name} · trial {trial.number}", task=cfg.get("task"),
-                                         priority=sweep.priority, sweep_id=sweep_id)
-                run.trial_number = trial.number
-                s.add(run)
-                run_id = run.id
-            _enqueue(run_id, sweep.priority)
+                run_id = queries.create_run(session=s, family=sweep.family, config=cfg, dataset_id=sweep.dataset_id,
+                                            name=f"{sweep.name} · trial {trial.number}", task=cfg.get("task"),
+                                            priority=sweep.priority, sweep_id=sweep_id, trial_number=trial.number).id
+            enqueue_run_attempt(run_id, sweep.priority)
             new.append(run_id)
             launched += 1
             in_flight += 1

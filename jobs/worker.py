@@ -14,9 +14,12 @@ A training worker also reconciles on start (lost runs failed, vanished jobs queu
 runs the lost-run reaper in a background thread, fails a run the moment its work horse is
 killed, and heartbeats every few seconds while busy so a killed worker is noticed quickly.
 
-A plain ``rq worker high default low --url $REDIS_URL`` works the same (cold), as long as it runs
-from the repository root with the same settings (lost runs are then found by the other workers'
-reapers or the launcher, through the callbacks every run job carries).
+Every worker reads jobs as JSON (``jobs.wire``): a job written with another serializer (a
+pickle) fails to deserialize and never runs. A plain
+``rq worker high default low --url $REDIS_URL --serializer rq.serializers.JSONSerializer`` works
+the same (cold), as long as it runs from the repository root with the same settings (lost runs
+are then found by the other workers' reapers or the launcher, through the callbacks every run job
+carries).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import time
 from rq import SimpleWorker, Worker
 
 from jobs.connection import QUEUE_NAMES, SCORING_QUEUE, get_redis
+from jobs.wire import SERIALIZER
 
 log = logging.getLogger("trainyard.worker")
 
@@ -81,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         preload(scoring=args.scoring)
     queues = (args.queues or (SCORING_QUEUE if args.scoring else ",".join(QUEUE_NAMES))).split(",")
     if args.scoring:  # no fork: loaded models survive from one prediction to the next
-        SimpleWorker(queues, connection=get_redis(), name=args.name).work(
+        SimpleWorker(queues, connection=get_redis(), name=args.name, serializer=SERIALIZER).work(
             burst=args.burst, logging_level="INFO", with_scheduler=False)
         return 0
     from jobs import reaper
 
     handler = functools.partial(reaper.horse_killed, worker_name=args.name or "")
-    worker = Worker(queues, connection=get_redis(), name=args.name,
+    worker = Worker(queues, connection=get_redis(), name=args.name, serializer=SERIALIZER,
                     job_monitoring_interval=JOB_MONITORING_INTERVAL_S, work_horse_killed_handler=handler)
     sweeper = None
     if not args.no_reaper:

@@ -106,3 +106,45 @@ def test_one_active_model_per_family_task_and_scope(db_url):
         assert b.id != a.id
         with pytest.raises(LookupError, match="no model version with id 999"):
             queries.activate_model_version(session=s, model_version_id=999)
+
+
+def test_list_sweeps_newest_first_of_one_family_up_to_a_limit(db_url):
+    upgrade(db_url)
+    spec = dict(space={}, method="random", metric="val/loss", direction="minimize", max_trials=2, parallel=1,
+                pruner="none")
+    with session_scope(db_url) as s:
+        ids = [queries.create_sweep(session=s, name="", family=family, **spec).id
+               for family in ("toy", "anomaly", "toy", "toy")]
+    with session_scope(db_url) as s:
+        assert [w.id for w in queries.list_sweeps(session=s)] == ids[::-1]
+        assert [w.id for w in queries.list_sweeps(session=s, family="toy")] == [ids[3], ids[2], ids[0]]
+        assert [w.id for w in queries.list_sweeps(session=s, family="toy", limit=2)] == [ids[3], ids[2]]
+
+
+def test_a_rescan_replaces_samples_by_path_keeping_unchanged_ids_and_embeddings(db_url):
+    upgrade(db_url)
+
+    def row(path, value=4.0, sha1="same", label="normal"):
+        return {"path": path, "group_key": "age", "group_value": value, "label": label, "split": None,
+                "flags": [], "meta": {"sha1": sha1}}
+
+    with session_scope(db_url) as s:
+        ds = queries.create_dataset(session=s, name="rescan", kind="drawings", root="/data/rescan")
+        queries.add_samples(session=s, rows=[{**row(p), "dataset_id": ds.id} for p in "abcd"])
+        ids = {x.path: x.id for x in queries.dataset_samples(session=s, dataset_id=ds.id)}
+        queries.store_embeddings(session=s, backbone="b", rows=[(i, 1, b"\0\0\0\0") for i in ids.values()])
+    with session_scope(db_url) as s:
+        queries.update_dataset(session=s, dataset_id=ds.id, summary={"samples": 4})
+        # a unchanged but relabelled, b new content, c moved age group, d gone, e new
+        queries.replace_dataset_samples(session=s, dataset_id=ds.id,
+                                        rows=[row("a", label="odd"), row("b", sha1="new"), row("c", value=7.0),
+                                              row("e")])
+    with session_scope(db_url) as s:
+        after = {x.path: x for x in queries.dataset_samples(session=s, dataset_id=ds.id)}
+        kept = queries.embeddings_for_samples(session=s, sample_ids=[x.id for x in after.values()], backbone="b")
+        assert sorted(after) == ["a", "b", "c", "e"]
+        assert all(after[p].id == ids[p] for p in "abc")
+        assert after["a"].label == "odd" and after["c"].group_value == 7.0 and after["b"].meta == {"sha1": "new"}
+        assert set(kept) == {ids["a"]}
+        assert queries.count_embeddings(session=s, dataset_id=ds.id) == 1
+        assert queries.get_dataset(session=s, dataset_id=ds.id).summary == {"samples": 4}

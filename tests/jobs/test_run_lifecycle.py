@@ -115,17 +115,20 @@ def test_run_whose_worker_went_silent_is_marked_failed(stack):
 
 
 def test_plain_rq_worker_runs_jobs_too(stack):
-    """Scale-out without our entry point: ``rq worker --burst`` on the same URL drains the queue."""
+    """Scale-out without our entry point: ``rq worker --burst`` on the same URL, told to read
+    JSON, drains the queue."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     from jobs.connection import redis_url
+    from jobs.wire import SERIALIZER_PATH
 
     run = api.submit_run(family="toy", config={"epochs": 1}, priority="high")
     rq_cli = Path(sys.executable).with_name("rq")
-    out = subprocess.run([str(rq_cli), "worker", "--burst", "--url", redis_url(), "high"],
+    out = subprocess.run([str(rq_cli), "worker", "--burst", "--url", redis_url(), "--serializer", SERIALIZER_PATH,
+                          "high"],
                          cwd=Path(__file__).resolve().parents[2], env=dict(os.environ),
                          capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]

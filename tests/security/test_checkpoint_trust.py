@@ -6,13 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
-from rq.job import Job
 
 from db import queries
 from db.models import RunStatus
 from db.session import session_scope
 from jobs import api
-from jobs.connection import get_redis
+from jobs.queues import fetch_job
 from tests.conftest import wait_for_status
 
 ENDED = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled]
@@ -81,7 +80,7 @@ def _wait_for_killed_job(run_id: int, timeout: float = 60.0) -> None:
     with session_scope() as s:
         job_id = queries.get_run(session=s, run_id=run_id).job_id
     deadline = time.monotonic() + timeout
-    while Job.fetch(job_id, connection=get_redis()).get_status(refresh=True) != "failed":
+    while fetch_job(job_id).get_status(refresh=True) != "failed":
         assert time.monotonic() < deadline, "the killed job was never marked failed"
         time.sleep(0.2)
     with session_scope() as s:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from rq.job import Job
 
 from tests.conftest import FIXTURE_FAMILIES, ROOT, _reset_caches, create_postgres_database, wait_for_status
 
@@ -170,7 +169,7 @@ def test_a_run_declared_lost_then_resumed_never_runs_twice(home):
     from db.models import RunStatus
     from db.session import session_scope
     from jobs import api
-    from jobs.connection import get_redis
+    from jobs.queues import fetch_job
 
     workers = [start_worker(home, "twin"), start_worker(home, "twin")]
     try:
@@ -186,7 +185,7 @@ def test_a_run_declared_lost_then_resumed_never_runs_twice(home):
         with session_scope() as s:  # what an impatient reaper or an operator did to a live run
             queries.set_run_status(session=s, run_id=run.id, status=RunStatus.failed, error="declared lost")
             first_job = queries.get_run(session=s, run_id=run.id).job_id
-        old = Job.fetch(first_job, connection=get_redis())
+        old = fetch_job(first_job)
         deadline = time.monotonic() + 5
         while old.get_status(refresh=True).value == "started" and time.monotonic() < deadline:
             time.sleep(0.1)

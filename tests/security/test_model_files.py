@@ -18,6 +18,7 @@ from db.session import session_scope
 from engine.configs import ConfigError
 from engine.trust import UntrustedModelError, user_weights, verify_recorded
 from jobs import api
+from jobs.enqueue import enqueue_run_attempt
 from tests.conftest import wait_for_status
 
 
@@ -70,7 +71,7 @@ def test_worker_refuses_a_forged_run_whose_model_is_outside(stack, worker, tmp_p
     with session_scope() as s:
         run = queries.create_run(session=s, family="yolo", config={"model": str(evil), "epochs": 1},
                                  dataset_id=None, name="forged", task="detect", priority="default")
-    api._enqueue(run.id, "default")
+    enqueue_run_attempt(run.id, "default")
     done = wait_for_status(run.id, [RunStatus.failed, RunStatus.completed], timeout=120)
     assert done.status == RunStatus.failed
     assert "models folder" in done.error

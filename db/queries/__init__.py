@@ -1,0 +1,60 @@
+"""Repository functions: all of Trainyard's SQL lives in this package, one module per entity.
+
+Every function takes the session as a keyword argument so callers decide the transaction. Call
+sites import the package and use the names it re-exports (``from db import queries;
+queries.create_run(session=s, ...)``); the modules say where each one lives:
+
+- ``runs``: runs (create, read, list, filter, status changes)
+- ``attempts``: one execution of a run at a time (compare-and-set on the attempt number)
+- ``metrics``: logged curves, bulk writes and in-database downsampling
+- ``checkpoints``: checkpoint files and their digests
+- ``resources``: CPU/RAM/GPU samples of a run
+- ``datasets``, ``samples``, ``embeddings``: imported data and its cached vectors
+- ``models``: the model registry (versions, activation, audit trail, policies)
+- ``sweeps``: sweeps and their trials
+- ``sharing``: share links
+"""
+from __future__ import annotations
+
+from db.queries.runs import (create_run, get_run, list_runs, count_runs_by_status, update_run, status_values,
+                             set_run_status, request_cancel, cancel_requested, stale_runs, runs_in_status,
+                             requeue_candidates, delete_run, find_runs)
+from db.queries.attempts import (ACTIVE, UNFINISHED, bump_attempt, update_if_current, set_status_if_current,
+                                 attempt_state)
+from db.queries.metrics import (METRIC_COLUMNS, add_metrics, metric_rows, CURVE_BUCKETS, metric_buckets,
+                                latest_metrics, first_finite_metric, last_points, last_metric_value,
+                                delete_metrics_after, metric_names, metric_summaries, downsampled_metrics)
+from db.queries.checkpoints import (add_checkpoint, list_checkpoints, checkpoints_per_file, latest_checkpoint,
+                                    checkpoints_newest_first, checkpoints_at_path, checkpoint_by_path, best_monitored)
+from db.queries.resources import add_resource_sample, resource_samples
+from db.queries.datasets import create_dataset, get_dataset, get_dataset_by_name, list_datasets, update_dataset
+from db.queries.samples import (add_samples, dataset_samples, replace_dataset_samples, delete_samples,
+                                samples_in_age_range, sample_meta_by_root)
+from db.queries.embeddings import (samples_missing_embedding, store_embeddings, embeddings_for_samples,
+                                   count_embeddings, embedding_backbones, delete_embeddings)
+from db.queries.models import (ACTIVATION_POLICIES, DEFAULT_ACTIVATION_POLICY, model_slot, register_model_version,
+                               get_model_version, active_model_for_update, activate_model_version, set_model_status,
+                               add_model_event, model_events, rollback_target, get_activation_policy,
+                               set_activation_policy, list_model_versions, active_model, model_versions_for_runs,
+                               scope_versions)
+from db.queries.sweeps import create_sweep, get_sweep, list_sweeps, update_sweep, sweep_runs
+from db.queries.sharing import create_share_link, get_share_link, list_share_links, revoke_share_link
+
+__all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
+           "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status",
+           "requeue_candidates", "delete_run", "find_runs", "ACTIVE", "UNFINISHED", "bump_attempt",
+           "update_if_current", "set_status_if_current", "attempt_state", "METRIC_COLUMNS", "add_metrics",
+           "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics", "first_finite_metric", "last_points",
+           "last_metric_value", "delete_metrics_after", "metric_names", "metric_summaries", "downsampled_metrics",
+           "add_checkpoint", "list_checkpoints", "checkpoints_per_file", "latest_checkpoint",
+           "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored",
+           "add_resource_sample", "resource_samples", "create_dataset", "get_dataset", "get_dataset_by_name",
+           "list_datasets", "update_dataset", "add_samples", "dataset_samples", "replace_dataset_samples",
+           "delete_samples", "samples_in_age_range", "sample_meta_by_root", "samples_missing_embedding",
+           "store_embeddings", "embeddings_for_samples", "count_embeddings", "embedding_backbones",
+           "delete_embeddings", "ACTIVATION_POLICIES", "DEFAULT_ACTIVATION_POLICY", "model_slot",
+           "register_model_version", "get_model_version", "active_model_for_update", "activate_model_version",
+           "set_model_status", "add_model_event", "model_events", "rollback_target", "get_activation_policy",
+           "set_activation_policy", "list_model_versions", "active_model", "model_versions_for_runs",
+           "scope_versions", "create_sweep", "get_sweep", "list_sweeps", "update_sweep", "sweep_runs",
+           "create_share_link", "get_share_link", "list_share_links", "revoke_share_link"]

@@ -1,0 +1,125 @@
+"""Runs: create, read, list and update training runs."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from db.models import FINISHED, Run, RunStatus, utcnow
+
+__all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
+           "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
+           "delete_run", "find_runs"]
+
+
+def create_run(*, session: Session, family: str, config: Mapping[str, Any], dataset_id: int | None = None,
+               name: str = "", task: str | None = None, priority: str = "default",
+               parent_id: int | None = None, sweep_id: int | None = None, trial_number: int | None = None) -> Run:
+    """A pending run (named ``<family>-<id>`` unless ``name``); ``sweep_id`` and ``trial_number``
+    make it a sweep's trial."""
+    run = Run(family=family, config=dict(config), dataset_id=dataset_id, name=name, task=task,
+              priority=priority, parent_id=parent_id, sweep_id=sweep_id, trial_number=trial_number)
+    session.add(run)
+    session.flush()
+    if not run.name:
+        run.name = f"{family}-{run.id}"
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def list_runs(*, session: Session, statuses: Iterable[RunStatus | str] | None = None,
+              family: str | None = None, limit: int = 200) -> list[Run]:
+    stmt = select(Run).order_by(col(Run.id).desc()).limit(limit)
+    if statuses:
+        stmt = stmt.where(col(Run.status).in_([RunStatus(s) for s in statuses]))
+    if family:
+        stmt = stmt.where(Run.family == family)
+    return list(session.exec(stmt))
+
+
+def count_runs_by_status(*, session: Session) -> dict[str, int]:
+    rows = session.exec(select(Run.status, func.count()).group_by(Run.status))
+    return {RunStatus(status).value: n for status, n in rows}
+
+
+def update_run(*, session: Session, run_id: int, **fields: Any) -> None:
+    """Set columns of one run without loading it (progress and heartbeats are hot paths)."""
+    session.exec(update(Run).where(Run.id == run_id).values(**fields))
+
+
+def status_values(status: RunStatus, **fields: Any) -> dict[str, Any]:
+    """The columns a move to ``status`` writes: the status, a heartbeat, ``started_at`` on
+    entering ``preparing`` and ``finished_at`` on reaching an end state (unless ``fields`` set them)."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "heartbeat_at": now, **fields}
+    if status in FINISHED:
+        values.setdefault("finished_at", now)
+    if status == RunStatus.preparing:
+        values.setdefault("started_at", now)
+    return values
+
+
+def set_run_status(*, session: Session, run_id: int, status: RunStatus, **fields: Any) -> None:
+    update_run(session=session, run_id=run_id, **status_values(status, **fields))
+
+
+def request_cancel(*, session: Session, run_id: int) -> None:
+    update_run(session=session, run_id=run_id, cancel_requested=True)
+
+
+def cancel_requested(*, session: Session, run_id: int) -> bool:
+    return bool(session.exec(select(Run.cancel_requested).where(Run.id == run_id)).first())
+
+
+def stale_runs(*, session: Session, older_than_s: float) -> list[Run]:
+    """Active runs whose worker has not reported for ``older_than_s`` seconds."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Run).where(col(Run.status).in_([RunStatus.preparing, RunStatus.training]),
+                             col(Run.heartbeat_at) < cutoff)
+    return list(session.exec(stmt))
+
+
+def runs_in_status(*, session: Session, statuses: Iterable[RunStatus]) -> list[Run]:
+    return list(session.exec(select(Run).where(col(Run.status).in_(list(statuses))).order_by(Run.id)))
+
+
+def requeue_candidates(*, session: Session, older_than_s: float) -> list[Run]:
+    """Pending runs that were enqueued (have a job id) at least ``older_than_s`` seconds ago."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Run).where(Run.status == RunStatus.pending, col(Run.job_id).is_not(None),
+                             func.coalesce(Run.heartbeat_at, Run.created_at) < cutoff).order_by(Run.id)
+    return list(session.exec(stmt))
+
+
+def delete_run(*, session: Session, run_id: int) -> None:
+    """Remove a run that never started (its enqueue failed): nothing else refers to it yet."""
+    session.exec(delete(Run).where(Run.id == run_id))
+
+
+def find_runs(*, session: Session, family: str | None = None, dataset_id: int | None = None,
+              statuses: Iterable[RunStatus | str] | None = None, sweep_id: int | None = None,
+              since: datetime | None = None, until: datetime | None = None,
+              run_ids: Iterable[int] | None = None, limit: int = 500) -> list[Run]:
+    """Runs matching every given filter, newest first."""
+    stmt = select(Run).order_by(col(Run.id).desc()).limit(limit)
+    if family:
+        stmt = stmt.where(Run.family == family)
+    if dataset_id is not None:
+        stmt = stmt.where(Run.dataset_id == dataset_id)
+    if statuses:
+        stmt = stmt.where(col(Run.status).in_([RunStatus(x) for x in statuses]))
+    if sweep_id is not None:
+        stmt = stmt.where(Run.sweep_id == sweep_id)
+    if since is not None:
+        stmt = stmt.where(col(Run.created_at) >= since)
+    if until is not None:
+        stmt = stmt.where(col(Run.created_at) < until)
+    if run_ids is not None:
+        stmt = stmt.where(col(Run.id).in_(list(run_ids)))
+    return list(session.exec(stmt))
