@@ -1,6 +1,7 @@
 """Import a dataset folder: scan it with its kind's scanner, store Dataset and Sample rows."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ def import_dataset(*, name: str, kind: str, root: Path, replace: bool = False,
         with session_scope() as s:
             if queries.get_dataset_by_name(session=s, name=name) is not None:
                 raise DatasetExists(name)
-    report = _storable(scanner.scan(root, **options))
+    report = _storable(scanner.scan(root, **{**options, "cache": partial(_stored_meta, root, kind)}))
     summary = {**_plain(report.summary), "samples": len(report.samples),
                "problems": [str(p) for p in report.problems]}
     try:
@@ -48,6 +49,13 @@ def import_dataset(*, name: str, kind: str, root: Path, replace: bool = False,
     except IntegrityError:  # another import took the name between the check and the insert
         raise DatasetExists(name) from None
     return dataset, report
+
+
+def _stored_meta(root: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """Path → meta of the samples imported from ``root`` as ``kind`` before: a scanner's cache
+    (the logos kind reuses the analyses of unchanged files)."""
+    with session_scope() as s:
+        return queries.sample_meta_by_root(session=s, root=str(Path(root).resolve()), kind=kind)
 
 
 def _store(name: str, kind: str, root: Path, replace: bool, report: ScanReport, summary: dict[str, Any]) -> Dataset:

@@ -66,6 +66,7 @@ class PpoConfig(FamilyConfig):
     eval_sampling: Literal["round_robin", "random", "least_evaluated"] = Field("round_robin", description="which validation images a validation takes")
     checkpoint_freq: int = Field(1024, ge=1, le=100_000_000, description="timesteps between checkpoints")
     keep_checkpoints: int = Field(3, ge=1, le=1000, description="periodic checkpoints kept on disk (the best one is kept too)")
+    select_model: Literal["best", "last"] = Field("best", description="the policy the run registers: the best-validated checkpoint (val/ssim) or the last")
     min_images_per_category: int = Field(2, ge=1, le=100000, description="fewest usable images a trained category needs")
 
     @field_validator("curriculum_order")

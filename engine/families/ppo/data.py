@@ -11,9 +11,8 @@ images are split train/val/test within each category, so every split holds every
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from engine.families.ppo.config import CATEGORIES, DEFAULT_CATEGORY_MAP
 from engine.safeio import UnsafeFile, inside, load_yaml, open_image
 
 __all__ = ["scan", "category_map", "split_by_category", "IMAGE_SUFFIXES", "MAPPING_FILE", "KIND_KEY"]
-
-log = logging.getLogger("trainyard.ppo")
 
 KIND_KEY = "logos"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
@@ -57,21 +54,6 @@ def category_map(root: Path, problems: list[Problem], extra: Mapping[str, str] |
     return mapping
 
 
-def _cached_analyses(root: Path) -> dict[str, dict[str, Any]]:
-    """Analyses stored at an earlier import of this folder (empty when there is no database)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from db import queries
-    from db.session import session_scope
-
-    try:
-        with session_scope() as s:
-            return queries.sample_meta_by_root(session=s, root=str(root.resolve()), kind=KIND_KEY)
-    except SQLAlchemyError as exc:  # a scan outside any database (tests, offline tools) analyses everything
-        log.debug("no analysis cache: %s", exc)
-        return {}
-
-
 def split_by_category(records: list[SampleRecord], fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
                       seed: int = 0) -> None:
     """Assign ``split`` to usable records, per category: a category of 3+ images has at least one
@@ -90,12 +72,18 @@ def split_by_category(records: list[SampleRecord], fractions: tuple[float, float
             r.split = "test" if i < n_test else "val" if i < n_test + n_val else "train"
 
 
-def scan(root: Path, *, mapping: Mapping[str, str] | None = None, seed: int = 0, **_: Any) -> ScanReport:
-    """Scan category folders; analyse each image (or reuse its cached analysis)."""
+Cache = Mapping[str, Mapping[str, Any]]
+
+
+def scan(root: Path, *, mapping: Mapping[str, str] | None = None, seed: int = 0,
+         cache: Cache | Callable[[], Cache] | None = None, **_: Any) -> ScanReport:
+    """Scan category folders; analyse each image, or reuse its analysis from ``cache`` (path →
+    meta stored at an earlier import of this folder, or a callable giving it: the import job
+    reads it from the database) when the file's sha1 and the analysis version are unchanged."""
     root = Path(root)
     report = ScanReport(kind=KIND_KEY, root=root)
     folders = category_map(root, report.problems, mapping)
-    cache = _cached_analyses(root)
+    cache = dict((cache() if callable(cache) else cache) or {})
     analysed = cached = 0
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(".") or entry.name == MAPPING_FILE:

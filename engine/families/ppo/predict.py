@@ -21,7 +21,7 @@ from engine.families.ppo.config import CATEGORIES, PpoConfig
 from engine.families.ppo.env import VTracerEnv, make_image
 from engine.families.ppo.evaluation import run_episode
 from engine.families.ppo.params import DEFAULTS
-from engine.families.ppo.trainer import ARTIFACT_KIND, build_policy, env_kwargs
+from engine.families.ppo.trainer import ARTIFACT_KIND, CHECKPOINT_KIND, build_policy, env_kwargs
 from engine.families.ppo.vectorize import Vectorizer, render_svg
 from engine.safeio import open_image
 
@@ -32,9 +32,10 @@ MAX_SIDE = 512  # larger uploads are scaled down first: VTracer's time grows wit
 
 @lru_cache(maxsize=8)
 def load_policy(path: str, mtime: float) -> tuple[Any, PpoConfig]:
-    """The policy of an artifact and its config (cached per file version)."""
+    """The policy of an artifact (a copy of the run's selected checkpoint, or an older run's
+    policy-only ``model.pt``) and its config (cached per file version)."""
     state = load_checkpoint(Path(path))
-    if state.get("kind") != ARTIFACT_KIND:
+    if state.get("kind") not in (CHECKPOINT_KIND, ARTIFACT_KIND):
         raise ValueError(f"{path} is not a ppo policy artifact")
     policy = build_policy(state["net_arch"])
     policy.load_state_dict(state["policy"])

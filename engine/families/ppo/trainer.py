@@ -1,16 +1,23 @@
 """The ``ppo`` trainer: stable-baselines3 PPO over ``VTracerEnv`` with a category curriculum.
 
 Checkpoints are Trainyard's own ``torch.save`` files (policy and optimizer state dicts, step,
-curriculum, validation sampler, RNG, config): they load with ``weights_only=True`` and only
-after their sha256 matches the Checkpoint row. SB3's zip format is not used because loading it
-unpickles its hyperparameters. A resumed run continues at the saved timestep
+curriculum, validation sampler, RNG, config): they load with ``weights_only=True``, and a resume
+loads only the checkpoint the worker verified (``ctx.resume``). SB3's zip format is not used
+because loading it unpickles its hyperparameters. A resumed run continues at the saved timestep
 (``reset_num_timesteps=False``), so no step is trained or logged twice.
+
+``step_<N>.pt`` is written every ``checkpoint_freq`` timesteps and at every validation (the newest
+``keep_checkpoints`` stay), ``best.pt`` whenever a validation improves the family's ranking value
+(``val/ssim``, the validation twin of the ranking headline ``test/ssim``). The registered
+``model.pt`` is a byte copy of the checkpoint ``engine.lifecycle`` selects: the best-validated
+one unless ``select_model: last``; the test split is evaluated with that policy.
 """
 from __future__ import annotations
 
 import logging
-import random
+import shutil
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,42 +26,44 @@ import torch
 
 from engine.checkpoints import load_checkpoint, save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunCancelled, RunContext, Trainer
+from engine.families.ppo import FAMILY
 from engine.families.ppo.config import CATEGORIES, PpoConfig
 from engine.families.ppo.curriculum import Curriculum
 from engine.families.ppo.env import OBS_SIZE, LogoImage, VTracerEnv, make_image
 from engine.families.ppo.evaluation import ValSampler, evaluate, summarise
 from engine.families.ppo.params import PARAMS
 from engine.families.ppo.vectorize import Vectorizer
+from engine.lifecycle import Lifecycle, capture_rng, resume_state
 from engine.safeio import UnsafeFile, inside, open_image
-from engine.trust import UntrustedModelError, user_weights, verify_recorded
+from engine.trust import UntrustedModelError, user_weights
 
-__all__ = ["PpoTrainer", "ARTIFACT_KIND", "CHECKPOINT_KIND", "load_images", "env_kwargs", "build_policy"]
+__all__ = ["PpoTrainer", "ARTIFACT_KIND", "CHECKPOINT_KIND", "RANK", "MONITOR", "load_images", "env_kwargs",
+           "build_policy"]
 
 log = logging.getLogger("trainyard.ppo")
 
-ARTIFACT_KIND = "trainyard.ppo.policy/1"
+ARTIFACT_KIND = "trainyard.ppo.policy/1"  # model.pt before it became a copy of the selected checkpoint
 CHECKPOINT_KIND = "trainyard.ppo.checkpoint/1"
 CPU_THREADS = 1  # a 64-wide MLP gains nothing from intra-op threads; their spin-waits slow a forked worker
+RANK = FAMILY.headlines[0]  # test/ssim, higher is better
+MONITOR = "val/" + RANK.name.partition("/")[2]  # its validation twin picks best.pt
+SPLITS = ("train", "val", "test")
 
 
 def load_images(dataset: DatasetRef) -> dict[str, list[LogoImage]]:
-    """Usable images of the dataset per split, read confined to its root; analyses from the DB."""
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        rows = [(r.path, r.label, r.split, dict(r.meta or {}))
-                for r in queries.dataset_samples(session=s, dataset_id=dataset.id)]
+    """Usable images of the dataset per split (from its samples, analyses in their meta), read
+    confined to its root."""
     out: dict[str, list[LogoImage]] = defaultdict(list)
-    for path, category, split, meta in rows:
-        if not meta.get("usable") or split not in ("train", "val", "test") or category not in CATEGORIES:
+    for smp in dataset.samples:
+        meta = dict(smp.meta or {})
+        if not meta.get("usable") or smp.split not in SPLITS or smp.label not in CATEGORIES:
             continue
         try:
-            rgb = np.asarray(open_image(inside(Path(dataset.root), path), mode="RGB"))
+            rgb = np.asarray(open_image(inside(Path(dataset.root), smp.path), mode="RGB"))
         except (UnsafeFile, OSError) as exc:
-            log.warning("%s: %s; left out", path, exc)
+            log.warning("%s: %s; left out", smp.path, exc)
             continue
-        out[split].append(make_image(rgb, category, path=path, analysis=meta))
+        out[smp.split].append(make_image(rgb, smp.label, path=smp.path, analysis=meta))
     return out
 
 
@@ -75,170 +84,210 @@ def build_policy(net_arch: list[int]):
                              lr_schedule=lambda _: 0.0, net_arch=dict(pi=list(net_arch), vf=list(net_arch)))
 
 
-def _recorded_sha256(path: Path) -> str | None:
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        row = queries.checkpoint_by_path(session=s, path=str(path))
-        return row.sha256 if row else None
-
-
-def _rng_state() -> dict[str, Any]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-                      "cached": float(cached)}}
+def _upgrade(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint in today's layout: those written before ``engine.lifecycle`` kept the best
+    value as ``best_val`` (-1 before the first validation) and the step as ``num_timesteps``."""
+    state = dict(state)
+    if "lifecycle" not in state:
+        best = float(state.get("best_val", -1.0))
+        state["lifecycle"] = {"best": best, "best_step": int(state["last_eval"])} if best >= 0 else {}
+    state.setdefault("step", int(state["num_timesteps"]))
+    return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+class _Checkpoints:
+    """ppo's checkpoint files; which step is best, and which file the run registers, is the
+    shared ``Lifecycle``'s choice (its ``best.pt`` path, best/last policy and ``selected``)."""
+
+    def __init__(self, ctx: RunContext, config: PpoConfig) -> None:
+        self.ctx, self.keep = ctx, config.keep_checkpoints
+        self.life = Lifecycle(ctx, config.model_dump(mode="json"), kind=CHECKPOINT_KIND, direction=RANK.direction,
+                              select=config.select_model)
+        self.periodic: list[str] = []
+        self.last_ckpt = 0
+
+    def resumed(self, state: Mapping[str, Any]) -> None:
+        """Best value so far, the files to rotate and the RNG, from the resumed checkpoint."""
+        self.life.resumed(state)
+        self.periodic, self.last_ckpt = list(state.get("periodic", [])), int(state["last_ckpt"])
+
+    def save(self, state: Mapping[str, Any], step: int, monitored: float | None) -> None:
+        best = self.life.policy.offer(monitored, step)
+        state = {**state, "kind": CHECKPOINT_KIND, "step": step, "num_timesteps": step, "last_ckpt": step,
+                 "rng": capture_rng(), "config": dict(self.life.config),
+                 "lifecycle": {**self.life.policy.state(), "monitored": monitored}}
+        if best:
+            self.ctx.checkpoint(save_checkpoint(self.life.path("best"), state), step=step, monitored=monitored,
+                                best=True)
+        name = self.life.path(f"step_{step:09d}")
+        self.periodic = [p for p in self.periodic if p != str(name)] + [str(name)]
+        state["periodic"] = list(self.periodic)
+        self.ctx.checkpoint(save_checkpoint(name, state), step=step, monitored=monitored, best=False)
+        self.last_ckpt = step
+        while len(self.periodic) > self.keep:
+            Path(self.periodic.pop(0)).unlink(missing_ok=True)
+
+    def selected(self) -> tuple[Path, int]:
+        """The checkpoint to register (best.pt unless ``select_model: last``) and its step."""
+        if self.life.selected == "best":
+            return self.life.path("best"), int(self.life.policy.best_step)
+        return Path(self.periodic[-1]), self.last_ckpt
+
+
+class _Agent:
+    """One run's SB3 model, environments, curriculum and validation sampler, and the hooks the
+    SB3 callback calls: a validation and checkpoint at rollout starts, curriculum bookkeeping per
+    finished episode, rollout metrics at rollout ends."""
+
+    def __init__(self, config: PpoConfig, images: Mapping[str, list[LogoImage]], order: list[str],
+                 ctx: RunContext) -> None:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.monitor import Monitor
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        from engine.families.ppo.callbacks import context_logger
+
+        self.config, self.ctx = config, ctx
+        train = images.get("train", [])
+        out = Path(ctx.out_dir)
+        self.vectorizer = Vectorizer(config.cache_size, disk=out / "conversions" if config.disk_cache else None)
+        kwargs = env_kwargs(config)
+        self.envs = [VTracerEnv(train, vectorizer=self.vectorizer, **kwargs) for _ in range(config.n_envs)]
+        val = images.get("val") or train
+        self.eval_envs = {"val": VTracerEnv(val, vectorizer=self.vectorizer, **kwargs),
+                          "test": VTracerEnv(images.get("test") or val, vectorizer=self.vectorizer, **kwargs)}
+        self.vec = DummyVecEnv([lambda e=e: Monitor(e) for e in self.envs])
+        self.model = PPO("MlpPolicy", self.vec, learning_rate=config.learning_rate, n_steps=config.n_steps,
+                         batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
+                         gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
+                         vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm, seed=config.seed,
+                         policy_kwargs={"net_arch": dict(pi=list(config.net_arch), vf=list(config.net_arch))},
+                         device=ctx.device, verbose=0)
+        self.model.set_logger(context_logger(ctx))
+        self.curriculum = Curriculum(order, threshold=config.advance_success_rate, window=config.success_window,
+                                     budget_steps=max(1, int(config.stage_budget * config.total_timesteps)),
+                                     enabled=config.curriculum)
+        val_by_cat: dict[str, list[int]] = defaultdict(list)
+        for i, im in enumerate(self.eval_envs["val"].images):
+            val_by_cat[im.category].append(i)
+        self.sampler = ValSampler(val_by_cat, config.eval_images_per_category, config.eval_sampling,
+                                  seed=config.seed)
+        self.checkpoints = _Checkpoints(ctx, config)
+        self.last_eval = 0
+        self.episodes: list[dict[str, Any]] = []
+
+    # ---- state
+    def state(self) -> dict[str, Any]:
+        return {"policy": self.model.policy.state_dict(), "optimizer": self.model.policy.optimizer.state_dict(),
+                "n_updates": self.model._n_updates, "curriculum": self.curriculum.state_dict(),
+                "sampler": self.sampler.state_dict(), "net_arch": list(self.config.net_arch),
+                "last_eval": self.last_eval}
+
+    def resume(self, state: Mapping[str, Any]) -> None:
+        if state.get("kind") != CHECKPOINT_KIND:
+            raise UntrustedModelError(f"{self.ctx.resume_from} is not a ppo checkpoint")
+        state = _upgrade(state)
+        self.model.policy.load_state_dict(state["policy"])
+        self.model.policy.optimizer.load_state_dict(state["optimizer"])
+        self.model.num_timesteps, self.model._n_updates = int(state["num_timesteps"]), int(state["n_updates"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.last_eval = int(state["last_eval"])
+        self.checkpoints.resumed(state)  # best so far, rotation and RNG
+        self.vec.seed(self.config.seed + self.model.num_timesteps)  # fresh episodes, not a replay of the first ones
+        log.info("resumed at timestep %d (stage %s)", self.model.num_timesteps, self.curriculum.current)
+
+    def apply_stage(self) -> None:
+        for e in self.envs:
+            e.set_stage(self.curriculum.current, self.curriculum.earlier)
+
+    # ---- evaluation
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.model.predict(obs, deterministic=True)[0]
+
+    def evaluate(self, split: str, indices: Any = None) -> dict[str, float]:
+        env = self.eval_envs[split]
+        return summarise(evaluate(env, self.act, range(len(env.images)) if indices is None else indices), split)
+
+    @property
+    def hit_rate(self) -> float:
+        return self.vectorizer.hits / max(self.vectorizer.hits + self.vectorizer.misses, 1)
+
+    # ---- SB3 callback hooks
+    def on_rollout_start(self, step: int) -> None:
+        if step == 0 or step == self.checkpoints.last_ckpt:
+            return  # the start of training, or the rollout a resumed run continues from
+        monitored = None
+        if step - self.last_eval >= self.config.eval_freq:
+            metrics = self.evaluate("val", self.sampler.pick())
+            self.ctx.log(metrics, step=step)
+            monitored, self.last_eval = metrics[MONITOR], step
+        if step - self.checkpoints.last_ckpt >= self.config.checkpoint_freq or monitored is not None:
+            self.checkpoints.save(self.state(), step, monitored)
+
+    def on_episode(self, info: dict[str, Any]) -> None:
+        self.episodes.append(info)
+        self.curriculum.record(info["category"], info["success"])
+
+    def on_rollout_end(self, step: int) -> None:
+        done, self.episodes = self.episodes, []
+        curriculum = self.curriculum
+        metrics: dict[str, float] = {"curriculum/stage": float(curriculum.stage),
+                                     "curriculum/success_rate": curriculum.success_rate}
+        if done:
+            metrics["rollout/mean_reward"] = float(np.mean([e["episode"]["r"] for e in done if "episode" in e] or [0]))
+            metrics["rollout/mean_ssim"] = float(np.mean([e["best_ssim"] for e in done]))
+            metrics["rollout/success_rate"] = float(np.mean([e["success"] for e in done]))
+            for cat in CATEGORIES:
+                mine = [e["success"] for e in done if e["category"] == cat]
+                if mine:
+                    metrics[f"rollout/{cat}/success_rate"] = float(np.mean(mine))
+        metrics["cache/hit_rate"] = self.hit_rate
+        if curriculum.maybe_advance(step):
+            self.apply_stage()
+            log.info("curriculum: stage %d (%s) from timestep %d", curriculum.stage, curriculum.current, step)
+            metrics["curriculum/stage"] = float(curriculum.stage)
+        self.ctx.log(metrics, step=step)
+
+
+def _package(src: Path, dest: Path) -> Path:
+    """``dest`` as a byte copy of the selected checkpoint (so its sha256 is the checkpoint's)."""
+    tmp = dest.with_suffix(dest.suffix + ".tmp")
+    shutil.copyfile(src, tmp)
+    return tmp.replace(dest)
 
 
 class PpoTrainer(Trainer):
     family = "ppo"
 
     def fit(self, config: PpoConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
-        from stable_baselines3 import PPO
-        from stable_baselines3.common.monitor import Monitor
-        from stable_baselines3.common.vec_env import DummyVecEnv
-
-        from engine.families.ppo.callbacks import RunCallback, context_logger
+        from engine.families.ppo.callbacks import RunCallback
 
         self.require_dataset(dataset)
         ctx.progress(0, 1, "prepare")
         images = load_images(dataset)
-        train = images.get("train", [])
-        train_cats = {im.category for im in train}
-        order = [c for c in config.curriculum_order if c in train_cats]
+        counts = {s: len(images.get(s, [])) for s in SPLITS}
+        order = [c for c in config.curriculum_order if c in {im.category for im in images.get("train", [])}]
         if not order:
             raise ValueError(f"dataset {dataset.name!r} has no usable training images in the categories "
                              f"{', '.join(config.curriculum_order)}")
-        val = images.get("val") or train
-        test = images.get("test") or val
-        log.info("ppo on %s: %d train, %d val, %d test images; curriculum %s", dataset.name, len(train),
-                 len(images.get("val", [])), len(images.get("test", [])), " → ".join(order))
+        log.info("ppo on %s: %d train, %d val, %d test images; curriculum %s", dataset.name, counts["train"],
+                 counts["val"], counts["test"], " → ".join(order))
         if str(ctx.device).startswith("cpu"):
             torch.set_num_threads(CPU_THREADS)
-
-        out = Path(ctx.out_dir)
-        vectorizer = Vectorizer(config.cache_size, disk=out / "conversions" if config.disk_cache else None)
-        kwargs = env_kwargs(config)
-        envs = [VTracerEnv(train, vectorizer=vectorizer, **kwargs) for _ in range(config.n_envs)]
-        val_env = VTracerEnv(val, vectorizer=vectorizer, **kwargs)
-        test_env = VTracerEnv(test, vectorizer=vectorizer, **kwargs)
-        vec = DummyVecEnv([lambda e=e: Monitor(e) for e in envs])
-        model = PPO("MlpPolicy", vec, learning_rate=config.learning_rate, n_steps=config.n_steps,
-                    batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
-                    gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
-                    vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm, seed=config.seed,
-                    policy_kwargs={"net_arch": dict(pi=list(config.net_arch), vf=list(config.net_arch))},
-                    device=ctx.device, verbose=0)
-        model.set_logger(context_logger(ctx))
-
-        curriculum = Curriculum(order, threshold=config.advance_success_rate, window=config.success_window,
-                                budget_steps=max(1, int(config.stage_budget * config.total_timesteps)),
-                                enabled=config.curriculum)
-        val_by_cat: dict[str, list[int]] = defaultdict(list)
-        for i, im in enumerate(val_env.images):
-            val_by_cat[im.category].append(i)
-        sampler = ValSampler(val_by_cat, config.eval_images_per_category, config.eval_sampling, seed=config.seed)
-        st = {"last_eval": 0, "last_ckpt": 0, "best_val": -1.0, "periodic": []}
-
-        if config.init_weights and not ctx.resume_from:
-            state = load_checkpoint(user_weights(config.init_weights, what="initial ppo policy"))
-            model.policy.load_state_dict(state["policy"])
+        agent = _Agent(config, images, order, ctx)
+        model, checkpoints = agent.model, agent.checkpoints
+        resumed = resume_state(ctx)
+        if config.init_weights and resumed is None:
+            start = load_checkpoint(user_weights(config.init_weights, what="initial ppo policy"))
+            model.policy.load_state_dict(start["policy"])
             log.info("initial policy from %s", config.init_weights)
-        if ctx.resume_from:
-            path = Path(ctx.resume_from)
-            verify_recorded(path, _recorded_sha256(path), what="ppo checkpoint")
-            state = load_checkpoint(path)
-            if state.get("kind") != CHECKPOINT_KIND:
-                raise UntrustedModelError(f"{path} is not a ppo checkpoint")
-            model.policy.load_state_dict(state["policy"])
-            model.policy.optimizer.load_state_dict(state["optimizer"])
-            model.num_timesteps, model._n_updates = int(state["num_timesteps"]), int(state["n_updates"])
-            curriculum.load_state_dict(state["curriculum"])
-            sampler.load_state_dict(state["sampler"])
-            st.update({k: state[k] for k in ("last_eval", "last_ckpt", "best_val")})
-            st["periodic"] = list(state.get("periodic", []))
-            _set_rng_state(state["rng"])
-            vec.seed(config.seed + model.num_timesteps)  # fresh episodes, not a replay of the first ones
-            log.info("resumed at timestep %d (stage %s)", model.num_timesteps, curriculum.current)
+        if resumed is not None:
+            agent.resume(resumed)
+        agent.apply_stage()
 
-        def apply_stage() -> None:
-            for e in envs:
-                e.set_stage(curriculum.current, curriculum.earlier)
-
-        apply_stage()
-        episodes: list[dict[str, Any]] = []
-
-        def policy(obs: np.ndarray) -> np.ndarray:
-            return model.predict(obs, deterministic=True)[0]
-
-        def validate(step: int) -> dict[str, float]:
-            metrics = summarise(evaluate(val_env, policy, sampler.pick()), "val")
-            ctx.log(metrics, step=step)
-            return metrics
-
-        def checkpoint(step: int, monitored: float | None) -> None:
-            state = {"kind": CHECKPOINT_KIND, "policy": model.policy.state_dict(),
-                     "optimizer": model.policy.optimizer.state_dict(), "num_timesteps": step,
-                     "n_updates": model._n_updates, "curriculum": curriculum.state_dict(),
-                     "sampler": sampler.state_dict(), "rng": _rng_state(), "config": config.model_dump(mode="json"),
-                     "net_arch": list(config.net_arch), "last_eval": st["last_eval"], "last_ckpt": step,
-                     "best_val": st["best_val"]}
-            best = monitored is not None and monitored > st["best_val"]
-            if best:
-                st["best_val"] = state["best_val"] = monitored
-                ctx.checkpoint(save_checkpoint(out / "checkpoints" / "best.pt", state), step=step,
-                               monitored=monitored, best=True)
-            name = out / "checkpoints" / f"step_{step:09d}.pt"
-            st["periodic"] = [p for p in st["periodic"] if p != str(name)] + [str(name)]
-            state["periodic"] = list(st["periodic"])
-            ctx.checkpoint(save_checkpoint(name, state), step=step, monitored=monitored, best=False)
-            st["last_ckpt"] = step
-            while len(st["periodic"]) > config.keep_checkpoints:
-                Path(st["periodic"].pop(0)).unlink(missing_ok=True)
-
-        def on_rollout_start(step: int) -> None:
-            if step == 0 or step == st["last_ckpt"]:
-                return  # the start of training, or the rollout a resumed run continues from
-            monitored = None
-            if step - st["last_eval"] >= config.eval_freq:
-                monitored = validate(step)["val/ssim"]
-                st["last_eval"] = step
-            if step - st["last_ckpt"] >= config.checkpoint_freq or monitored is not None:
-                checkpoint(step, monitored)
-
-        def on_episode(info: dict[str, Any]) -> None:
-            episodes.append(info)
-            curriculum.record(info["category"], info["success"])
-
-        def on_rollout_end(step: int) -> None:
-            done, episodes[:] = list(episodes), []
-            metrics: dict[str, float] = {"curriculum/stage": float(curriculum.stage),
-                                         "curriculum/success_rate": curriculum.success_rate}
-            if done:
-                metrics["rollout/mean_reward"] = float(np.mean([e["episode"]["r"] for e in done if "episode" in e] or [0]))
-                metrics["rollout/mean_ssim"] = float(np.mean([e["best_ssim"] for e in done]))
-                metrics["rollout/success_rate"] = float(np.mean([e["success"] for e in done]))
-                for cat in CATEGORIES:
-                    mine = [e["success"] for e in done if e["category"] == cat]
-                    if mine:
-                        metrics[f"rollout/{cat}/success_rate"] = float(np.mean(mine))
-            metrics["cache/hit_rate"] = vectorizer.hits / max(vectorizer.hits + vectorizer.misses, 1)
-            if curriculum.maybe_advance(step):
-                apply_stage()
-                log.info("curriculum: stage %d (%s) from timestep %d", curriculum.stage, curriculum.current, step)
-                metrics["curriculum/stage"] = float(curriculum.stage)
-            ctx.log(metrics, step=step)
-
-        callback = RunCallback(ctx, config.total_timesteps, on_episode=on_episode,
-                               on_rollout_start=on_rollout_start, on_rollout_end=on_rollout_end)
+        callback = RunCallback(ctx, config.total_timesteps, on_episode=agent.on_episode,
+                               on_rollout_start=agent.on_rollout_start, on_rollout_end=agent.on_rollout_end)
         remaining = config.total_timesteps - model.num_timesteps
         if remaining > 0:
             model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=False, log_interval=1,
@@ -248,20 +297,22 @@ class PpoTrainer(Trainer):
         step = model.num_timesteps
         ctx.progress(step, config.total_timesteps, "train")
 
-        # ---- final: validation, checkpoint, and the test split against VTracer's defaults
+        # ---- final validation and checkpoint; the selected policy against VTracer's defaults on the test split
         ctx.progress(0, 1, "test")
-        final_val = summarise(evaluate(val_env, policy, range(len(val_env.images))), "val")
-        ctx.log(final_val, step=step)
-        checkpoint(step, final_val["val/ssim"])
-        test = summarise(evaluate(test_env, policy, range(len(test_env.images))), "test")
+        val = agent.evaluate("val")
+        ctx.log(val, step=step)
+        checkpoints.save(agent.state(), step, val[MONITOR])
+        chosen, chosen_step = checkpoints.selected()
+        if chosen_step != step:
+            model.policy.load_state_dict(load_checkpoint(chosen)["policy"])
+            val = agent.evaluate("val")  # the registered policy's own validation, for its summary
+            log.info("registering the best-validated policy (timestep %d, %s %.4f)", chosen_step, MONITOR,
+                     checkpoints.life.policy.best)
+        test = agent.evaluate("test")
         ctx.log(test, step=step)
         ctx.progress(1, 1, "test")
-        summary = {**final_val, **test, "timesteps": float(step), "curriculum/stage": float(curriculum.stage),
-                   "data/train": float(len(train)), "data/val": float(len(images.get("val", []))),
-                   "data/test": float(len(images.get("test", []))),
-                   "cache/hit_rate": vectorizer.hits / max(vectorizer.hits + vectorizer.misses, 1)}
-        artifact = out / "model.pt"
-        save_checkpoint(artifact, {"kind": ARTIFACT_KIND, "policy": model.policy.state_dict(),
-                                   "net_arch": list(config.net_arch), "config": config.model_dump(mode="json"),
-                                   "metrics": summary})
+        summary = {**val, **test, "timesteps": float(step), "model/timesteps": float(chosen_step),
+                   "curriculum/stage": float(agent.curriculum.stage),
+                   **{f"data/{s}": float(n) for s, n in counts.items()}, "cache/hit_rate": agent.hit_rate}
+        artifact = _package(chosen, Path(ctx.out_dir) / "model.pt")
         return FitResult(metrics=summary, model=ModelArtifact(path=artifact, scope="", metrics=summary))

@@ -10,7 +10,7 @@
 * checkpoints: every file ``ModelCheckpoint`` wrote (top 3 by ``val_main_task_loss`` and
   ``last.ckpt``) is registered with ``ctx.checkpoint`` once it exists, i.e. at the next epoch's
   start and at the end of the fit (ModelCheckpoint saves after this callback's epoch-end hook).
-* every checkpoint carries the torch and Python RNG states, restored on resume.
+* every checkpoint carries the RNG states (``engine.lifecycle.capture_rng``), restored on resume.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from engine.checkpoints import sha256_file
 from engine.core import RunCancelled, RunContext
+from engine.lifecycle import capture_rng, restore_rng
 
 __all__ = ["RunBridge", "metric_name"]
 
@@ -125,11 +126,12 @@ class RunBridge(L.Callback):
 
     # ---- RNG state in every checkpoint
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        checkpoint["trainyard_rng"] = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
-                                       "python_version": random.getstate()[0]}
+        checkpoint["trainyard_rng"] = capture_rng()
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("trainyard_rng")
-        if state:
+        if state and "python_version" in state:  # written before engine.lifecycle: torch and Python only
             torch.set_rng_state(state["torch"])
             random.setstate((state["python_version"], tuple(state["python"]), None))
+        elif state:
+            restore_rng(state)

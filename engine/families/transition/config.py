@@ -71,6 +71,8 @@ class TransitionConfig(FamilyConfig):
     max_epochs: int = Field(150, ge=1, le=100_000, description="maximum epochs")
     early_stop_patience: int = Field(20, ge=0, le=100_000,
                                      description="stop after this many epochs without val_main_task_loss improvement (0: off)")
+    select_model: Literal["best", "last"] = Field(
+        "best", description="the model the run registers: the best checkpoint by val_main_task_loss, or the last epoch's")
     gradient_clip_val: float = Field(1.0, ge=0, le=1e6, description="clip the gradient norm to this (0: off)")
     accumulate_grad_batches: int = Field(1, ge=1, le=1024, description="batches per optimizer step")
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = Field(

@@ -4,10 +4,12 @@ Per-patient split (stored as ``split.json`` and in the run's summary) → tensor
 ``L.Trainer`` with ``ModelCheckpoint`` (top 3 by ``val_main_task_loss`` + ``last.ckpt``),
 ``EarlyStopping``, TensorBoard and CSV loggers under ``logs/``, gradient clipping and
 accumulation, 16-bit mixed precision on CUDA → ``final_model.ckpt`` → the best checkpoint is
-evaluated on the test patients (per-axis errors) and registered as the model.
+evaluated on the test patients (per-axis errors) and registered as the model (the final one
+with ``select_model: last``).
 
-Checkpoints load only with ``weights_only=True`` and only after their sha256 matches the one
-recorded when they were registered; initial weights only from the operator's models folder.
+Checkpoints load only with ``weights_only=True``; a resume hands Lightning only the checkpoint the
+worker verified (``ctx.resume``), its sha256 checked again right before; initial weights only
+from the operator's models folder.
 """
 from __future__ import annotations
 
@@ -19,12 +21,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from db import queries
-from db.session import session_scope
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
 from engine.families.transition.artifacts import (dataset_stats, plot_dataset_statistics, plot_training_summary,
                                                   write_json)
-from engine.families.transition.config import AXES, SPLITS, TransitionConfig
+from engine.families.transition.config import SPLITS, TransitionConfig
 from engine.families.transition.frames import Transition, load_frame, load_split, normalisation
 from engine.families.transition.splits import split_for
 from engine.safeio import inside
@@ -69,18 +69,24 @@ def _accelerator(device: str) -> tuple[str, object]:
 
 
 def load_transitions(dataset: DatasetRef) -> list[Transition]:
-    """The dataset's imported transitions, from its Sample rows."""
-    with session_scope() as s:
-        rows = queries.dataset_samples(session=s, dataset_id=dataset.id)
-        return [Transition(group=r.label, ft1=r.meta["ft1"], ft2=r.meta["ft2"], change=tuple(r.meta["change"]),
-                           at2=tuple(r.meta["at2"])) for r in rows if r.label and (r.meta or {}).get("ft1")]
+    """The dataset's imported transitions, from its samples."""
+    return [Transition(group=r.label, ft1=r.meta["ft1"], ft2=r.meta["ft2"], change=tuple(r.meta["change"]),
+                       at2=tuple(r.meta["at2"])) for r in dataset.samples if r.label and (r.meta or {}).get("ft1")]
 
 
-def _recorded_checkpoint(path: Path) -> Path:
-    with session_scope() as s:
-        row = queries.checkpoint_by_path(session=s, path=str(path))
-        digest = row.sha256 if row else None
-    return verify_recorded(path, digest, what="checkpoint")
+def _resuming(ctx: RunContext) -> bool:
+    return getattr(ctx, "resume", None) is not None or ctx.resume_from is not None
+
+
+def _resume_path(ctx: RunContext) -> Path | None:
+    """The checkpoint to hand Lightning's ``ckpt_path``: ``ctx.resume`` with its sha256 checked
+    again now (a bare context without a recorded digest: its ``resume_from`` as it is)."""
+    resume = getattr(ctx, "resume", None)
+    if resume is not None:
+        path = verify_recorded(resume.path, resume.sha256, what="checkpoint")
+        log.info("resuming from %s (sha256 verified)", path.name)
+        return path
+    return Path(ctx.resume_from) if ctx.resume_from else None
 
 
 def _load_initial_weights(module, name: str) -> None:
@@ -98,6 +104,57 @@ def _load_initial_weights(module, name: str) -> None:
              len(own & set(state)), len(result.missing_keys), len(result.unexpected_keys))
 
 
+def _prepare(config: TransitionConfig, dataset: DatasetRef, out: Path) -> tuple[dict, dict]:
+    """The per-patient split and the transitions of each split; ``split.json``, the experiment
+    record, the dataset statistics and their plot written to the run folder."""
+    items = load_transitions(dataset)
+    split = split_for(sorted({t.group for t in items}), config)
+    by_split = {s: [t for t in items if t.group in set(split[s])] for s in SPLITS}
+    for s in SPLITS:
+        if not by_split[s]:
+            raise ValueError(f"the {s} split ({', '.join(split[s])}) holds no transitions")
+    write_json(out / "split.json", split)
+    write_json(out / "experiment_config.json", {"family": "transition", "dataset": dataset.name,
+                                                "config": config.model_dump(mode="json"), "split": split})
+    write_json(out / "dataset_stats.json", dataset_stats(split, by_split))
+    root, first = Path(dataset.root), by_split["train"][0]
+    preview = (load_frame(inside(root, first.ft1), config.image_size),
+               load_frame(inside(root, first.ft2), config.image_size))
+    plot_dataset_statistics(out / "plots" / "dataset_statistics.png", split, by_split, preview)
+    log.info("split by patient: %s", "; ".join(f"{s} {len(split[s])} patients / {len(by_split[s])} transitions"
+                                              for s in SPLITS))
+    return split, by_split
+
+
+def _lightning(config: TransitionConfig, ctx: RunContext, out: Path):
+    """``L.Trainer`` with the run bridge, top-3 + last ``ModelCheckpoint``, early stopping and
+    the TensorBoard and CSV loggers; returns it with the checkpoint callback and the bridge."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from engine.families.transition.bridge import RunBridge
+
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename=CHECKPOINT_PATTERN,
+                                 monitor="val_main_task_loss", mode="min", save_top_k=3, save_last=True,
+                                 save_on_train_epoch_end=False)
+    bridge = RunBridge(ctx, checkpoint)
+    callbacks = [bridge, checkpoint]
+    if config.early_stop_patience:
+        callbacks.append(EarlyStopping(monitor="val_main_task_loss", mode="min", patience=config.early_stop_patience))
+    loggers = [TensorBoardLogger(out / "logs", name="transition", version=""),
+               CSVLogger(out / "logs", name="transition_csv", version="")]
+    accelerator, devices = _accelerator(ctx.device)
+    precision = resolve_precision(config, ctx.device)
+    trainer = L.Trainer(
+        accelerator=accelerator, devices=devices, precision=precision, max_epochs=config.max_epochs,
+        gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
+        deterministic=config.deterministic, logger=loggers, callbacks=callbacks, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=out)
+    log.info("Lightning: %s, precision %s", accelerator, precision)
+    return trainer, checkpoint, bridge
+
+
 class TransitionTrainer(Trainer):
     family = "transition"
 
@@ -105,105 +162,60 @@ class TransitionTrainer(Trainer):
         self.require_dataset(dataset)
         quiet_lightning()
         import lightning as L
-        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-        from engine.families.transition.bridge import RunBridge
         from engine.families.transition.module import TransitionModule
 
         started = time.monotonic()
         out = Path(ctx.out_dir)
         ctx.progress(0, 1, "prepare")
-        items = load_transitions(dataset)
-        groups = sorted({t.group for t in items})
-        split = split_for(groups, config)
-        by_split = {s: [t for t in items if t.group in set(split[s])] for s in SPLITS}
-        for s in SPLITS:
-            if not by_split[s]:
-                raise ValueError(f"the {s} split ({', '.join(split[s])}) holds no transitions")
-        write_json(out / "split.json", split)
-        write_json(out / "experiment_config.json", {"family": "transition", "dataset": dataset.name,
-                                                    "config": config.model_dump(mode="json"), "split": split})
-        write_json(out / "dataset_stats.json", dataset_stats(split, by_split))
-        root = Path(dataset.root)
-        first = by_split["train"][0]
-        preview = (load_frame(inside(root, first.ft1), config.image_size),
-                   load_frame(inside(root, first.ft2), config.image_size))
-        plot_dataset_statistics(out / "plots" / "dataset_statistics.png", split, by_split, preview)
-        log.info("split by patient: %s", "; ".join(f"{s} {len(split[s])} patients / {len(by_split[s])} transitions"
-                                                  for s in SPLITS))
-
+        split, by_split = _prepare(config, dataset, out)
         L.seed_everything(config.seed, workers=True, verbose=False)
         if ctx.device == "cpu":
             torch.set_num_threads(CPU_THREADS)
-        tensors = {s: load_split(root, by_split[s], config.image_size) for s in SPLITS}
+        tensors = {s: load_split(Path(dataset.root), by_split[s], config.image_size) for s in SPLITS}
         check_stop(ctx)
-        resume = None
-        if ctx.resume_from:
-            resume = _recorded_checkpoint(Path(ctx.resume_from))
-            log.info("resuming from %s (sha256 verified)", resume.name)
         module = TransitionModule(config.model_dump(mode="json"), normalisation(by_split["train"]))
-        if config.initial_weights and resume is None:
+        if config.initial_weights and not _resuming(ctx):
             _load_initial_weights(module, config.initial_weights)
-
         gen = torch.Generator().manual_seed(config.seed)
         train_loader = DataLoader(tensors["train"], batch_size=config.batch_size, shuffle=True, generator=gen)
         val_loader = DataLoader(tensors["val"], batch_size=max(config.batch_size, EVAL_BATCH))
         test_loader = DataLoader(tensors["test"], batch_size=max(config.batch_size, EVAL_BATCH))
-
-        checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename=CHECKPOINT_PATTERN,
-                                     monitor="val_main_task_loss", mode="min", save_top_k=3, save_last=True,
-                                     save_on_train_epoch_end=False)
-        bridge = RunBridge(ctx, checkpoint)
-        callbacks = [bridge, checkpoint]
-        if config.early_stop_patience:
-            callbacks.append(EarlyStopping(monitor="val_main_task_loss", mode="min",
-                                           patience=config.early_stop_patience))
-        loggers = [TensorBoardLogger(out / "logs", name="transition", version=""),
-                   CSVLogger(out / "logs", name="transition_csv", version="")]
-        accelerator, devices = _accelerator(ctx.device)
-        precision = resolve_precision(config, ctx.device)
-        trainer = L.Trainer(
-            accelerator=accelerator, devices=devices, precision=precision, max_epochs=config.max_epochs,
-            gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
-            deterministic=config.deterministic, logger=loggers, callbacks=callbacks, enable_progress_bar=False,
-            enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=out)
-        log.info("Lightning: %s, precision %s, %d train / %d val / %d test transitions", accelerator, precision,
-                 len(tensors["train"]), len(tensors["val"]), len(tensors["test"]))
-        trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
+        trainer, checkpoint, bridge = _lightning(config, ctx, out)
+        log.info("%d train / %d val / %d test transitions", *(len(tensors[s]) for s in SPLITS))
+        trainer.fit(module, train_loader, val_loader, ckpt_path=_resume_path(ctx), weights_only=True)
         check_stop(ctx)
 
-        last_epoch = trainer.current_epoch - 1
+        last_epoch = max(trainer.current_epoch - 1, 0)
         final = out / "final_model.ckpt"
         trainer.save_checkpoint(final, weights_only=False)
-        bridge.register(final, step=max(last_epoch, 0), monitored=bridge.last_metrics.get("val/main_task_loss"),
-                        best=False)
+        last_val = bridge.last_metrics.get("val/main_task_loss")
+        bridge.register(final, step=last_epoch, monitored=last_val, best=False)
         ctx.progress(1, 1, "train")
 
-        # ---- evaluate the best checkpoint on the test patients
+        # ---- evaluate the selected checkpoint (the best unless select_model: last) on the test patients
         best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else final
-        verify_recorded(best, bridge.recorded.get(str(best)), what="best checkpoint")
-        state = torch.load(best, map_location="cpu", weights_only=True)
-        module.load_state_dict(state["state_dict"])
+        chosen = best if config.select_model == "best" else final
+        verify_recorded(chosen, bridge.recorded.get(str(chosen)), what=f"{config.select_model} checkpoint")
+        module.load_state_dict(torch.load(chosen, map_location="cpu", weights_only=True)["state_dict"])
         ctx.progress(0, 1, "test")
         results = trainer.test(module, test_loader, verbose=False)[0]
         test = {f"test/{k[5:]}": float(v) for k, v in results.items() if k.startswith("test_")}
-        ctx.log(test, step=max(last_epoch, 0), epoch=max(last_epoch, 0))
+        ctx.log(test, step=last_epoch, epoch=last_epoch)
         ctx.progress(1, 1, "test")
 
-        history = self._history(out)
-        plot_training_summary(out / "plots" / "training_summary.png", history)
+        plot_training_summary(out / "plots" / "training_summary.png", self._history(out))
         best_val = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan")
-        metrics: dict = {"val/main_task_loss": best_val, **test,
-                         "epochs": float(last_epoch + 1), "train/seconds": time.monotonic() - started,
+        chosen_val = best_val if chosen == best else float("nan") if last_val is None else last_val
+        metrics: dict = {"val/main_task_loss": chosen_val, **test,
+                         "epochs": float(trainer.current_epoch), "train/seconds": time.monotonic() - started,
                          **{f"data/{s}_patients": float(len(split[s])) for s in SPLITS},
                          **{f"data/{s}": float(len(by_split[s])) for s in SPLITS},
-                         "split": split, "best_checkpoint": best.name}
-        if bridge.last_metrics:
-            metrics.update({f"last/{k}": v for k, v in bridge.last_metrics.items()})
+                         "split": split, "best_checkpoint": best.name, "model_checkpoint": chosen.name,
+                         **{f"last/{k}": v for k, v in bridge.last_metrics.items()}}
         write_json(out / "summary.json", metrics)
         model_metrics = {k: v for k, v in metrics.items() if isinstance(v, float)}
-        return FitResult(metrics=metrics, model=ModelArtifact(path=best, scope="", metrics=model_metrics))
+        return FitResult(metrics=metrics, model=ModelArtifact(path=chosen, scope="", metrics=model_metrics))
 
     @staticmethod
     def _history(out: Path) -> dict[int, dict[str, float]]:

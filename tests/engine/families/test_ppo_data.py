@@ -12,6 +12,7 @@ from engine.families.ppo.samples import generate
 from engine.families.ppo.sufficiency import category_stats, launch_blockers, warnings
 from engine.families.ppo.config import PpoConfig
 from jobs.datasets import import_dataset
+from jobs.inputs import dataset_ref
 from settings import get_settings
 
 
@@ -78,8 +79,8 @@ def test_sufficiency_counts_and_launch_gate(stack):
     stats = {s.category: s for s in category_stats(report.samples)}
     assert stats["simple"].usable == 2 and stats["simple"].unusable == 1
     assert any("below 3" in w for w in warnings(list(stats.values()), min_per_category=3))
-    blockers = launch_blockers(dataset.id, PpoConfig(min_images_per_category=3))
+    blockers = launch_blockers(dataset_ref(dataset.id), PpoConfig(min_images_per_category=3))
     assert len([b for b in blockers if b.startswith("category")]) == 4
     assert any("test split" in b for b in blockers)  # two images per category leave the test split empty
-    assert launch_blockers(dataset.id, PpoConfig(min_images_per_category=2)) == [
+    assert launch_blockers(dataset_ref(dataset.id), PpoConfig(min_images_per_category=2)) == [
         "no usable image in the test split; add images so each category has three or more"]

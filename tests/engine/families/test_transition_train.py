@@ -165,3 +165,39 @@ def test_offline_cli_lists_options_and_trains_with_a_headline_summary(dataset, c
     assert lines[head + 1].startswith("  val main-task loss: ") and "lower is better" in lines[head + 1]
     assert lines[head + 2].startswith("  test mean per-axis error: ")
     assert "best_checkpoint: transition-epoch=00-" in out
+
+
+def test_select_model_last_registers_the_final_model(dataset):
+    from engine.checkpoints import sha256_file
+
+    run = api.submit_run(family="transition", config={**TINY, "max_epochs": 2, "select_model": "last"},
+                         dataset_id=dataset)
+    done = wait_for_status(run.id, ENDED, timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    with session_scope() as s:
+        model = next(m for m in queries.list_model_versions(session=s, family="transition") if m.run_id == run.id)
+        final = [c for c in queries.list_checkpoints(session=s, run_id=run.id)
+                 if Path(c.path).name == "final_model.ckpt"]
+    assert Path(model.artifact_path).name == done.summary["model_checkpoint"] == "final_model.ckpt"
+    assert model.sha256 == final[-1].sha256 == sha256_file(Path(model.artifact_path))
+    assert done.summary["best_checkpoint"].startswith("transition-epoch=")
+    assert done.summary["val/main_task_loss"] == pytest.approx(_steps(run.id)[-1][1], rel=1e-6)
+
+
+def test_checkpoints_with_the_older_rng_layout_still_resume():
+    import random
+
+    import torch
+
+    from engine.families.transition.bridge import RunBridge
+
+    bridge = RunBridge(ctx=None, checkpoint=None)
+    old = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_version": random.getstate()[0]}
+    expected = (random.random(), float(torch.rand(1)))
+    bridge.on_load_checkpoint(None, None, {"trainyard_rng": old})
+    assert (random.random(), float(torch.rand(1))) == expected
+    saved: dict = {}
+    bridge.on_save_checkpoint(None, None, saved)
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    bridge.on_load_checkpoint(None, None, saved)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
