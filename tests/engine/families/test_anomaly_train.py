@@ -14,6 +14,7 @@ from engine.families import FAMILIES
 from engine.families.anomaly.config import scope_for_age
 from engine.families.anomaly.sufficiency import group_stats
 from jobs import api
+from jobs.inputs import dataset_ref
 from settings import get_settings
 from tests.conftest import wait_for_status
 
@@ -28,7 +29,7 @@ def trained(stack, worker):
     assert info["samples"] == 240 and not info["problems"]
     family = FAMILIES["anomaly"]
     configs = [validate_config(family, {**FAST, "age_group": g}) for g in GROUPS]
-    assert all(family.launch_blockers(info["dataset_id"], c) == [] for c in configs)
+    assert all(family.launch_blockers(dataset_ref(info["dataset_id"]), c) == [] for c in configs)
     runs = [api.submit_run(family="anomaly", config=c, dataset_id=info["dataset_id"]) for c in configs]
     done = [wait_for_status(r.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=240)
             for r in runs]
@@ -117,17 +118,24 @@ def test_analyze_a_drawing_with_the_active_model_of_its_age_group(trained):
 
 
 def test_offline_cli_skips_trained_groups_and_trains_with_force(trained, capsys):
-    from engine.families.anomaly.cli import main
+    from cli import main
 
-    assert main(["--dataset", "drawings-e2e", "--age-groups", "6-9,2-3", "--min-samples", "10"]) == 0
+    def train(*argv):
+        return main(["train", "anomaly", *argv])
+
+    assert train("--dataset", "drawings-e2e", "--age-groups", "6-9,2-3", "--min-samples", "10") == 0
     out = capsys.readouterr().out
     assert "[6-9] skipped: already trained" in out
     assert "[2-3] skipped: age group 2-3 has 0 normal drawing(s), below min_samples=10" in out
-    assert main(["--dataset", "drawings-e2e", "--age-groups", "9-12", "--force", "--set", "epochs=3"]) == 0
+    assert train("--dataset", "drawings-e2e", "--age-groups", "9-12", "--force", "--set", "epochs=3") == 0
     out = capsys.readouterr().out
-    assert "[9-12] done in" in out and "threshold" in out and "final val loss" in out
+    assert "[9-12] done in" in out and "threshold" in out and "val reconstruction loss" in out
     assert "total: 1 trained, 0 skipped, 0 failed" in out
-    assert main(["--dataset", "nope"]) == 2
+    with session_scope() as s:
+        assert [r.name for r in queries.list_runs(session=s) if r.name.endswith("(cli)")][0] == "anomaly 9-12 (cli)"
+    assert train("--dataset", "nope") == 2
+    assert train("--dataset", "drawings-e2e", "--age-groups", "2-3") == 2  # the gate refuses every group
+    assert "age group 2-3 has 0 normal drawing(s)" in capsys.readouterr().err
 
 
 class _Ctx:
