@@ -138,6 +138,18 @@ class FamilyConfig(BaseModel):
     float may be NaN or infinite (bounds per field are the family's: ``Field(ge=..., le=...)``)."""
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
+    @classmethod
+    def expand(cls, data: dict[str, Any], dataset: DatasetRef | None = None) -> list[dict[str, Any]]:
+        """The configs (plain data, not validated yet) that one launch of ``data`` creates, one run
+        each; a family overrides this to read a launch-level key (anomaly: ``age_groups``).
+        ``dataset`` (with its samples) is the dataset launched on, or None. Default: one run."""
+        return [data]
+
+    def run_label(self) -> str:
+        """What tells this run apart from the others of its launch, used in its name ("anomaly
+        3-6"); a family whose runs register models per scope returns that scope. Default: none."""
+        return ""
+
 
 @dataclass(frozen=True)
 class Headline:

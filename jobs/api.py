@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,43 +13,60 @@ from rq.exceptions import InvalidJobOperation
 from db import queries
 from db.models import Run, RunStatus
 from db.session import session_scope
-from engine.configs import validate_config
+from engine.configs import ConfigError, FieldError
 from engine.families import FAMILIES
 from jobs import liveness, queues, wire
 from jobs.connection import SCORING_QUEUE, QueueUnavailable, require_queue
 from jobs.enqueue import PRIORITIES, enqueue_run_attempt, priority_queue
 from jobs.wire import NotPlainData
+from jobs.launch import LaunchPlan, PlannedRun, plan_launch
 from settings import get_settings
 
 log = logging.getLogger("trainyard.api")
-__all__ = ["submit_run", "cancel_run", "resume_run", "retry_run", "queue_depths", "list_workers",
+__all__ = ["plan_launch", "LaunchPlan", "PlannedRun", "submit_plan", "submit_run", "cancel_run", "resume_run",
+           "retry_run", "queue_depths", "list_workers",
            "WorkerInfo", "PRIORITIES"]
+
+
+def submit_plan(plan: LaunchPlan, *, priority: str = "default", override: bool = False,
+                **fields: Any) -> list[Run]:
+    """Create and enqueue the runs of a plan (``plan_launch``): ``LaunchBlocked`` lists the gate's
+    reasons unless ``override=True``; ``QueueUnavailable`` when Redis is down. Nothing is stored
+    or enqueued when the gate or the queue refuses. ``fields`` go to every run row (e.g. the
+    ``parent_id`` of a retry)."""
+    priority_queue(priority)  # reject a bad priority before anything is written
+    require_queue()  # Redis down: QueueUnavailable, and no row is written
+    overridden = plan.require_launchable(override=override)
+    if overridden:
+        log.warning("%s launch on dataset %s overrides the sufficiency gate: %s", plan.family, plan.dataset_id,
+                    "; ".join(overridden))
+    runs = []
+    for planned in plan.runs:
+        data = planned.config.model_dump(mode="json")
+        with session_scope() as s:
+            run = queries.create_run(session=s, family=plan.family, config=data, dataset_id=plan.dataset_id,
+                                     name=planned.name, task=data.get("task"), priority=priority, **fields)
+        run.job_id = _enqueue_or_forget(run.id, priority)
+        run.attempt += 1
+        runs.append(run)
+    return runs
 
 
 def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
                dataset_id: int | None = None, name: str = "", priority: str = "default",
                override: bool = False) -> Run:
-    """Validate ``config`` with the family's model (``ConfigError`` names each bad key), check
-    the family's data sufficiency gate (``LaunchBlocked`` lists the reasons unless
-    ``override=True``), store a pending run and enqueue its id. Nothing is stored or enqueued
-    when validation or the gate refuses."""
+    """Plan one run (``plan_launch``: ``ConfigError`` names each bad key), check the family's
+    data sufficiency gate (``LaunchBlocked`` lists the reasons unless ``override=True``), store a
+    pending run and enqueue its id. Nothing is stored or enqueued when validation or the gate
+    refuses. A config that expands to several runs (anomaly ``age_groups``) goes through
+    ``plan_launch`` + ``submit_plan`` instead."""
     fam = FAMILIES[family]
-    priority_queue(priority)  # reject a bad priority before anything is written
-    cfg = validate_config(fam, config)
-    data = cfg.model_dump(mode="json")
-    require_queue()  # Redis down: QueueUnavailable, and no row is written
-    from jobs.inputs import dataset_ref
-
-    overridden = fam.require_launchable(dataset_ref(dataset_id), cfg, override=override)
-    if overridden:
-        log.warning("%s launch on dataset %s overrides the sufficiency gate: %s", family, dataset_id,
-                    "; ".join(overridden))
-    with session_scope() as s:
-        run = queries.create_run(session=s, family=family, config=data, dataset_id=dataset_id, name=name,
-                                 task=data.get("task"), priority=priority)
-    run.job_id = _enqueue_or_forget(run.id, priority)
-    run.attempt += 1
-    return run
+    priority_queue(priority)  # reject a bad priority before anything is validated
+    plan = plan_launch(fam, dataset_id=dataset_id, config=config, name=name)
+    if len(plan.runs) != 1:
+        raise ConfigError(family, [FieldError("", f"this config launches {len(plan.runs)} runs; submit_run "
+                                                  f"starts one (plan_launch + submit_plan start them all)")])
+    return submit_plan(plan, priority=priority, override=override)[0]
 
 
 def _enqueue_or_forget(run_id: int, priority: str) -> str:
@@ -135,18 +152,18 @@ def _newest_intact(checkpoints: list) -> Any:
 
 
 def retry_run(run_id: int) -> Run:
-    """Start afresh with the same family, dataset and config; the new run points to its parent."""
+    """Start afresh with the same family, dataset and config; the new run points to its parent.
+    The config is planned again (``plan_launch``: validated by today's model); the run already
+    passed the gate (or was overridden) when it was launched, so a retry is not refused by it:
+    its reasons are logged as an overridden launch's are."""
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
         if run is None:
             raise LookupError(f"no run with id {run_id}")
-        require_queue()
-        new = queries.create_run(session=s, family=run.family, config=run.config, dataset_id=run.dataset_id,
-                                 name=f"{run.name} (retry)", task=run.task, priority=run.priority,
-                                 parent_id=run.id, sweep_id=run.sweep_id)
-    new.job_id = _enqueue_or_forget(new.id, new.priority)
-    new.attempt += 1
-    return new
+    require_queue()
+    plan = plan_launch(run.family, dataset_id=run.dataset_id, config=run.config)
+    plan = replace(plan, runs=tuple(replace(p, name=f"{run.name} (retry)") for p in plan.runs))
+    return submit_plan(plan, priority=run.priority, override=True, parent_id=run.id, sweep_id=run.sweep_id)[0]
 
 
 def queue_depths() -> dict[str, int]:

@@ -81,15 +81,10 @@ def submit_sweep(*, family: str, spec: SweepSpec, base: dict[str, Any] | None = 
     base_cfg = validate_config(fam, base or {}).model_dump(mode="json")
     checked = validate_sweep(fam, spec, base_cfg)
     metric, direction = resolve_objective(fam, spec, base_cfg.get("task"))
-    if dataset_id is not None and not override:
-        from jobs.inputs import dataset_ref
+    if dataset_id is not None and not override and checked:
+        from jobs.launch import plan_launch
 
-        reasons: list[str] = []
-        dataset = dataset_ref(dataset_id)
-        for cfg in checked:
-            for reason in fam.launch_blockers(dataset, validate_config(fam, cfg)):
-                if reason not in reasons:
-                    reasons.append(reason)
+        reasons = plan_launch(fam, dataset_id=dataset_id, config=checked, source="sweep").blockers
         if reasons:
             raise SweepBlocked(family, reasons)
     require_queue()  # Redis down: QueueUnavailable, and nothing is written

@@ -5,13 +5,11 @@ import streamlit as st
 
 from db import queries
 from db.session import session_scope
-from engine.configs import ConfigError, default_config, load_config_data, validate_config
-from engine.core import LaunchBlocked
+from engine.configs import ConfigError, default_config
 from engine.families import FAMILIES
 from jobs import api
-from jobs.inputs import dataset_ref
 from jobs.connection import QueueUnavailable
-from ui.forms import family_form, form_yaml_text, generic_form, run_names, yaml_configs
+from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
 from ui.page import page
 
@@ -46,7 +44,8 @@ if mode == "Sweep":
     st.stop()
 head = st.columns([3, 2], vertical_alignment="bottom")
 name = head[0].text_input("Run name (optional)",
-                          help="Runs launched together get a suffix each (anomaly: the age group, e.g. 'anomaly 3-6')")
+                          help="Runs launched together get a suffix each: what tells them apart (anomaly: the age "
+                               "group, e.g. 'anomaly 3-6'), else a number")
 override = head[1].checkbox("Launch even if the data sufficiency check says no", key="override",
                             help="Without it the launch is refused while the data sufficiency check lists reasons; "
                                  "with it the runs are queued anyway.")
@@ -57,15 +56,13 @@ form_tab, yaml_tab = st.tabs(["Form", "YAML editor"])
 defaults = default_config(family)
 with form_tab:
     custom = family_form(family_key)
-    form_values = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
-    configs = form_values if isinstance(form_values, list) else [form_values]
+    form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
     launch_form = st.button("Validate and launch", type="primary", key="launch-form")
 with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments. It follows the form: "
-               "a change there rewrites this text; edits here launch from this tab."
-               + (" `age_groups: [3-6, 6-9]` launches one run per age group." if family_key == "anomaly" else ""))
+               "a change there rewrites this text; edits here launch from this tab. " + yaml_hint(family))
     yaml_key, synced_key = f"yaml-{family_key}", f"yaml-from-form-{family_key}"
-    form_text = form_yaml_text(family, configs)
+    form_text = form_yaml_text(family, form_data)
     if st.session_state.get(synced_key) != form_text:  # the form changed (or first visit): show it
         st.session_state[synced_key] = form_text
         st.session_state[yaml_key] = form_text
@@ -84,38 +81,30 @@ def refuse(reasons: list[str]) -> None:
     st.info("Fix the data, change the config, or tick the override box to launch anyway.")
 
 
-def launch(raw_configs: list, source: str = "config") -> None:
+def launch(config: dict | str, source: str) -> None:
+    """Plan the launch (``jobs.api.plan_launch``: read, expand, validate, gate), then queue it."""
     try:
-        validated = [validate_config(family, c) if isinstance(c, dict) or c is None else c for c in raw_configs]
+        plan = api.plan_launch(family_key, dataset_id=dataset.id if dataset else None, config=config, name=name,
+                               source=source)
     except ConfigError as exc:
-        show_errors(ConfigError(family_key, exc.errors, source))
+        show_errors(exc)
         return
     if family.dataset_kind and dataset is None:
         st.error(f"Choose a `{family.dataset_kind}` dataset first.")
         return
-    ref = dataset_ref(dataset.id) if dataset else None
-    blockers = [b for cfg in validated for b in family.launch_blockers(ref, cfg)]
-    if blockers and not override:
-        refuse(blockers)
+    if plan.blockers and not override:
+        refuse(plan.blockers)
         return
     try:
-        runs = [api.submit_run(family=family_key, config=cfg, dataset_id=dataset.id if dataset else None,
-                               name=run_name, priority=priority, override=override)
-                for cfg, run_name in zip(validated, run_names(family, name, validated))]
+        runs = api.submit_plan(plan, priority=priority, override=override)
     except QueueUnavailable as exc:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
-        return
-    except LaunchBlocked as exc:  # the data changed between the check above and the submit
-        refuse(exc.reasons)
         return
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.name or ''}".rstrip() for r in runs))
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
 
 if launch_form:
-    launch(configs)
+    launch(form_data, "config")
 if launch_yaml:
-    try:
-        launch(yaml_configs(family, load_config_data(family, text)), "YAML")
-    except ConfigError as exc:
-        show_errors(exc)
+    launch(text, "YAML")

@@ -1,9 +1,13 @@
 """The Launch page under AppTest, opened through Home: the YAML editor follows the form and
 launches several age groups, a task mismatch is named as such, the override sits before the
-launch buttons, anomaly runs are named by their age group."""
+launch buttons, anomaly runs are named by their age group; neither the page nor the CLI names a
+family (expansions are the family's, through ``plan_launch``)."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
+
+import pytest
 
 import yaml
 from streamlit.testing.v1 import AppTest
@@ -92,6 +96,11 @@ def test_anomaly_groups_launch_from_form_and_yaml_named_by_group(stack):
     generate_sample_job("drawings", "launch-groups", {"count": 8, "seed": 4})
     at = _launch_page("anomaly", "launch-groups ")
     at.checkbox(key="override").check()  # 8 drawings are below min_samples; the gate is not under test
+    assert any("age_groups" in c.value for c in at.caption)  # the form module's hint under the editor
+    at.text_input(key="anomaly-form-groups").set_value("6-9")
+    at.run()
+    data = yaml.safe_load(at.text_area(key="yaml-anomaly").value)
+    assert data["age_group"] == "6-9" and "age_groups" not in data  # one group: the plain config
     at.text_input(key="anomaly-form-groups").set_value("3-6,6-9")
     at.run()
     data = yaml.safe_load(at.text_area(key="yaml-anomaly").value)
@@ -118,3 +127,15 @@ def test_anomaly_groups_launch_from_form_and_yaml_named_by_group(stack):
     assert any("age_groups" in m.value and "overlap" in m.value for m in at.markdown), [m.value for m in at.markdown]
     for run in runs + _new_runs(before):
         api.cancel_run(run.id)
+
+
+@pytest.mark.parametrize("path", ["pages/2_Launch_Training.py", "cli/__init__.py", "cli/train.py", "cli/sweep.py",
+                                  "cli/data.py", "jobs/launch.py"])
+def test_the_launch_path_never_names_a_family(path):
+    from engine.families import BUILTIN
+
+    keys = {f.key for f in BUILTIN}
+    tree = ast.parse((ROOT / path).read_text())
+    named = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
+             and any(isinstance(x, ast.Constant) and x.value in keys for x in [node.left, *node.comparators])]
+    assert not named, f"{path} compares with a family key on line(s) {named}"

@@ -461,7 +461,7 @@ def test_an_ambiguous_bare_name_is_one_problem_naming_the_candidates(stack):
 
 @pytest.mark.parametrize("kind", ["yolo", "drawings"])
 def test_sample_data_refuses_a_name_that_leaves_the_data_root_before_touching_anything(stack, capsys, kind):
-    from engine.cli import main
+    from cli import main
 
     data_root = get_settings().resolved_data_root
     victim = (data_root / ".." / ".." / f"victim-{kind}").resolve()
@@ -482,7 +482,7 @@ def test_sample_data_refuses_a_name_that_leaves_the_data_root_before_touching_an
 
 
 def test_importing_a_taken_name_is_a_one_line_error_and_replace_rescans(stack, capsys):
-    from engine.cli import main
+    from cli import main
 
     root = get_settings().resolved_data_root / "taken"
     drawings(root)

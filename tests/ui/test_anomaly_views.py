@@ -1,5 +1,5 @@
 """The drawings data view, the anomaly launch form and the Analyze page render without a
-training library; the form launches one config per age group."""
+training library; the form launches one config per age group (``AnomalyConfig.expand``)."""
 from __future__ import annotations
 
 import json
@@ -43,7 +43,7 @@ def test_launch_form_returns_one_valid_config_per_age_group():
 import streamlit as st
 from engine.families.anomaly.config import AnomalyConfig
 from ui.forms.anomaly import render_form
-configs = render_form(AnomalyConfig().model_dump(mode="json"))
+configs = AnomalyConfig.expand(render_form(AnomalyConfig().model_dump(mode="json")))
 st.session_state["cfgs"] = [AnomalyConfig(**c).model_dump(mode="json") for c in configs]
 """
     at = AppTest.from_string(script, default_timeout=60).run()

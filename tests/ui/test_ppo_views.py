@@ -45,8 +45,8 @@ values = render_form(PpoConfig().model_dump(mode="json"))
 st.session_state["cfg"] = PpoConfig(**values).model_dump(mode="json")
 """
     at = AppTest.from_string(script, default_timeout=60).run()
-    at.number_input(key="ppo-form-timesteps").set_value(2048).run()
-    at.slider(key="ppo-form-target-gradient").set_value(0.9).run()
+    at.number_input(key="ppo-form-total_timesteps").set_value(2048).run()
+    at.slider(key="ppo-form-target_gradient").set_value(0.9).run()
     at.multiselect(key="ppo-form-order").set_value(["simple", "gradient"]).run()
     assert not at.exception, [e.message for e in at.exception]
     cfg = at.session_state["cfg"]

@@ -1,13 +1,18 @@
-"""Launch forms. ``ui/forms/<family>.py`` may define ``render_form(defaults) -> dict | list[dict]``
-(a list launches one run per config); otherwise ``generic_form`` renders the config's
-top-level scalar fields.
+"""Launch forms. ``ui/forms/<family>.py`` may define ``render_form(defaults) -> dict``: the config
+data of one launch, which ``jobs.api.plan_launch`` expands (the family's ``FamilyConfig.expand``,
+e.g. anomaly's ``age_groups``: one run per group) exactly as it expands the YAML editor's text;
+otherwise ``generic_form`` renders the config's top-level scalar fields.
 
-A form module may also define, for a form that launches several runs at once:
-``yaml_text(family, configs) -> str`` (the YAML editor's text for those configs),
-``expand_yaml(data) -> list[dict]`` (the editor's data → one config per run) and
-``run_label(config) -> str`` (what tells the runs apart in their names)."""
+A form module may also define ``YAML_COMMENTS`` (a comment for each launch-level key, such as
+``age_groups``, the YAML editor shows) and ``YAML_HINT`` (a line under the editor saying what
+those keys do).
+
+Number widgets take their bounds from the config model's own constraints (``field_bounds``), so
+a form never offers a value the model refuses, nor refuses one it accepts."""
 from __future__ import annotations
 
+import math
+import types
 import typing
 from types import ModuleType
 from typing import Any, Literal
@@ -19,9 +24,67 @@ from engine.configs import config_text
 from engine.core import Family
 from ui import optional_module
 
+__all__ = ["family_form", "generic_form", "form_yaml_text", "yaml_hint", "field_bounds", "number_field",
+           "slider_field"]
+
 
 def family_form(family_key: str) -> ModuleType | None:
     return optional_module(f"ui.forms.{family_key}")
+
+
+def _number_type(model: type[BaseModel], name: str) -> type:
+    """``int`` or ``float`` for a numeric field (``int | None`` counts as ``int``)."""
+    ann = model.model_fields[name].annotation
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        ann = next(a for a in typing.get_args(ann) if a is not type(None))
+    if ann not in (int, float):
+        raise TypeError(f"{model.__name__}.{name} is not a number field ({ann})")
+    return ann
+
+
+def field_bounds(model: type[BaseModel], name: str) -> dict[str, int | float]:
+    """``min_value``/``max_value`` for a widget of ``model.name``, read from the field's
+    ``ge``/``gt``/``le``/``lt``. An exclusive bound becomes the nearest value inside it (the next
+    integer, or the next float). A bound the field does not have is left out."""
+    kind = _number_type(model, name)
+    out: dict[str, int | float] = {}
+    for meta in model.model_fields[name].metadata:
+        for attr, key, inside in (("ge", "min_value", None), ("gt", "min_value", math.inf),
+                                  ("le", "max_value", None), ("lt", "max_value", -math.inf)):
+            bound = getattr(meta, attr, None)
+            if bound is None:
+                continue
+            if inside is None:
+                out[key] = kind(bound)
+            elif kind is int:
+                out[key] = int(bound) + (1 if inside > 0 else -1)
+            else:
+                out[key] = math.nextafter(float(bound), inside)
+    return out
+
+
+def number_field(container: Any, model: type[BaseModel], name: str, value: Any, *, key: str,
+                 label: str | None = None, **kw: Any) -> int | float | None:
+    """A number input for ``model.name`` bounded by the model; ``value=None`` leaves it empty
+    (an optional field: empty is None)."""
+    kind = _number_type(model, name)
+    kw.setdefault("help", model.model_fields[name].description)
+    if kind is float:
+        kw.setdefault("format", "%g")
+    else:
+        kw.setdefault("step", 1)
+    got = container.number_input(label or name, value=None if value is None else kind(value), key=key,
+                                 **field_bounds(model, name), **kw)
+    return None if got is None else kind(got)
+
+
+def slider_field(container: Any, model: type[BaseModel], name: str, value: Any, step: float, *, key: str,
+                 label: str | None = None, **kw: Any) -> float:
+    """A slider over the whole range the model allows for ``model.name`` (both bounds needed)."""
+    bounds = field_bounds(model, name)
+    kw.setdefault("help", model.model_fields[name].description)
+    return float(container.slider(label or name, float(bounds["min_value"]), float(bounds["max_value"]),
+                                  float(value), step, key=key, **kw))
 
 
 def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) -> dict[str, Any]:
@@ -41,10 +104,8 @@ def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) 
                                          help=help_, key=wkey)
         elif ann is bool:
             values[name] = col.checkbox(name, value=bool(default), help=help_, key=wkey)
-        elif ann is int and isinstance(default, int):
-            values[name] = int(col.number_input(name, value=default, step=1, help=help_, key=wkey))
-        elif ann is float and isinstance(default, (int, float)):
-            values[name] = float(col.number_input(name, value=float(default), format="%g", help=help_, key=wkey))
+        elif (ann is int and isinstance(default, int)) or (ann is float and isinstance(default, (int, float))):
+            values[name] = number_field(col, model, name, default, key=wkey)
         elif ann is str:
             values[name] = col.text_input(name, value=default or "", help=help_, key=wkey)
         else:
@@ -53,28 +114,16 @@ def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) 
     return values
 
 
-def form_yaml_text(family: Family, configs: list[dict[str, Any]]) -> str:
-    """What the YAML editor shows for the form's current configs (comments kept)."""
+def form_yaml_text(family: Family, data: dict[str, Any]) -> str:
+    """What the YAML editor shows for the form's data (the defaults file's comments kept); keys
+    that are not config fields (launch-level ones such as ``age_groups``) come first."""
+    fields = family.config_model.model_fields
     custom = family_form(family.key)
-    if custom is not None and hasattr(custom, "yaml_text"):
-        return custom.yaml_text(family, configs)
-    return config_text(family, configs[0])
+    return config_text(family, {k: v for k, v in data.items() if k in fields},
+                       extra={k: v for k, v in data.items() if k not in fields} or None,
+                       comments=getattr(custom, "YAML_COMMENTS", None))
 
 
-def yaml_configs(family: Family, data: Any) -> list[Any]:
-    """The configs (one per run) that the YAML editor's data launches."""
-    custom = family_form(family.key)
-    if custom is not None and hasattr(custom, "expand_yaml"):
-        return custom.expand_yaml(data)
-    return [data]
-
-
-def run_names(family: Family, name: str, configs: list[BaseModel]) -> list[str]:
-    """Run names: the user's name as is for one run; with several, the name (or the family when
-    none was given, for a form that labels its runs) plus what tells each run apart."""
-    custom = family_form(family.key)
-    if custom is not None and hasattr(custom, "run_label"):
-        return [f"{name or family.key} {custom.run_label(c)}" for c in configs]
-    if len(configs) == 1:
-        return [name]
-    return [f"{name} {i + 1}" if name else "" for i in range(len(configs))]
+def yaml_hint(family: Family) -> str:
+    """What the family's form module says its launch-level YAML keys do ("" when it has none)."""
+    return getattr(family_form(family.key), "YAML_HINT", "")

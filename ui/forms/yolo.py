@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.yolo.config import ARCHS, TASKS, VARIANTS, YoloConfig
+from ui.forms import number_field
 
 _OPTIMIZERS = list(YoloConfig.model_fields["optimizer"].annotation.__args__)
 _VARIANT_HELP = {"n": "nano", "s": "small", "m": "medium", "l": "large", "x": "extra large"}
@@ -15,6 +16,10 @@ _VARIANT_HELP = {"n": "nano", "s": "small", "m": "medium", "l": "large", "x": "e
 def _choice(col, label: str, options, default, key: str, **kw) -> Any:
     options = list(options)
     return col.selectbox(label, options, index=options.index(default) if default in options else 0, key=key, **kw)
+
+
+def _num(col, name: str, value: Any, key: str, **kw) -> Any:
+    return number_field(col, YoloConfig, name, value, key=key, **kw)
 
 
 def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
@@ -27,32 +32,30 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["arch"] = _choice(c[2], "architecture", ARCHS, v["arch"], f"{k}-arch")
     v["device"] = _choice(c[3], "device", ["auto", "cpu", "cuda", "mps"], v["device"], f"{k}-device")
     c = st.columns(4)
-    v["epochs"] = int(c[0].number_input("epochs", min_value=1, value=int(v["epochs"]), key=f"{k}-epochs"))
-    v["batch"] = int(c[1].number_input("batch", min_value=1, value=int(v["batch"]), key=f"{k}-batch"))
-    v["imgsz"] = int(c[2].number_input("imgsz", min_value=32, step=32, value=int(v["imgsz"]), key=f"{k}-imgsz",
-                                       help="640 is usual for detect/segment, 224 for classify"))
-    v["patience"] = int(c[3].number_input("patience", min_value=0, value=int(v["patience"]), key=f"{k}-patience",
-                                          help="stop after this many epochs without improvement"))
+    v["epochs"] = _num(c[0], "epochs", v["epochs"], f"{k}-epochs")
+    v["batch"] = _num(c[1], "batch", v["batch"], f"{k}-batch")
+    v["imgsz"] = _num(c[2], "imgsz", v["imgsz"], f"{k}-imgsz", step=32,
+                      help="640 is usual for detect/segment, 224 for classify")
+    v["patience"] = _num(c[3], "patience", v["patience"], f"{k}-patience",
+                         help="stop after this many epochs without improvement")
     c = st.columns(4)
     v["optimizer"] = _choice(c[0], "optimizer", _OPTIMIZERS, v["optimizer"], f"{k}-optimizer",
                              help="auto picks one by dataset size and ignores lr0")
-    v["lr0"] = float(c[1].number_input("lr0", min_value=1e-6, value=float(v["lr0"]), format="%g", key=f"{k}-lr0"))
-    v["lrf"] = float(c[2].number_input("lrf", min_value=1e-6, max_value=1.0, value=float(v["lrf"]), format="%g",
-                                       key=f"{k}-lrf"))
-    v["seed"] = int(c[3].number_input("seed", value=int(v["seed"]), key=f"{k}-seed"))
+    v["lr0"] = _num(c[1], "lr0", v["lr0"], f"{k}-lr0")
+    v["lrf"] = _num(c[2], "lrf", v["lrf"], f"{k}-lrf")
+    v["seed"] = _num(c[3], "seed", v["seed"], f"{k}-seed")
     c = st.columns(4)
-    v["workers"] = int(c[0].number_input("workers", min_value=0, value=int(v["workers"]), key=f"{k}-workers"))
-    v["train_ratio"] = float(c[1].slider("train ratio (no val split)", 0.5, 0.95, float(v["train_ratio"]), 0.05,
-                                         key=f"{k}-ratio"))
-    v["min_per_class"] = int(c[2].number_input("min training images per class", min_value=0,
-                                               value=int(v["min_per_class"]), key=f"{k}-min",
-                                               help="launch gate: images of the train split holding each class"))
+    v["workers"] = _num(c[0], "workers", v["workers"], f"{k}-workers")
+    v["train_ratio"] = _num(c[1], "train_ratio", v["train_ratio"], f"{k}-train_ratio", step=0.05,
+                            label="train ratio (no val split)")
+    v["min_per_class"] = _num(c[2], "min_per_class", v["min_per_class"], f"{k}-min_per_class",
+                              label="min training images per class",
+                              help="launch gate: images of the train split holding each class")
     v["model"] = c[3].text_input("start from .pt (optional)", value=v.get("model") or "", key=f"{k}-model",
                                  help="a local weights file on the workers; empty builds the model from its yaml") or None
     with st.expander("Augmentation"):
         c = st.columns(4)
         for i, name in enumerate(("hsv_h", "hsv_s", "hsv_v", "degrees", "translate", "scale", "shear", "flipud",
                                   "fliplr", "mosaic", "mixup", "copy_paste")):
-            v[name] = float(c[i % 4].number_input(name, min_value=0.0, value=float(v[name]), format="%g",
-                                                  key=f"{k}-{name}"))
+            v[name] = _num(c[i % 4], name, v[name], f"{k}-{name}")
     return v

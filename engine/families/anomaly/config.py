@@ -162,6 +162,40 @@ class AnomalyConfig(FamilyConfig):
     def age_range(self) -> AgeRange:
         return parse_age_range(self.age_group)
 
+    @classmethod
+    def expand(cls, data: dict, dataset=None) -> list[dict]:
+        """``age_groups`` in place of ``age_group`` launches one run per group: a list such as
+        ``["3-6", "6-9"]``, a comma string ``"3-6,6-9"``, or ``auto`` (groups from the dataset's
+        age distribution, as on the Data Sufficiency page)."""
+        from engine.configs import ConfigError, FieldError
+
+        if not isinstance(data, dict) or "age_groups" not in data:
+            return [data]
+        rest = {k: v for k, v in data.items() if k != "age_groups"}
+        groups = data["age_groups"]
+        try:
+            if "age_group" in rest:
+                raise ValueError("give age_group or age_groups, not both")
+            if groups == "auto":
+                from engine.families.anomaly.sufficiency import (
+                    RECOMMENDED_SAMPLES,
+                    auto_age_groups,
+                )
+
+                if dataset is None:
+                    raise ValueError("auto needs a dataset to read the ages from")
+                ranges = auto_age_groups([s.group_value for s in dataset.samples], RECOMMENDED_SAMPLES)
+                if not ranges:
+                    raise ValueError(f"auto: dataset {dataset.name!r} has no ages to group")
+            else:
+                ranges = parse_age_groups(",".join(map(str, groups)) if isinstance(groups, list) else str(groups))
+        except ValueError as exc:
+            raise ConfigError("anomaly", [FieldError("age_groups", str(exc))]) from None
+        return [{**rest, "age_group": g.label} for g in ranges]
+
+    def run_label(self) -> str:
+        return self.age_group  # also the scope of the model the run registers
+
 
 def scope_for_age(scopes: list[str], age: float) -> str | None:
     """The age-group scope (e.g. ``"3-6"``) that holds ``age``; the narrowest wins when several do."""

@@ -1,20 +1,15 @@
-"""The anomaly config: YAML defaults equal the model's, typos and bad age groups are refused."""
+"""The anomaly config: typos and bad age groups are refused; ``age_groups`` expands to one run
+per group (its defaults file: tests/engine/test_family_configs.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-import yaml
 
-from engine.configs import CONFIG_DIR, ConfigError, validate_config
+from engine.configs import ConfigError, validate_config
 from engine.families import FAMILIES
+from engine.core import DatasetRef, SampleRow
 from engine.families.anomaly.config import AnomalyConfig, parse_age_groups, scope_for_age
-
-
-def test_yaml_defaults_equal_the_model_defaults_and_every_key_is_commented():
-    text = (CONFIG_DIR / "anomaly.yaml").read_text()
-    assert yaml.safe_load(text) == AnomalyConfig().model_dump(mode="json")
-    keyed = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert len(keyed) == len(AnomalyConfig.model_fields)
-    assert all("  # (" in line for line in keyed), [line for line in keyed if "  # (" not in line]
 
 
 def test_unknown_key_and_bad_values_are_named():
@@ -40,3 +35,25 @@ def test_age_groups_parse_refuse_overlaps_and_pick_the_scope_of_an_age():
     assert scope_for_age(["3-6", "6-9"], 6.0) == "6-9"
     assert scope_for_age(["3-6", "6-9"], 9.0) is None
     assert scope_for_age(["12-18"], 18.0) == "12-18"  # the top of the accepted range belongs to its group
+
+
+def test_age_groups_expand_to_one_config_per_group_and_auto_reads_the_dataset():
+    assert AnomalyConfig.expand({"lr": 0.01}) == [{"lr": 0.01}]
+    assert AnomalyConfig.expand({"lr": 0.01, "age_groups": ["3-6", "6-9"]}) == \
+        [{"lr": 0.01, "age_group": "3-6"}, {"lr": 0.01, "age_group": "6-9"}]
+    assert [d["age_group"] for d in AnomalyConfig.expand({"age_groups": " 9-12, 12-15"})] == ["9-12", "12-15"]
+    for data, words in [({"age_groups": "3-6,5-9"}, "overlap"),
+                        ({"age_groups": ["3-6"], "age_group": "6-9"}, "not both"),
+                        ({"age_groups": "auto"}, "needs a dataset")]:
+        with pytest.raises(ConfigError) as exc:
+            AnomalyConfig.expand(data)
+        assert [e.field for e in exc.value.errors] == ["age_groups"] and words in str(exc.value)
+    ages = [3.5] * 50 + [7.2] * 50
+    ref = DatasetRef(name="d", kind="drawings", root=Path("."), id=1,
+                     samples=tuple(SampleRow(id=i, path=f"{i}.png", group_value=a) for i, a in enumerate(ages)))
+    groups = [d["age_group"] for d in AnomalyConfig.expand({"age_groups": "auto"}, ref)]
+    assert groups and all(AnomalyConfig(age_group=g).run_label() == g for g in groups)
+    for age in (3.5, 7.2):
+        assert any(parse_age_groups(g)[0].contains(age) for g in groups)
+    with pytest.raises(ConfigError, match="no ages"):
+        AnomalyConfig.expand({"age_groups": "auto"}, DatasetRef(name="e", kind="drawings", root=Path(".")))

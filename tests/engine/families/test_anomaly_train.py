@@ -119,17 +119,24 @@ def test_analyze_a_drawing_with_the_active_model_of_its_age_group(trained):
 
 
 def test_offline_cli_skips_trained_groups_and_trains_with_force(trained, capsys):
-    from engine.families.anomaly.cli import main
+    from cli import main
 
-    assert main(["--dataset", "drawings-e2e", "--age-groups", "6-9,2-3", "--min-samples", "10"]) == 0
+    def train(*argv):
+        return main(["train", "anomaly", *argv])
+
+    assert train("--dataset", "drawings-e2e", "--age-groups", "6-9,2-3", "--min-samples", "10") == 0
     out = capsys.readouterr().out
     assert "[6-9] skipped: already trained" in out
     assert "[2-3] skipped: age group 2-3 has 0 normal drawing(s), below min_samples=10" in out
-    assert main(["--dataset", "drawings-e2e", "--age-groups", "9-12", "--force", "--set", "epochs=3"]) == 0
+    assert train("--dataset", "drawings-e2e", "--age-groups", "9-12", "--force", "--set", "epochs=3") == 0
     out = capsys.readouterr().out
-    assert "[9-12] done in" in out and "threshold" in out and "final val loss" in out
+    assert "[9-12] done in" in out and "threshold" in out and "val reconstruction loss" in out
     assert "total: 1 trained, 0 skipped, 0 failed" in out
-    assert main(["--dataset", "nope"]) == 2
+    with session_scope() as s:
+        assert [r.name for r in queries.list_runs(session=s) if r.name.endswith("(cli)")][0] == "anomaly 9-12 (cli)"
+    assert train("--dataset", "nope") == 2
+    assert train("--dataset", "drawings-e2e", "--age-groups", "2-3") == 2  # the gate refuses every group
+    assert "age group 2-3 has 0 normal drawing(s)" in capsys.readouterr().err
 
 
 class _Ctx:

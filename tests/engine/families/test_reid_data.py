@@ -132,9 +132,9 @@ def test_gate_names_the_identities_a_triplet_batch_cannot_fill(stack):
 
 
 def test_sample_data_cli_imports_a_market1501_dataset(stack):
+    from cli import main
     from db import queries
     from db.session import session_scope
-    from engine.cli import main
 
     assert main(["sample-data", "market1501", "--name", "reid-cli", "--identities", "10",
                  "--images-per-identity", "3"]) == 0

@@ -142,7 +142,7 @@ def test_ranking_through_the_scoring_lane(trained):
 
 
 def test_offline_cli_trains_and_prints_the_headlines(trained, capsys):
-    from engine.cli import main
+    from cli import main
 
     sets = [f"{k}={v}" for k, v in {**TINY, "epochs": 1, "eval_freq": 1}.items()]
     argv = ["train", "reid", "--dataset", "reid-transfer"]

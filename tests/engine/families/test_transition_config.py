@@ -1,21 +1,13 @@
-"""The transition config: defaults file, bounds, choices, cross-field checks."""
+"""The transition config: bounds, choices, cross-field checks (its defaults file:
+tests/engine/test_family_configs.py)."""
 from __future__ import annotations
 
 import pytest
 
-from engine.configs import ConfigError, default_config, parse_config_yaml, validate_config
+from engine.configs import ConfigError, parse_config_yaml, validate_config
 from engine.families import FAMILIES
-from engine.families.transition.config import TransitionConfig
 
 FAMILY = FAMILIES["transition"]
-
-
-def test_defaults_file_matches_the_model_and_comments_every_key():
-    text = (__import__("engine.configs", fromlist=["CONFIG_DIR"]).CONFIG_DIR / "transition.yaml").read_text()
-    assert default_config(FAMILY) == TransitionConfig().model_dump(mode="json")
-    keys = [line.split(":", 1)[0] for line in text.splitlines() if line and not line.startswith(("#", " "))]
-    assert sorted(keys) == sorted(TransitionConfig.model_fields)
-    assert all("# (" in line for line in text.splitlines() if line and not line.startswith(("#", " ")))
 
 
 @pytest.mark.parametrize("data, field", [

@@ -148,7 +148,7 @@ def test_cancel_then_resume_continues_without_duplicate_or_missing_epochs(datase
 
 
 def test_offline_cli_lists_options_and_trains_with_a_headline_summary(dataset, capsys):
-    from engine.cli import main
+    from cli import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "transition", "--help"])

@@ -1,23 +1,11 @@
-"""The yolo config: commented defaults file equals the model, typos are rejected, model yaml names."""
+"""The yolo config (its defaults file: tests/engine/test_family_configs.py): typos are rejected, model yaml names."""
 from __future__ import annotations
 
-import re
-
 import pytest
-import yaml
 
-from engine.configs import CONFIG_DIR, ConfigError, default_config, validate_config
+from engine.configs import ConfigError, validate_config
 from engine.families import FAMILIES
 from engine.families.yolo.config import TRAIN_ARGS, YoloConfig
-
-
-def test_defaults_file_equals_the_model_and_comments_every_key():
-    text = (CONFIG_DIR / "yolo.yaml").read_text()
-    assert yaml.safe_load(text) == YoloConfig().model_dump(mode="json")
-    keys = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
-    assert len(keys) == len(YoloConfig.model_fields)
-    assert all(re.search(r"  # \(.+\) \S", ln) for ln in keys), [ln for ln in keys if "# (" not in ln]
-    assert default_config(FAMILIES["yolo"]) == YoloConfig().model_dump(mode="json")
 
 
 def test_seed_arguments_are_all_there_and_passed_to_ultralytics():

@@ -1,0 +1,48 @@
+"""``python -m cli`` (also ``python -m engine``): offline data tools, training without the queue,
+and sweeps. The edge of the project: it drives ``jobs`` and the database, and nothing imports it.
+
+    python -m engine sample-data KIND [--name NAME] [options]  generate a sample dataset and import it
+    python -m engine import KIND FOLDER --name NAME            scan a folder and import it
+    python -m engine train FAMILY [--dataset NAME] [--config FILE.yaml] [--set key=value ...] [family options]
+    python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   queue a sweep and follow it
+
+Every subcommand has ``--help`` (``train FAMILY --help`` lists every config key with its default
+and meaning). A family adds ``train`` options by a ``cli_arguments(parser)`` hook in the
+``cli`` module of its package (``engine/families/<key>/cli.py``, see ``cli.train``); the work
+itself is the same for every family: ``jobs.api.plan_launch``, then each run in this process.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+__all__ = ["main", "build_parser"]
+
+PROG = "python -m engine"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cli import data, sweep, train
+
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    data.add_parsers(sub)
+    train.add_parser(sub)
+    sweep.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from db.migrate import upgrade
+
+    upgrade()
+    return args.run(args, extra) if getattr(args, "takes_extra", False) else args.run(args)
