@@ -5,7 +5,10 @@ the same defaults with a comment per key.
 """
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -177,11 +180,6 @@ class AnomalyConfig(FamilyConfig):
             if "age_group" in rest:
                 raise ValueError("give age_group or age_groups, not both")
             if groups == "auto":
-                from engine.families.anomaly.sufficiency import (
-                    RECOMMENDED_SAMPLES,
-                    auto_age_groups,
-                )
-
                 if dataset is None:
                     raise ValueError("auto needs a dataset to read the ages from")
                 ranges = auto_age_groups([s.group_value for s in dataset.samples], RECOMMENDED_SAMPLES)
@@ -195,6 +193,32 @@ class AnomalyConfig(FamilyConfig):
 
     def run_label(self) -> str:
         return self.age_group  # also the scope of the model the run registers
+
+
+RECOMMENDED_SAMPLES = 50  # normal drawings per age group the seed system recommends
+
+
+def auto_age_groups(ages: Sequence[float], target: int = RECOMMENDED_SAMPLES, min_width: int = 1) -> list[AgeRange]:
+    """Age groups from the distribution: whole-year bins from the youngest to the oldest age,
+    merged left to right until each holds ``target`` drawings; a short tail joins the last group."""
+    ages = [float(a) for a in ages if a is not None]
+    if not ages:
+        return []
+    lo, hi = math.floor(min(ages)), min(math.floor(max(ages)) + 1, int(AGE_MAX))
+    counts = Counter(min(math.floor(a), hi - 1) for a in ages)
+    groups: list[list[int]] = []  # [start, end, count]
+    start, n = lo, 0
+    for year in range(lo, hi):
+        n += counts.get(year, 0)
+        if n >= target and year + 1 - start >= min_width:
+            groups.append([start, year + 1, n])
+            start, n = year + 1, 0
+    if start < hi:
+        if groups and n < target:
+            groups[-1][1], groups[-1][2] = hi, groups[-1][2] + n
+        else:
+            groups.append([start, hi, n])
+    return [AgeRange(a, b) for a, b, _ in groups]
 
 
 def scope_for_age(scopes: list[str], age: float) -> str | None:

@@ -5,20 +5,18 @@ No training library is imported: the Data Sufficiency and Launch pages use this 
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.families.anomaly.config import AGE_MAX, AgeRange, parse_age_range
+from engine.families.anomaly.config import AGE_MAX, RECOMMENDED_SAMPLES, AgeRange, auto_age_groups, parse_age_range
 from engine.families.anomaly.data import is_anomalous
 
 __all__ = ["RECOMMENDED_SAMPLES", "DEFAULT_MIN_SAMPLES", "GroupStats", "MergeSuggestion", "group_stats",
            "auto_age_groups", "merge_suggestions", "flag_counts", "launch_blockers"]
 
 DEFAULT_MIN_SAMPLES = 10
-RECOMMENDED_SAMPLES = 50
 
 
 @dataclass
@@ -68,29 +66,6 @@ def group_stats(samples: Iterable[Any], groups: Sequence[AgeRange]) -> list[Grou
                 st.subjects[(smp.meta or {}).get("subject") or "unknown"] += 1
                 st.labels[smp.label or "unlabelled"] += 1
     return stats
-
-
-def auto_age_groups(ages: Sequence[float], target: int = RECOMMENDED_SAMPLES, min_width: int = 1) -> list[AgeRange]:
-    """Age groups from the distribution: whole-year bins from the youngest to the oldest age,
-    merged left to right until each holds ``target`` drawings; a short tail joins the last group."""
-    ages = [float(a) for a in ages if a is not None]
-    if not ages:
-        return []
-    lo, hi = math.floor(min(ages)), min(math.floor(max(ages)) + 1, int(AGE_MAX))
-    counts = Counter(min(math.floor(a), hi - 1) for a in ages)
-    groups: list[list[int]] = []  # [start, end, count]
-    start, n = lo, 0
-    for year in range(lo, hi):
-        n += counts.get(year, 0)
-        if n >= target and year + 1 - start >= min_width:
-            groups.append([start, year + 1, n])
-            start, n = year + 1, 0
-    if start < hi:
-        if groups and n < target:
-            groups[-1][1], groups[-1][2] = hi, groups[-1][2] + n
-        else:
-            groups.append([start, hi, n])
-    return [AgeRange(a, b) for a, b, _ in groups]
 
 
 def merge_suggestions(stats: Sequence[GroupStats], min_samples: int) -> list[MergeSuggestion]:
