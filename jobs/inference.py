@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from db import queries
 from db.models import ModelVersion
 from db.session import session_scope
 from engine.trust import verify_recorded
@@ -39,6 +40,7 @@ class ModelVersionRef:
     threshold: float | None
     metrics: dict[str, Any]
     loaded: Any = None  # what the family's ``load`` returned, when it has one
+    dataset_root: Path | None = None  # the folder of the dataset its run trained on, while that is imported
 
 
 def _signature(path: Path) -> tuple[int, int]:
@@ -80,11 +82,18 @@ def model_ref(mv: ModelVersion) -> ModelVersionRef:
     return ref
 
 
+def _dataset_root(session, run_id: int) -> Path | None:
+    """The folder of the dataset a model's run trained on (read at every prediction, not cached with the model)."""
+    run = queries.get_run(session=session, run_id=run_id)
+    dataset = queries.get_dataset(session=session, dataset_id=run.dataset_id) if run and run.dataset_id else None
+    return Path(dataset.root) if dataset is not None else None
+
+
 def predict_job(model_version_id: int, payload: dict[str, Any]) -> dict[str, Any]:
     with session_scope() as s:
         mv = s.get(ModelVersion, model_version_id)
         if mv is None:
             raise LookupError(f"no model version with id {model_version_id}")
-        ref = model_ref(mv)
+        ref = replace(model_ref(mv), dataset_root=_dataset_root(s, mv.run_id))
     module = importlib.import_module(f"engine.families.{ref.family}.predict")
     return module.predict(ref, payload)

@@ -117,6 +117,7 @@ def test_sample_data_cli_imports_and_gate_blocks(stack):
     from engine.cli import main
     from engine.families import FAMILIES
     from engine.families.yolo.config import YoloConfig
+    from jobs.inputs import dataset_ref
 
     assert main(["sample-data", "yolo", "--name", "cli-detect", "--task", "detect", "--count", "12",
                  "--size", "64"]) == 0
@@ -127,7 +128,7 @@ def test_sample_data_cli_imports_and_gate_blocks(stack):
     assert Path(ds.root).is_relative_to(stack)
     assert all(s.meta["boxes"] for s in samples)
     family = FAMILIES["yolo"]
-    assert family.launch_blockers(ds.id, YoloConfig(min_per_class=0)) == []
-    blockers = family.launch_blockers(ds.id, YoloConfig(task="classify"))
+    assert family.launch_blockers(dataset_ref(ds.id), YoloConfig(min_per_class=0)) == []
+    blockers = family.launch_blockers(dataset_ref(ds.id), YoloConfig(task="classify"))
     assert any("cannot train task 'classify'" in b for b in blockers)
     assert sum("below min_per_class=100" in b for b in blockers) == 3
