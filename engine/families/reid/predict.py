@@ -3,9 +3,9 @@
 ``payload``: ``image`` (bytes of an uploaded person crop) or ``query_path`` (a query image of the
 model's dataset, relative to its folder), and ``top_k`` (10); the scoring job hands in that folder
 as ``model.dataset_root``. The gallery's features were stored in the artifact when the model was
-registered, so a query costs one forward pass. For a dataset
-query the Market-1501 rule applies (gallery images of the same person from the same camera are
-not candidates) and each match is marked true or false.
+registered, so a query costs one forward pass. For a dataset query the Market-1501 rule applies
+(gallery images of the same person from the same camera are not candidates) and each match is
+marked true or false.
 
 Returns plain data: the top-k matches (rank, path, identity, camera, distance, match) and a
 picture in the style of torchreid's ``visualize_ranked_results`` (query framed black, true
