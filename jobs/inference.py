@@ -41,6 +41,7 @@ class ModelVersionRef:
     threshold: float | None
     metrics: dict[str, Any]
     loaded: Any = None  # what the family's ``load`` returned, when it has one
+    dataset_root: Path | None = None  # the folder of the dataset its run trained on, while that is imported
 
 
 def _signature(path: Path) -> tuple[int, int]:
@@ -82,6 +83,13 @@ def model_ref(mv: ModelVersion) -> ModelVersionRef:
     return ref
 
 
+def _dataset_root(session, run_id: int) -> Path | None:
+    """The folder of the dataset a model's run trained on (read at every prediction, not cached with the model)."""
+    run = queries.get_run(session=session, run_id=run_id)
+    dataset = queries.get_dataset(session=session, dataset_id=run.dataset_id) if run and run.dataset_id else None
+    return Path(dataset.root) if dataset is not None else None
+
+
 def predict_job(model_version_id: int, payload: dict[str, Any]) -> dict[str, Any]:
     """Scoring-lane job: the family's ``predict`` on ``payload``. Both travel as JSON, bytes
     base64-encoded (``jobs.wire.pack``): the job unpacks the payload and packs the result."""
@@ -89,6 +97,6 @@ def predict_job(model_version_id: int, payload: dict[str, Any]) -> dict[str, Any
         mv = queries.get_model_version(session=s, model_version_id=model_version_id)
         if mv is None:
             raise LookupError(f"no model version with id {model_version_id}")
-        ref = model_ref(mv)
+        ref = replace(model_ref(mv), dataset_root=_dataset_root(s, mv.run_id))
     module = importlib.import_module(f"engine.families.{ref.family}.predict")
     return wire.pack(module.predict(ref, wire.unpack(payload)))

@@ -64,6 +64,8 @@ class ReidConfig(FamilyConfig):
     transforms: list[Transform] = Field(["random_flip"], description="training augmentations (torchreid names)")
     # evaluation
     eval_freq: int = Field(5, ge=1, le=10000, description="evaluate query vs gallery every N epochs (and at the end)")
+    select_model: Literal["best", "last"] = Field("best", description="the model a run registers: best = the epoch "
+                                                                      "with the best val rank-1, last = the final one")
     dist_metric: Literal["euclidean", "cosine"] = Field("euclidean", description="feature distance for ranking")
     normalize_feature: bool = Field(False, description="L2-normalise features before computing distances")
     # launch gate

@@ -1,10 +1,11 @@
 """Rank a registered reid model's test gallery for one query (called on a worker by ``jobs.inference``).
 
 ``payload``: ``image`` (bytes of an uploaded person crop) or ``query_path`` (a query image of the
-model's dataset, relative to its folder), and ``top_k`` (10). The gallery's features were stored
-in the artifact when the model was registered, so a query costs one forward pass. For a dataset
-query the Market-1501 rule applies (gallery images of the same person from the same camera are
-not candidates) and each match is marked true or false.
+model's dataset, relative to its folder), and ``top_k`` (10); the scoring job hands in that folder
+as ``model.dataset_root``. The gallery's features were stored in the artifact when the model was
+registered, so a query costs one forward pass. For a dataset query the Market-1501 rule applies
+(gallery images of the same person from the same camera are not candidates) and each match is
+marked true or false.
 
 Returns plain data: the top-k matches (rank, path, identity, camera, distance, match) and a
 picture in the style of torchreid's ``visualize_ranked_results`` (query framed black, true
@@ -52,15 +53,12 @@ def load_model(path: str, mtime: float) -> tuple[torch.nn.Module, dict[str, Any]
     return net, state
 
 
-def _dataset_root(dataset_id: int) -> Path:
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        ds = queries.get_dataset(session=s, dataset_id=dataset_id)
-        if ds is None:
-            raise LookupError(f"the model's dataset (id {dataset_id}) no longer exists")
-        return Path(ds.root)
+def _dataset_root(model: Any) -> Path:
+    """The folder of the dataset the model was trained on, as the scoring job found it."""
+    root = getattr(model, "dataset_root", None)
+    if root is None:
+        raise LookupError("the model's dataset no longer exists")
+    return Path(root)
 
 
 def _tile(img: Image.Image | None, colour: tuple[int, int, int], caption: str) -> Image.Image:
@@ -91,7 +89,7 @@ def predict(model: Any, payload: dict[str, Any]) -> dict[str, Any]:
     path = Path(model.artifact_path)
     net, state = load_model(str(path), path.stat().st_mtime)
     config = ReidConfig.model_validate(state["config"])
-    root = _dataset_root(int(state["dataset_id"]))
+    root = _dataset_root(model)
     top_k = max(1, min(int(payload.get("top_k", 10)), MAX_TOP_K))
     q_pid = q_cam = None
     if payload.get("query_path"):

@@ -6,32 +6,39 @@ optimizer step in ``forward_backward``, its scheduler step); the epoch loop arou
 Trainyard's so that evaluation, checkpoints and resume follow the RunContext rather than
 torchreid's own ``run`` (which writes its own checkpoint format and TensorBoard files).
 Per batch: progress and cancel. Per epoch (step = epoch index): train losses, accuracy and lr;
-every ``eval_freq`` epochs and at the end: rank-1/5/10/20 and mAP; ``last.pt`` every epoch and
-``best.pt`` when mAP improves.
+every ``eval_freq`` epochs and at the end: rank-1/5/10/20 and mAP. Checkpoints, the RNG, resume
+and which model is registered are ``engine.lifecycle``'s: ``last.pt`` every epoch, ``best.pt``
+when rank-1 (the family's ranking headline) improves, the best one registered unless
+``select_model: last``.
 """
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from engine.checkpoints import load_checkpoint, save_checkpoint
+from engine.checkpoints import save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
+from engine.families.reid import FAMILY
 from engine.families.reid.config import ReidConfig
 from engine.families.reid.evaluation import evaluate, extract
 from engine.families.reid.library import quiet, torchreid
 from engine.families.reid.loaders import ReidData, build_data, seed_everything
-from engine.families.reid.weights import ARTIFACT_KIND, load_matching, model_version_state, user_state
+from engine.families.reid.weights import ARTIFACT_KIND, load_matching, transfer_state, user_state
+from engine.lifecycle import Lifecycle, resume_state
 
 log = logging.getLogger("trainyard.reid")
 
-__all__ = ["ReidTrainer", "build_model", "dataset_samples"]
+__all__ = ["ReidTrainer", "build_model", "CHECKPOINT_KIND", "upgrade_checkpoint"]
+
+CHECKPOINT_KIND = "trainyard-reid-checkpoint"
+RANKING = FAMILY.headlines[0]  # rank-1: which epoch is best
 
 
 def build_model(config: ReidConfig, num_classes: int) -> torch.nn.Module:
@@ -41,32 +48,81 @@ def build_model(config: ReidConfig, num_classes: int) -> torch.nn.Module:
                                               pretrained=False, use_gpu=False)
 
 
-def dataset_samples(dataset_id: int) -> list[Any]:
-    from db import queries
-    from db.session import session_scope
-
-    with session_scope() as s:
-        return queries.dataset_samples(session=s, dataset_id=dataset_id)
-
-
-def _rng_state() -> dict[str, Any]:
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "gauss": float(gauss)}}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+def upgrade_checkpoint(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint as ``engine.lifecycle`` lays it out. Those written before it named the step
+    ``epoch`` and kept the best model's metrics inline (``best_metrics``); they still resume."""
+    state = dict(state)
+    if "step" in state:
+        return state
+    best = dict(state.get("best_metrics") or {})
+    best_epoch = best.pop("best_epoch", None)
+    state.update(step=int(state["epoch"]), metrics=best,
+                 lifecycle={"best": best.get(RANKING.name),
+                            "best_step": None if best_epoch is None else int(best_epoch)})
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _device(requested: str) -> str:
+    if requested == "mps":  # torchreid's engine moves batches with .cuda() or not at all
+        log.warning("torchreid's engine has no MPS path; training on the CPU")
+        return "cpu"
+    return requested
+
+
+def _start_weights(model: torch.nn.Module, config: ReidConfig, ctx: RunContext) -> None:
+    """Transfer from an earlier model version (verified by the worker), then a user's weights file."""
+    if config.init_model_version:
+        init = getattr(ctx, "init_weights", None)
+        if init is None:
+            raise ValueError(f"init_model_version {config.init_model_version}: this run was handed no verified "
+                             "start weights (the worker resolves the model version)")
+        state, source = transfer_state(init)
+        if source.get("model") != config.model:
+            raise ValueError(f"model version {config.init_model_version} is a {source.get('model')}; "
+                             f"it cannot start a {config.model}")
+        loaded, skipped = load_matching(model, state)
+        log.info("transfer from model version %s: %d tensors loaded, new: %s", config.init_model_version,
+                 len(loaded), ", ".join(skipped) or "none")
+    if config.weights:
+        loaded, skipped = load_matching(model, user_state(config.weights))
+        log.info("weights %s: %d tensors loaded, %d left as built", config.weights, len(loaded), len(skipped))
+
+
+def _optimisation(model: torch.nn.Module, config: ReidConfig) -> tuple[Any, Any]:
+    """torchreid's optimizer and learning-rate scheduler for the config."""
+    tr = torchreid()
+    optimizer = tr.optim.build_optimizer(model, optim=config.optimizer, lr=config.lr,
+                                         weight_decay=config.weight_decay, momentum=config.momentum)
+    stepsize = list(config.milestones) if config.scheduler == "multi_step" else config.stepsize
+    scheduler = tr.optim.build_lr_scheduler(optimizer, lr_scheduler=config.scheduler, stepsize=stepsize,
+                                            gamma=config.gamma, max_epoch=config.epochs)
+    return optimizer, scheduler
+
+
+def _resume(life: Lifecycle, state: Mapping[str, Any], data: ReidData, model, optimizer, scheduler) -> int:
+    """Load a checkpoint into the run; the epoch to continue from."""
+    state = upgrade_checkpoint(state)
+    if state.get("kind", CHECKPOINT_KIND) != CHECKPOINT_KIND:
+        raise ValueError(f"the checkpoint is a {state['kind']!r}, not a reid training checkpoint")
+    if list(state["train_pids"]) != data.splits.train_pids:
+        raise ValueError("the dataset's train identities changed since this checkpoint; retry instead")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return life.resumed(state)
+
+
+def _package(path: Path, config: ReidConfig, dataset: DatasetRef, data: ReidData, weights: Mapping[str, Any],
+             summary: dict[str, float], gallery) -> Path:
+    """The registered artifact: the weights, what rebuilds the network, and the gallery's
+    features so a query costs one forward pass."""
+    return save_checkpoint(path, {
+        "kind": ARTIFACT_KIND, "model": dict(weights), "config": config.model_dump(mode="json"),
+        "num_classes": data.num_train_pids, "train_pids": data.splits.train_pids,
+        "dataset": dataset.name, "dataset_id": dataset.id, "metrics": summary,
+        "gallery": {"paths": [g[0] for g in data.splits.gallery], "features": gallery.features,
+                    "pids": torch.from_numpy(gallery.pids.astype(np.int64)),
+                    "camids": torch.from_numpy(gallery.camids.astype(np.int64))}})
 
 
 class _Bridge:
@@ -133,55 +189,31 @@ class ReidTrainer(Trainer):
 
     def fit(self, config: ReidConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
         self.require_dataset(dataset)
-        device = ctx.device
-        if device == "mps":  # torchreid's engine moves batches with .cuda() or not at all
-            log.warning("torchreid's engine has no MPS path; training on the CPU")
-            device = "cpu"
+        device = _device(ctx.device)
         cuda = device.startswith("cuda")
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)
         ctx.progress(0, 1, "prepare")
         seed_everything(config.seed)
-        data = build_data(Path(dataset.root), dataset_samples(dataset.id), config, cuda=cuda)
+        data = build_data(Path(dataset.root), dataset.samples, config, cuda=cuda)
         log.info("dataset %s: %d train images of %d identities; %d query, %d gallery images", dataset.name,
                  len(data.splits.train), data.num_train_pids, len(data.splits.query), len(data.splits.gallery))
 
+        resume = resume_state(ctx)
         model = build_model(config, data.num_train_pids)
-        if config.init_model_version:
-            state, source = model_version_state(config.init_model_version)
-            if source.get("model") != config.model:
-                raise ValueError(f"model version {config.init_model_version} is a {source.get('model')}; "
-                                 f"it cannot start a {config.model}")
-            loaded, skipped = load_matching(model, state)
-            log.info("transfer from model version %s: %d tensors loaded, new: %s", config.init_model_version,
-                     len(loaded), ", ".join(skipped) or "none")
-        if config.weights:
-            loaded, skipped = load_matching(model, user_state(config.weights))
-            log.info("weights %s: %d tensors loaded, %d left as built", config.weights, len(loaded), len(skipped))
+        if resume is None:
+            _start_weights(model, config, ctx)
         model = model.to(device)
-        tr = torchreid()
-        optimizer = tr.optim.build_optimizer(model, optim=config.optimizer, lr=config.lr,
-                                             weight_decay=config.weight_decay, momentum=config.momentum)
-        stepsize = list(config.milestones) if config.scheduler == "multi_step" else config.stepsize
-        scheduler = tr.optim.build_lr_scheduler(optimizer, lr_scheduler=config.scheduler, stepsize=stepsize,
-                                                gamma=config.gamma, max_epoch=config.epochs)
+        optimizer, scheduler = _optimisation(model, config)
         bridge = _Bridge(ctx, config.epochs)
         engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda)
-
-        start, best_map, best_state, best_metrics = 0, -1.0, None, {}
-        if ctx.resume_from:
-            state = load_checkpoint(Path(ctx.resume_from), map_location=device)
-            if list(state["train_pids"]) != data.splits.train_pids:
-                raise ValueError("the dataset's train identities changed since this checkpoint; retry instead")
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            _set_rng_state(state["rng"])
-            start, best_map = state["epoch"] + 1, state["best_map"]
-            best_state, best_metrics = state["best_model"], dict(state["best_metrics"])
+        life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=RANKING.direction,
+                         select=config.select_model)
+        start = 0
+        if resume is not None:
+            start = _resume(life, resume, data, model, optimizer, scheduler)
             log.info("resuming after epoch %d of %d", start, config.epochs)
 
-        ckpt_dir = Path(ctx.out_dir) / "checkpoints"
         batches = len(data.train_loader)
         started = time.monotonic()
         epoch = start - 1
@@ -190,45 +222,29 @@ class ReidTrainer(Trainer):
             engine.epoch, engine.max_epoch = epoch, config.epochs
             with quiet():
                 engine.train(print_freq=batches, fixbase_epoch=config.fixbase_epoch, open_layers=config.open_layers)
-            lr = optimizer.param_groups[-1]["lr"]
-            metrics = _train_metrics(config, bridge.means(), lr)
-            evaluated = (epoch + 1) % config.eval_freq == 0 or epoch + 1 == config.epochs
-            if evaluated:
+            metrics = _train_metrics(config, bridge.means(), optimizer.param_groups[-1]["lr"])
+            if (epoch + 1) % config.eval_freq == 0 or epoch + 1 == config.epochs:
                 ctx.progress(0, 1, "evaluate")
-                scores = self.evaluate(model, data, config, device, ctx)
-                metrics.update({f"val/{k}": v for k, v in scores.items()})
+                metrics.update({f"val/{k}": v for k, v in self.evaluate(model, data, config, device, ctx).items()})
             ctx.log(metrics, step=epoch, epoch=epoch)
-            improved = evaluated and metrics["val/mAP"] > best_map
-            if improved:
-                best_map = metrics["val/mAP"]
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                best_metrics = {k: v for k, v in metrics.items() if k.startswith("val/")} | {"best_epoch": float(epoch)}
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": _rng_state(),
-                     "best_map": best_map, "best_model": best_state, "best_metrics": best_metrics,
-                     "train_pids": data.splits.train_pids, "config": config.model_dump(mode="json")}
-            monitored = metrics.get("val/mAP")
-            if improved:
-                ctx.checkpoint(save_checkpoint(ckpt_dir / "best.pt", state), step=epoch, monitored=monitored, best=True)
-            ctx.checkpoint(save_checkpoint(ckpt_dir / "last.pt", state), step=epoch, monitored=monitored, best=False)
+            life.epoch_end({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "train_pids": data.splits.train_pids,
+                            "metrics": {k: v for k, v in metrics.items() if k.startswith("val/")}},
+                           step=epoch, monitored=metrics.get(RANKING.name))
         check_stop(ctx)
-        if best_state is None:
-            raise ValueError("the run was never evaluated; nothing to register")
 
-        model.load_state_dict(best_state)
+        chosen = upgrade_checkpoint(life.model_state())
+        if not chosen["metrics"]:
+            raise ValueError("the run was never evaluated; nothing to register")
+        model.load_state_dict(chosen["model"])
         ctx.progress(0, 1, "gallery")
         gallery = extract(model, data.test_loader["market1501"]["gallery"], device)
-        summary = dict(best_metrics) | {"epochs": float(epoch + 1), "train/seconds": time.monotonic() - started,
-                                        "data/train_identities": float(data.num_train_pids),
-                                        "data/gallery_identities": float(len({p for p in gallery.pids if p > 0}))}
-        artifact = Path(ctx.out_dir) / "model.pt"
-        save_checkpoint(artifact, {
-            "kind": ARTIFACT_KIND, "model": best_state, "config": config.model_dump(mode="json"),
-            "num_classes": data.num_train_pids, "train_pids": data.splits.train_pids,
-            "dataset": dataset.name, "dataset_id": dataset.id, "metrics": summary,
-            "gallery": {"paths": [g[0] for g in data.splits.gallery], "features": gallery.features,
-                        "pids": torch.from_numpy(gallery.pids.astype(np.int64)),
-                        "camids": torch.from_numpy(gallery.camids.astype(np.int64))}})
+        summary = dict(chosen["metrics"]) | {
+            "best_epoch": float(life.policy.best_step if life.policy.best_step is not None else chosen["step"]),
+            "epochs": float(epoch + 1), "train/seconds": time.monotonic() - started,
+            "data/train_identities": float(data.num_train_pids),
+            "data/gallery_identities": float(len({p for p in gallery.pids if p > 0}))}
+        artifact = _package(Path(ctx.out_dir) / "model.pt", config, dataset, data, chosen["model"], summary, gallery)
         return FitResult(metrics=summary, model=ModelArtifact(path=artifact, scope=dataset.name, metrics=summary))
 
     @staticmethod

@@ -3,8 +3,9 @@
 * a file the user names (``weights``): only from the operator's models folder
   (``engine.trust.user_weights``), loaded with ``torch.load(weights_only=True)``; a torchreid
   checkpoint (``{"state_dict": ...}``) or a bare state dict;
-* an earlier reid model version (``init_model_version``, transfer learning): only while its
-  artifact still has the sha256 recorded at registration (``engine.trust.verify_recorded``).
+* an earlier reid model version (``init_model_version``, transfer learning): the worker resolves
+  it to the version's artifact (``ctx.init_weights``, a ``VerifiedFile``) and it loads only while
+  it still has the sha256 recorded at registration (``engine.checkpoints.load_verified``).
 
 Layers load when name and shape match (torchreid's ``load_pretrained_weights`` rule), so a
 classifier sized for other identities is left new.
@@ -15,10 +16,11 @@ from collections.abc import Mapping
 
 import torch
 
-from engine.checkpoints import load_checkpoint
-from engine.trust import user_weights, verify_recorded
+from engine.checkpoints import load_verified
+from engine.core import VerifiedFile
+from engine.trust import user_weights
 
-__all__ = ["ARTIFACT_KIND", "load_matching", "user_state", "model_version_state"]
+__all__ = ["ARTIFACT_KIND", "load_matching", "user_state", "transfer_state"]
 
 ARTIFACT_KIND = "trainyard-reid-model"
 
@@ -47,19 +49,12 @@ def user_state(name: str) -> dict[str, torch.Tensor]:
     return _plain(raw)
 
 
-def model_version_state(model_version_id: int) -> tuple[dict[str, torch.Tensor], dict]:
-    """The weights and config of an earlier reid model version, verified against its record."""
-    from db.models import ModelVersion
-    from db.session import session_scope
-
-    with session_scope() as s:
-        mv = s.get(ModelVersion, model_version_id)
-        if mv is None:
-            raise LookupError(f"no model version with id {model_version_id}")
-        if mv.family != "reid":
-            raise ValueError(f"model version {model_version_id} is a {mv.family} model, not a reid one")
-        path = verify_recorded(mv.artifact_path, mv.sha256, what=f"model version {mv.id} artifact")
-    state = load_checkpoint(path)
+def transfer_state(init: VerifiedFile) -> tuple[dict[str, torch.Tensor], dict]:
+    """The weights and config of the earlier reid model version the worker handed in
+    (``ctx.init_weights``), its digest checked again as it loads."""
+    if init.meta.get("family", "reid") != "reid":
+        raise ValueError(f"{init.what} is a {init.meta['family']} model, not a reid one")
+    state = load_verified(init.path, init.sha256, what=f"{init.what} artifact")
     if state.get("kind") != ARTIFACT_KIND:
-        raise ValueError(f"model version {model_version_id}'s artifact is not a reid model")
+        raise ValueError(f"{init.what}'s artifact is not a reid model")
     return _plain(state["model"]), dict(state["config"])

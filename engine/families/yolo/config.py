@@ -92,6 +92,8 @@ class YoloConfig(FamilyConfig):
     mosaic: float = Field(1.0, ge=0, le=1, description="mosaic probability")
     mixup: float = Field(0.0, ge=0, le=1, description="mixup probability")
     copy_paste: float = Field(0.0, ge=0, le=1, description="segment copy-paste probability (segment only)")
+    select_model: Literal["best", "last"] = Field("best", description="the weights a run registers: best.pt (best "
+                                                                      "val fitness) or last.pt (the final epoch)")
     train_ratio: float = Field(0.8, gt=0, lt=1, description="train share when the dataset has no val split")
     min_per_class: int = Field(100, ge=0, le=1_000_000, description="launch gate: fewest training images per class (0: off)")
 

@@ -282,7 +282,7 @@ def _scan_detect(root: Path, yaml_path: Path | None, task: str | None) -> ScanRe
     for split, files in sources.items():
         for path in files:
             if path in seen:
-                problems.append(Problem(_rel(path, root), f"listed in more than one split; kept in the first"))
+                problems.append(Problem(_rel(path, root), "listed in more than one split; kept in the first"))
                 continue
             seen.add(path)
             img = _Image(path=path, split=split)

@@ -1,8 +1,14 @@
-"""The ``yolo`` trainer: Ultralytics classify / detect / segment, bridged to a RunContext."""
+"""The ``yolo`` trainer: Ultralytics classify / detect / segment, bridged to a RunContext.
+
+Ultralytics keeps its own ``best.pt`` and ``last.pt`` and resumes from a ``.pt`` it loads
+itself, so the checkpoint the worker verified (``ctx.resume``) has its digest checked again
+right before it is handed over. The run registers ``best.pt`` unless ``select_model: last``.
+"""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, RunDiverged, Trainer, check_stop
 from engine.families.yolo.callbacks import RunBridge, rename_metrics
@@ -10,16 +16,67 @@ from engine.families.yolo.config import YoloConfig, compatible_tasks
 from engine.families.yolo.data import scan
 from engine.families.yolo.offline import prepare_ultralytics
 from engine.families.yolo.prepare import build_training_view
+from engine.trust import verify_recorded
 
 log = logging.getLogger("trainyard.yolo")
 
-__all__ = ["YoloTrainer"]
+__all__ = ["YoloTrainer", "resume_file"]
 
 SHOWN_PROBLEMS = 50
 
 
 def _ultralytics_device(device: str) -> str:
     return device.split(":", 1)[1] if device.startswith("cuda:") else device
+
+
+def resume_file(ctx: RunContext) -> Path | None:
+    """The checkpoint to resume from, for Ultralytics to load: the one the worker verified, its
+    sha256 checked again now (a bare test context's ``resume_from`` as it is); None to start fresh."""
+    resume = getattr(ctx, "resume", None)
+    if resume is not None:
+        return verify_recorded(resume.path, resume.sha256, what="checkpoint")
+    return Path(ctx.resume_from) if ctx.resume_from else None
+
+
+def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path) -> tuple[Path, dict[str, int]]:
+    """Scan the dataset again (its problems go to the run log) and link its valid part for Ultralytics."""
+    report = scan(Path(dataset.root), task="classify" if config.task == "classify" else None)
+    data_task = report.summary.get("task")
+    if config.task not in compatible_tasks(data_task):
+        raise ValueError(f"dataset {dataset.name!r} holds {data_task or 'no usable'} data; "
+                         f"it cannot train task {config.task!r}")
+    if report.problems:
+        log.warning("dataset %s: %d problem(s); %d image(s) left out of training", dataset.name,
+                    len(report.problems), report.summary.get("excluded_images", 0))
+        for problem in report.problems[:SHOWN_PROBLEMS]:
+            log.warning("  %s", problem)
+    if not report.samples:
+        raise ValueError(f"dataset {dataset.name!r} has no valid images to train on")
+    view, sizes = build_training_view(report, out / "data", train_ratio=config.train_ratio, seed=config.seed)
+    log.info("training view %s: %s", view, ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
+    return view, sizes
+
+
+def _train(model: Any, args: dict[str, Any]) -> None:
+    try:
+        model.train(**args)
+    except RuntimeError as exc:
+        # Ultralytics reloads last.pt up to 3 times on a NaN/inf loss, then gives up; that is a
+        # diverged run like any other (the context's guard catches the cases it lets through)
+        if "NaN" not in str(exc):
+            raise
+        epoch = getattr(getattr(model, "trainer", None), "epoch", None)
+        where = f"step {epoch} (epoch {epoch})" if epoch is not None else "the current epoch"
+        raise RunDiverged(f"loss became NaN at {where}; try a lower learning rate") from exc
+
+
+def _selected(config: YoloConfig, trainer: Any, bridge: RunBridge) -> tuple[Path, dict[str, float]]:
+    """The weights the run registers and their validation metrics: Ultralytics' ``best.pt`` (its
+    closing validation) unless the config selects ``last`` or there is no best."""
+    best, last = Path(trainer.best), Path(trainer.last)
+    if config.select_model == "best" and best.exists():
+        return best, dict(bridge.final or bridge.last_epoch_metrics)
+    return last, dict(bridge.last_epoch_metrics)
 
 
 class YoloTrainer(Trainer):
@@ -30,56 +87,31 @@ class YoloTrainer(Trainer):
             raise ValueError("the yolo family trains on a dataset of kind 'yolo'; choose one")
         out = Path(ctx.out_dir)
         prepare_ultralytics()
-
         ctx.progress(0, 1, "prepare")
-        report = scan(Path(dataset.root), task="classify" if config.task == "classify" else None)
-        data_task = report.summary.get("task")
-        if config.task not in compatible_tasks(data_task):
-            raise ValueError(f"dataset {dataset.name!r} holds {data_task or 'no usable'} data; "
-                             f"it cannot train task {config.task!r}")
-        if report.problems:
-            log.warning("dataset %s: %d problem(s); %d image(s) left out of training", dataset.name,
-                        len(report.problems), report.summary.get("excluded_images", 0))
-            for problem in report.problems[:SHOWN_PROBLEMS]:
-                log.warning("  %s", problem)
-        if not report.samples:
-            raise ValueError(f"dataset {dataset.name!r} has no valid images to train on")
-        view, sizes = build_training_view(report, out / "data", train_ratio=config.train_ratio, seed=config.seed)
-        log.info("training view %s: %s", view, ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
+        view, sizes = _training_view(config, dataset, out)
         check_stop(ctx)
 
         from ultralytics import YOLO
 
         source = config.model_source()  # user files only from the models folder (engine.trust)
-        resume = Path(ctx.resume_from) if ctx.resume_from else None
-        model = YOLO(str(resume) if resume else source, task=config.task)
-        bridge = RunBridge(ctx)
-        for event, fn in bridge.callbacks().items():
-            model.add_callback(event, fn)
         device = _ultralytics_device(ctx.device)
         args = {**config.train_args(), "data": str(view), "device": device, "plots": False, "val": True,
                 "amp": bool(config.amp and ctx.device.startswith("cuda")), "project": str(out),
                 "name": "ultralytics", "exist_ok": True, "verbose": True}
+        resume = resume_file(ctx)
         if resume:
             args["resume"] = str(resume)
-        try:
-            model.train(**args)
-        except RuntimeError as exc:
-            # Ultralytics reloads last.pt up to 3 times on a NaN/inf loss, then gives up; that is a
-            # diverged run like any other (the context's guard catches the cases it lets through)
-            if "NaN" not in str(exc):
-                raise
-            epoch = getattr(getattr(model, "trainer", None), "epoch", None)
-            where = f"step {epoch} (epoch {epoch})" if epoch is not None else "the current epoch"
-            raise RunDiverged(f"loss became NaN at {where}; try a lower learning rate") from exc
+        model = YOLO(str(resume) if resume else source, task=config.task)
+        bridge = RunBridge(ctx)
+        for event, fn in bridge.callbacks().items():
+            model.add_callback(event, fn)
+        _train(model, args)
         check_stop(ctx)
 
-        trainer = model.trainer
-        best = Path(trainer.best) if Path(trainer.best).exists() else Path(trainer.last)
-        summary = dict(bridge.final or bridge.last_epoch_metrics)
+        weights, summary = _selected(config, model.trainer, bridge)
         if sizes.get("test"):
             ctx.progress(0, 1, "test")
-            result = YOLO(str(best), task=config.task).val(
+            result = YOLO(str(weights), task=config.task).val(
                 data=str(view), split="test", imgsz=config.imgsz, batch=config.batch, device=device,
                 workers=config.workers, plots=False, project=str(out), name="test", exist_ok=True, verbose=False)
             test = rename_metrics(dict(result.results_dict), "test")
@@ -87,5 +119,5 @@ class YoloTrainer(Trainer):
             summary.update(test)
             ctx.progress(1, 1, "test")
         summary["epochs_trained"] = float(len(bridge.logged))
-        return FitResult(metrics=summary, model=ModelArtifact(path=best, scope=config.task, task=config.task,
+        return FitResult(metrics=summary, model=ModelArtifact(path=weights, scope=config.task, task=config.task,
                                                               metrics=summary))

@@ -72,7 +72,7 @@ def test_cancelled_run_resumes_at_the_next_epoch_without_duplicate_steps(trained
     with session_scope() as s:
         ckpts = queries.list_checkpoints(session=s, run_id=run.id)
     state = load_checkpoint(Path(ckpts[-1].path))
-    assert state["epoch"] == 7 and {"model", "optimizer", "scheduler", "rng", "config"} <= set(state)
+    assert state["step"] == 7 and {"model", "optimizer", "scheduler", "rng", "config"} <= set(state)
 
 
 def test_rank1_and_map_beat_the_untrained_model_by_a_margin(trained, market):

@@ -26,6 +26,7 @@ def test_gate_names_training_images_and_marks_the_task_mismatch(stack):
     from engine.families import FAMILIES
     from engine.families.yolo.config import YoloConfig
     from jobs.datasets import generate_sample_job
+    from jobs.inputs import dataset_ref
 
     dataset_id = generate_sample_job("yolo", "gate-counts", {"task": "detect", "count": 12, "size": 32})["dataset_id"]
     from db import queries
@@ -34,7 +35,7 @@ def test_gate_names_training_images_and_marks_the_task_mismatch(stack):
     with session_scope() as s:
         samples = queries.dataset_samples(session=s, dataset_id=dataset_id)
     train = dataset_stats(samples).classes
-    blockers = FAMILIES["yolo"].launch_blockers(dataset_id, YoloConfig(task="classify", min_per_class=100))
+    blockers = FAMILIES["yolo"].launch_blockers(dataset_ref(dataset_id), YoloConfig(task="classify", min_per_class=100))
     mismatches = [b for b in blockers if isinstance(b, TaskMismatch)]
     assert len(mismatches) == 1 and "cannot train task 'classify'" in mismatches[0]
     counts = [b for b in blockers if not isinstance(b, TaskMismatch)]

@@ -113,12 +113,33 @@ def test_broken_dataset_is_reported_and_its_valid_part_trains(stack, worker):
     root = make_broken_segment(get_settings().resolved_data_root / "yolo-broken")
     dataset, report = import_dataset(name="yolo-broken", kind="yolo", root=root, replace=True)
     assert len(report.samples) == 24 and len(dataset.summary["problems"]) >= 8
-    run = api.submit_run(family="yolo", dataset_id=dataset.id, config={**TINY, "task": "segment", "epochs": 1})
+    run = api.submit_run(family="yolo", dataset_id=dataset.id,
+                         config={**TINY, "task": "segment", "epochs": 1, "select_model": "last"})
     done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=300)
     assert done.status == RunStatus.completed, done.error
     assert _steps(run.id, "val/mask_mAP50") == [0]
+    with session_scope() as s:
+        model = next(m for m in queries.list_model_versions(session=s, family="yolo") if m.run_id == run.id)
+    assert Path(model.artifact_path).name == "last.pt"  # select_model: last registers Ultralytics' last.pt
     out = Path(done.out_dir)
     listed = (out / "data" / "train.txt").read_text().splitlines()
     assert len(listed) == 15 and not any(Path(p).resolve().stem in {f"{i:05d}" for i in range(6)} for p in listed)
     log = (out / "train.log").read_text()
     assert "labels/train/00001.txt:1: class: class id 7 out of range 0..2" in log
+
+
+def test_the_resume_checkpoint_is_verified_again_right_before_ultralytics_loads_it(tmp_path):
+    from types import SimpleNamespace
+
+    from engine.core import VerifiedFile
+    from engine.families.yolo.trainer import resume_file
+    from engine.trust import UntrustedModelError
+
+    ckpt = tmp_path / "last-step000000.pt"
+    ckpt.write_bytes(b"registered bytes")
+    ctx = SimpleNamespace(resume=VerifiedFile(ckpt, sha256_file(ckpt), what="checkpoint"), resume_from=ckpt)
+    assert resume_file(ctx) == ckpt
+    ckpt.write_bytes(b"swapped after the worker checked it")
+    with pytest.raises(UntrustedModelError, match="changed on disk"):
+        resume_file(ctx)
+    assert resume_file(SimpleNamespace(resume=None, resume_from=None)) is None
