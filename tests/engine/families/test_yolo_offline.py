@@ -46,7 +46,8 @@ def test_training_and_prediction_never_touch_the_network(stack, tmp_path):
         model = queries.active_model(session=s, family="yolo", scope="segment", task="segment")
     assert run.family == "yolo" and run.status.value == "completed"
     code = ("import sys; from pathlib import Path; from jobs.inference import predict_job; "
-            f"r = predict_job({model.id}, {{'image': Path(sys.argv[1]).read_bytes()}}); "
+            "from jobs.wire import pack, unpack; "
+            f"r = unpack(predict_job({model.id}, pack({{'image': Path(sys.argv[1]).read_bytes()}}))); "
             "assert r['task'] == 'segment' and r['image_png'][:4] == b'\\x89PNG'")
     image = next(Path(run.out_dir).glob("data/*.txt")).read_text().splitlines()[0]
     proc = subprocess.run([sys.executable, "-c", code, image], cwd=ROOT, env=_guarded_env(log, tmp_path),
