@@ -8,11 +8,11 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import yaml
 
 from db.models import Run, RunStatus, Sweep
 from engine.configs import CONFIG_DIR, ConfigError, default_config
 from engine.core import Family
+from engine.safeio import UnsafeFile, load_yaml
 from engine.sweeps import parse_space, parse_sweep_yaml, validate_spec
 from ui.gate import show_blockers
 
@@ -68,12 +68,21 @@ def _form_spec(family: Family, example: dict[str, Any]) -> dict[str, Any]:
         if not key or not text.strip():
             continue
         if kind == "choices":
-            space[key] = [yaml.safe_load(v.strip()) for v in text.split(",") if v.strip()]
+            space[key] = [_value(v.strip()) for v in text.split(",") if v.strip()]
         else:
             lo, _, hi = text.partition("..")
-            space[key] = {kind: [yaml.safe_load(lo.strip()), yaml.safe_load(hi.strip())]}
+            space[key] = {kind: [_value(lo.strip()), _value(hi.strip())]}
     spec["space"] = space
     return spec
+
+
+def _value(text: str) -> Any:
+    """A value typed in the sweep form, read as YAML by the one safe loader (a bad one stays text
+    and is named by the space's validation)."""
+    try:
+        return load_yaml(text)
+    except UnsafeFile:
+        return text
 
 
 def sweep_launcher(family: Family, dataset_id: int | None, priority: str) -> None:
@@ -83,8 +92,8 @@ def sweep_launcher(family: Family, dataset_id: int | None, priority: str) -> Non
 
     text_default = default_sweep_text(family)
     try:
-        example = yaml.safe_load(text_default) or {}
-    except yaml.YAMLError:
+        example = load_yaml(text_default) or {}
+    except UnsafeFile:
         example = {}
     st.caption("Every trial is an ordinary run on the queue. The whole space is validated against the "
                f"`{family.key}` config before anything is queued; the data gate applies to every trial.")
