@@ -4,6 +4,7 @@
     python -m engine import KIND FOLDER --name NAME            scan a folder and import it
     python -m engine train FAMILY [family options]             train in this process, against the database
     python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   a sweep (see --help)
+    python -m engine runs show RUN_ID [--json]                 a run's manifest and recorded files
 
 A family may add its own ``train`` options in ``engine/families/<key>/cli.py`` (``add_arguments``
 and ``main``); otherwise ``train`` takes ``--dataset``, ``--config`` and ``--set key=value``.
@@ -196,6 +197,19 @@ def _sweep_cmd(family_key: str, argv: list[str]) -> int:
         time.sleep(2)
 
 
+def _runs_cmd(args: argparse.Namespace) -> int:
+    import json
+
+    from jobs.run_report import run_record, run_report
+
+    try:
+        print(json.dumps(run_record(args.run_id), indent=2, default=str) if args.json else run_report(args.run_id))
+    except LookupError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
@@ -214,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("family")
     p = sub.add_parser("sweep", help="queue a hyper-parameter sweep and follow it", add_help=False)
     p.add_argument("family")
+    p = sub.add_parser("runs", help="runs show RUN_ID: a run's manifest and recorded files")
+    p.add_argument("action", choices=["show"])
+    p.add_argument("run_id", type=int)
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -226,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, FileNotFoundError, KeyError) as exc:  # a refused name or folder: one line, no traceback
             print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
             return 2
+    if args.cmd == "runs":
+        return _runs_cmd(args)
     from engine.families import FAMILIES
 
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +28,18 @@ __all__ = ["submit_run", "cancel_run", "resume_run", "retry_run", "queue_depths"
 
 def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
                dataset_id: int | None = None, name: str = "", priority: str = "default",
-               override: bool = False) -> Run:
+               override: bool = False, description: str = "", tags: Iterable[str] | str = (),
+               cloned_from: int | None = None) -> Run:
     """Validate ``config`` with the family's model (``ConfigError`` names each bad key), check
     the family's data sufficiency gate (``LaunchBlocked`` lists the reasons unless
     ``override=True``), store a pending run and enqueue its id. Nothing is stored or enqueued
-    when validation or the gate refuses."""
+    when validation or the gate refuses. ``description`` and ``tags`` are the run's notes;
+    ``cloned_from`` records the run it was cloned from."""
+    from jobs.housekeeping import normalize_description, normalize_tags
+
     fam = FAMILIES[family]
     priority_queue(priority)  # reject a bad priority before anything is written
+    tags, description = normalize_tags(tags), normalize_description(description)
     cfg = validate_config(fam, config)
     data = cfg.model_dump(mode="json")
     require_queue()  # Redis down: QueueUnavailable, and no row is written
@@ -46,7 +51,8 @@ def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = No
                     "; ".join(overridden))
     with session_scope() as s:
         run = queries.create_run(session=s, family=family, config=data, dataset_id=dataset_id, name=name,
-                                 task=data.get("task"), priority=priority)
+                                 task=data.get("task"), priority=priority, description=description, tags=tags,
+                                 cloned_from=cloned_from)
     run.job_id = _enqueue_or_forget(run.id, priority)
     run.attempt += 1
     return run
@@ -143,7 +149,8 @@ def retry_run(run_id: int) -> Run:
         require_queue()
         new = queries.create_run(session=s, family=run.family, config=run.config, dataset_id=run.dataset_id,
                                  name=f"{run.name} (retry)", task=run.task, priority=run.priority,
-                                 parent_id=run.id, sweep_id=run.sweep_id)
+                                 parent_id=run.id, sweep_id=run.sweep_id, description=run.description,
+                                 tags=run.tags or [])
     new.job_id = _enqueue_or_forget(new.id, new.priority)
     new.attempt += 1
     return new

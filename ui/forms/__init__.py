@@ -5,7 +5,8 @@ top-level scalar fields.
 A form module may also define, for a form that launches several runs at once:
 ``yaml_text(family, configs) -> str`` (the YAML editor's text for those configs),
 ``expand_yaml(data) -> list[dict]`` (the editor's data → one config per run) and
-``run_label(config) -> str`` (what tells the runs apart in their names)."""
+``run_label(config) -> str`` (what tells the runs apart in their names), and
+``clone_defaults(config) -> dict`` (a cloned run's config as ``render_form``'s defaults)."""
 from __future__ import annotations
 
 import typing

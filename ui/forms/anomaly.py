@@ -14,7 +14,7 @@ from engine.configs import ConfigError, FieldError, config_text
 from engine.core import Family
 from engine.families.anomaly.config import AnomalyConfig, parse_age_groups
 
-__all__ = ["render_form", "yaml_text", "expand_yaml", "run_label"]
+__all__ = ["render_form", "yaml_text", "expand_yaml", "run_label", "clone_defaults"]
 
 _K = "anomaly-form"
 
@@ -28,10 +28,19 @@ def _select(col, name: str, value: Any, **kw) -> Any:
     return col.selectbox(name, options, index=options.index(value) if value in options else 0, key=f"{_K}-{name}", **kw)
 
 
+DEFAULT_GROUPS = "3-6,6-9,9-12"
+
+
+def clone_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A cloned run's config as this form's defaults: its one age group is the group to launch."""
+    return {**config, "age_groups": config.get("age_group") or DEFAULT_GROUPS}
+
+
 def render_form(defaults: dict[str, Any]) -> list[dict[str, Any]]:
     v = dict(defaults)
+    groups_default = v.pop("age_groups", DEFAULT_GROUPS)
     c = st.columns([2, 1, 2])
-    groups_text = c[0].text_input("age groups", value="3-6,6-9,9-12", key=f"{_K}-groups",
+    groups_text = c[0].text_input("age groups", value=groups_default, key=f"{_K}-groups",
                                   help="Comma-separated LO-HI ranges in years; one run (one model) per group")
     v["min_samples"] = int(c[1].number_input("min_samples", min_value=1, value=int(v["min_samples"]),
                                              key=f"{_K}-min", help="fewest normal drawings per group (50 recommended)"))
