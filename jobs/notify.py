@@ -33,7 +33,7 @@ from settings import get_settings
 
 log = logging.getLogger("trainyard.notify")
 
-__all__ = ["EVENTS", "emit", "run_ended", "run_stalled", "sweep_finished", "model_activated", "payload",
+__all__ = ["EVENTS", "emit", "run_ended", "run_stalled", "sweep_finished", "model_activated", "payload", "rendered",
            "target_of", "Sender", "start_senders", "stop_senders", "deliver_once"]
 
 EVENTS = ("run.completed", "run.failed", "run.cancelled", "run.stalled", "sweep.finished", "model.activated")
@@ -49,31 +49,40 @@ def target_of(url: str) -> tuple[str, str]:
     return hashlib.sha256(url.encode()).hexdigest()[:16], urlparse(url).hostname or "?"
 
 
-def _link(path: str) -> str:
-    return f"{get_settings().resolved_public_url}/{path}"
-
-
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def payload(event: str, text: str, fields: Mapping[str, Any], data: Mapping[str, Any], link: str) -> dict[str, Any]:
-    """Slack's incoming-webhook shape: ``text`` plus one attachment of short ``fields``."""
+def payload(event: str, text: str, fields: Mapping[str, Any], data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Slack's incoming-webhook shape: ``text`` plus one attachment of short ``fields``; the link
+    to the page (``path`` under the dashboard) is added by ``rendered`` when it is sent, from the
+    sender's ``TRAINYARD_PUBLIC_URL`` (the process that runs a job need not know the address)."""
     state = event.split(".", 1)[1]
     return {"text": text,
             "attachments": [{"fallback": text, "color": COLOURS.get(state, "#439FE0"), "title": text.split(" · ")[0],
-                             "title_link": link,
                              "fields": [{"title": k, "value": _fmt(v), "short": True} for k, v in fields.items()]}],
-            "trainyard": {"event": event, **data, "link": link}}
+            "trainyard": {"event": event, **data, "path": path}}
+
+
+def rendered(body: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    """The body as sent: its page link (``base_url/path``) in the text, the attachment and ``trainyard.link``."""
+    out = json.loads(json.dumps(body))
+    link = f"{base_url.rstrip('/')}/{out.get('trainyard', {}).get('path', '')}"
+    out["text"] = f"{out.get('text', '')} · {link}"
+    for attachment in out.get("attachments", []):
+        attachment["title_link"] = link
+        attachment["fallback"] = out["text"]
+    out.setdefault("trainyard", {})["link"] = link
+    return out
 
 
 def emit(event: str, *, subject: str, subject_id: int | None, text: str, fields: Mapping[str, Any],
-         data: Mapping[str, Any], link: str) -> int | None:
+         data: Mapping[str, Any], path: str) -> int | None:
     """Put an event in the outbox; never raises (a notification must not break what it reports)."""
     try:
         with session_scope() as s:
             row = queries.add_notification(session=s, event=event, subject=subject, subject_id=subject_id, text=text,
-                                           payload=payload(event, text, fields, data, link))
+                                           payload=payload(event, text, fields, data, path))
             return row.id
     except Exception:
         log.exception("could not queue the %s notification for %s %s", event, subject, subject_id)
@@ -104,27 +113,24 @@ def run_ended(run_id: int) -> int | None:
         return None
     status = run.status.value
     metrics = _headlines(run.family, run.task, run.summary or {})
-    link = _link(f"Progress?run={run.id}")
     bits = [f"Run #{run.id} {run.name!r} ({run.family}) {status}"]
     bits += [f"{k} {_fmt(v)}" for k, v in metrics.items()]
     if run.status == RunStatus.failed and run.error:
         bits.append(run.error.splitlines()[0][:200])
-    bits.append(link)
     fields = {"run": f"#{run.id}", "family": run.family, "status": status, **metrics}
     return emit(f"run.{status}", subject="run", subject_id=run.id, text=" · ".join(bits), fields=fields,
                 data={"run_id": run.id, "name": run.name, "family": run.family, "task": run.task, "status": status,
                       "metrics": metrics, "error": run.error if run.status == RunStatus.failed else None,
-                      "sweep_id": run.sweep_id, "tags": list(run.tags or [])}, link=link)
+                      "sweep_id": run.sweep_id, "tags": list(run.tags or [])}, path=f"Progress?run={run.id}")
 
 
 def run_stalled(run, minutes: float) -> int | None:
-    link = _link(f"Progress?run={run.id}")
     text = (f"Run #{run.id} {run.name!r} ({run.family}) stalled · no progress for {minutes:g} min while its worker "
-            f"{run.worker or '?'} still heartbeats · {link}")
+            f"{run.worker or '?'} still heartbeats")
     return emit("run.stalled", subject="run", subject_id=run.id, text=text,
                 fields={"run": f"#{run.id}", "family": run.family, "status": "stalled", "worker": run.worker or "?"},
                 data={"run_id": run.id, "name": run.name, "family": run.family, "task": run.task, "status": "stalled",
-                      "worker": run.worker, "minutes": minutes, "metrics": {}}, link=link)
+                      "worker": run.worker, "minutes": minutes, "metrics": {}}, path=f"Progress?run={run.id}")
 
 
 def sweep_finished(sweep_id: int) -> int | None:
@@ -135,16 +141,15 @@ def sweep_finished(sweep_id: int) -> int | None:
         return None
     scored = [(r.summary.get(sweep.metric), r) for r in runs if isinstance((r.summary or {}).get(sweep.metric), float)]
     best = (max if sweep.direction == "maximize" else min)(scored, key=lambda t: t[0]) if scored else None
-    link = _link(f"Sweeps?sweep={sweep.id}")
     metrics = {sweep.metric: best[0]} if best else {}
     text = (f"Sweep #{sweep.id} {sweep.name!r} ({sweep.family}) {sweep.status} · {len(runs)} trials"
-            + (f" · best {sweep.metric} {_fmt(best[0])} (run #{best[1].id})" if best else "") + f" · {link}")
+            + (f" · best {sweep.metric} {_fmt(best[0])} (run #{best[1].id})" if best else ""))
     return emit("sweep.finished", subject="sweep", subject_id=sweep.id, text=text,
                 fields={"sweep": f"#{sweep.id}", "family": sweep.family, "status": sweep.status, "trials": len(runs),
                         **({"best run": f"#{best[1].id}"} if best else {}), **metrics},
                 data={"sweep_id": sweep.id, "name": sweep.name, "family": sweep.family, "status": sweep.status,
                       "trials": len(runs), "best_run_id": best[1].id if best else None, "metrics": metrics},
-                link=link)
+                path=f"Sweeps?sweep={sweep.id}")
 
 
 def model_activated(version_id: int, *, reason: str = "") -> int | None:
@@ -153,17 +158,15 @@ def model_activated(version_id: int, *, reason: str = "") -> int | None:
     if version is None:
         return None
     metrics = _headlines(version.family, version.task, version.metrics or {})
-    link = _link("Models")
     scope = "/".join(x for x in (version.family, version.task, version.scope) if x)
     text = (f"Model #{version.id} activated for {scope} (run #{version.run_id})"
-            + "".join(f" · {k} {_fmt(v)}" for k, v in metrics.items()) + (f" · {reason}" if reason else "")
-            + f" · {link}")
+            + "".join(f" · {k} {_fmt(v)}" for k, v in metrics.items()) + (f" · {reason}" if reason else ""))
     return emit("model.activated", subject="model", subject_id=version.id, text=text,
                 fields={"model": f"#{version.id}", "family": version.family, "scope": version.scope or "—",
                         "run": f"#{version.run_id}", "status": "active", **metrics},
                 data={"model_version_id": version.id, "run_id": version.run_id, "family": version.family,
                       "task": version.task, "scope": version.scope, "status": "active", "metrics": metrics,
-                      "reason": reason}, link=link)
+                      "reason": reason}, path="Models")
 
 
 # ---- delivery ---------------------------------------------------------------------------------
@@ -210,7 +213,7 @@ def deliver_once(url: str, *, settings=None) -> int:
             body = queries.notification_payload(session=s, notification_id=delivery.notification_id)
         error = None
         try:
-            _post(url, body, settings.notify_timeout_s)
+            _post(url, rendered(body, settings.resolved_public_url), settings.notify_timeout_s)
         except RuntimeError as exc:
             error = str(exc)
         attempts = delivery.attempts + 1
