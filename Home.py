@@ -1,16 +1,19 @@
 """Trainyard — overview: queue, workers, recent runs and active models."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
 from db import queries
+from db.models import utcnow
 from db.session import session_scope
 from jobs import api, supervisor
 from settings import get_settings
 from ui.metrics import fmt, headline_values
-from ui.widgets import duration
 from ui.page import page
+from ui.widgets import duration
 
 page("Trainyard")
 st.title("Trainyard")
@@ -43,6 +46,25 @@ def queue_panel() -> None:
 queue_panel()
 
 
+@st.fragment(run_every=10)
+def notifications_panel() -> None:
+    """Webhook deliveries that failed in the last day (TRAINYARD_NOTIFY_URL): a run is never held
+    up by them, so this is where they show."""
+    with session_scope() as s:
+        failures = queries.delivery_failures(session=s, since=utcnow() - timedelta(days=1), limit=5)
+    if not failures:
+        return
+    st.warning(f"{len(failures)} notification(s) could not be delivered recently; runs are not affected.",
+               icon=":material/notifications_off:")
+    for delivery, note in failures:
+        state = "given up" if delivery.status == "failed" else f"retrying (attempt {delivery.attempts})"
+        st.caption(f"{delivery.updated_at.astimezone():%Y-%m-%d %H:%M:%S} · {note.event} #{note.subject_id} → "
+                   f"{delivery.host}: {delivery.last_error} · {state}")
+
+
+notifications_panel()
+
+
 @st.fragment(run_every=5)
 def runs_panel() -> None:
     """Recent runs and active models; refreshed like the queue, so finished runs show as such.
@@ -59,7 +81,7 @@ def runs_panel() -> None:
             st.caption(" · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
         if runs:
             st.dataframe(pd.DataFrame([{
-                "run": r.id, "name": r.name, "family": r.family, "status": r.status.value,
+                "run": r.id, "name": r.name, "family": r.family, "status": r.status.value, "tags": ", ".join(r.tags or []),
                 "progress": r.progress, "created": r.created_at,
                 "took": (duration((r.finished_at - r.started_at).total_seconds())
                          if r.finished_at and r.started_at else "—"),

@@ -50,6 +50,21 @@ class Settings(BaseSettings):
                               description="How long a running training keeps retrying a write that hit a "
                                           "lock, deadlock or serialization failure, seconds (with backoff).")
     port: int = Field(8501, alias="TRAINYARD_PORT", description="Dashboard port for make run.")
+    notify_url: str = Field("", alias="TRAINYARD_NOTIFY_URL",
+                            description="Webhook URL(s), separated by commas or spaces, that receive run, sweep "
+                                        "and model events as Slack-compatible JSON; empty: none.")
+    public_url: str | None = Field(None, alias="TRAINYARD_PUBLIC_URL",
+                                   description="The dashboard's address as people reach it (links in notifications); "
+                                               "default http://TRAINYARD_BIND:TRAINYARD_PORT.")
+    stall_minutes: float = Field(30.0, alias="TRAINYARD_STALL_MINUTES", ge=0, allow_inf_nan=False,
+                                 description="A training run that reports no progress for this long while its worker "
+                                             "still heartbeats is marked stalled and announced (0: off).")
+    notify_timeout_s: float = Field(5.0, alias="TRAINYARD_NOTIFY_TIMEOUT_S", gt=0, le=300, allow_inf_nan=False,
+                                    description="How long one webhook call may take, seconds.")
+    notify_retries: int = Field(5, alias="TRAINYARD_NOTIFY_RETRIES", ge=1, le=100,
+                                description="Attempts per event and webhook before it is given up (and shown on Home).")
+    notify_backoff_s: float = Field(5.0, alias="TRAINYARD_NOTIFY_BACKOFF_S", gt=0, le=3600, allow_inf_nan=False,
+                                    description="Wait before the first retry, doubled after each failure (at most 10 min).")
 
     @property
     def resolved_home(self) -> Path:
@@ -68,6 +83,15 @@ class Settings(BaseSettings):
     @property
     def redis_socket(self) -> Path:
         return self.resolved_home / "redis.sock"
+
+    @property
+    def notify_urls(self) -> list[str]:
+        return [u for u in self.notify_url.replace(",", " ").split() if u]
+
+    @property
+    def resolved_public_url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")
 
     @property
     def resolved_artifacts_dir(self) -> Path:

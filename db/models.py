@@ -124,6 +124,13 @@ class Run(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    cloned_from: int | None = Field(default=None, foreign_key="run.id",
+                                    description="The run whose family, dataset and config this one was cloned from.")
+    progress_at: datetime | None = Field(default=None, description="Last time the trainer reported progress or metrics.")
+    stalled_at: datetime | None = Field(default=None, description="Set while the run makes no progress although its "
+                                                                  "worker heartbeats (TRAINYARD_STALL_MINUTES).")
 
     @property
     def progress(self) -> float:
@@ -235,3 +242,58 @@ class ShareLink(SQLModel, table=True):
     kind: str = Field(default="runs", description="run, comparison or model")
     model_version_id: int | None = Field(default=None, foreign_key="modelversion.id")
     revoked_at: datetime | None = None
+
+
+class Artifact(SQLModel, table=True):
+    """A file a run wrote, recorded by the worker when the run ended: its path inside the run
+    folder, size and sha256. Pages hand out only bytes that still have that sha256."""
+    __table_args__ = (UniqueConstraint("run_id", "path", name="uq_artifact_run_path"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    path: str = Field(description="POSIX path relative to the run folder.")
+    size: int
+    sha256: str
+    kind: str = Field(default="other", description="image, table, json, text, checkpoint, other")
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class RunManifest(SQLModel, table=True):
+    """What produced a run, captured when an attempt starts: code, packages, data, config,
+    seed, machine and start weights (``jobs.manifest``)."""
+    __table_args__ = (UniqueConstraint("run_id", "attempt", name="uq_runmanifest_run_attempt"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    attempt: int = 0
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """An event to announce (run completed, failed, cancelled or stalled; sweep finished; model
+    activated): an outbox row, delivered to each configured webhook by ``jobs.notify``."""
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    event: str = Field(description="run.completed, run.failed, run.cancelled, run.stalled, sweep.finished, "
+                                   "model.activated")
+    subject: str = Field(default="run", description="run, sweep or model")
+    subject_id: int | None = None
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """One notification to one webhook: its attempts, the next try and the last error. The
+    webhook is named by a digest of its URL (a Slack URL is a secret) and its host."""
+    __table_args__ = (UniqueConstraint("notification_id", "target", name="uq_delivery_notification_target"),
+                      Index("ix_delivery_target_status", "target", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    target: str = Field(description="sha256 of the webhook URL (first 16 hex digits)")
+    host: str = ""
+    status: str = Field(default="pending", description="pending, sending, delivered, failed")
+    attempts: int = 0
+    next_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,19 +54,25 @@ def submit_plan(plan: LaunchPlan, *, priority: str = "default", override: bool =
 
 def submit_run(*, family: str, config: Mapping[str, Any] | BaseModel | None = None,
                dataset_id: int | None = None, name: str = "", priority: str = "default",
-               override: bool = False) -> Run:
+               override: bool = False, description: str = "", tags: Iterable[str] | str = (),
+               cloned_from: int | None = None) -> Run:
     """Plan one run (``plan_launch``: ``ConfigError`` names each bad key), check the family's
     data sufficiency gate (``LaunchBlocked`` lists the reasons unless ``override=True``), store a
     pending run and enqueue its id. Nothing is stored or enqueued when validation or the gate
     refuses. A config that expands to several runs (anomaly ``age_groups``) goes through
-    ``plan_launch`` + ``submit_plan`` instead."""
+    ``plan_launch`` + ``submit_plan`` instead. ``description`` and ``tags`` are the run's notes;
+    ``cloned_from`` records the run it was cloned from."""
+    from jobs.housekeeping import normalize_description, normalize_tags
+
     fam = FAMILIES[family]
     priority_queue(priority)  # reject a bad priority before anything is validated
+    tags, description = normalize_tags(tags), normalize_description(description)
     plan = plan_launch(fam, dataset_id=dataset_id, config=config, name=name)
     if len(plan.runs) != 1:
         raise ConfigError(family, [FieldError("", f"this config launches {len(plan.runs)} runs; submit_run "
                                                   f"starts one (plan_launch + submit_plan start them all)")])
-    return submit_plan(plan, priority=priority, override=override)[0]
+    return submit_plan(plan, priority=priority, override=override, description=description, tags=tags,
+                       cloned_from=cloned_from)[0]
 
 
 def _enqueue_or_forget(run_id: int, priority: str) -> str:
@@ -163,7 +169,8 @@ def retry_run(run_id: int) -> Run:
     require_queue()
     plan = plan_launch(run.family, dataset_id=run.dataset_id, config=run.config)
     plan = replace(plan, runs=tuple(replace(p, name=f"{run.name} (retry)") for p in plan.runs))
-    return submit_plan(plan, priority=run.priority, override=True, parent_id=run.id, sweep_id=run.sweep_id)[0]
+    return submit_plan(plan, priority=run.priority, override=True, parent_id=run.id, sweep_id=run.sweep_id,
+                       description=run.description, tags=run.tags or [])[0]
 
 
 def queue_depths() -> dict[str, int]:

@@ -114,8 +114,9 @@ class DbRunContext:
         rate = (done - done0) / (now - started) if now > started and done > done0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
         self._raise_if_stale()
+        stamp = utcnow()
         fields = dict(progress_done=int(done), progress_total=int(total), phase=phase, eta_s=eta,
-                      heartbeat_at=utcnow())
+                      heartbeat_at=stamp, progress_at=stamp, stalled_at=None)
 
         def write() -> bool:
             with session_scope() as s:
@@ -180,6 +181,7 @@ class DbRunContext:
             with session_scope() as s:
                 self._check_current(s)
                 queries.add_metrics(session=s, rows=rows)
+                queries.update_run(session=s, run_id=self.run_id, progress_at=utcnow(), stalled_at=None)
 
         try:
             retry_transient(write, what=f"run {self.run_id}: metrics ({len(rows)} rows)")

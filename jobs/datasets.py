@@ -11,6 +11,7 @@ from db import queries
 from db.models import Dataset
 from db.session import session_scope
 from engine.datasets import DATASET_KINDS, Problem, ScanReport, confine, folder_name
+from engine.digests import folder_sha256
 from engine.families import FAMILIES  # noqa: F401  (registers the families' dataset kinds)
 from settings import get_settings
 
@@ -59,16 +60,20 @@ def _stored_meta(root: Path, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _store(name: str, kind: str, root: Path, replace: bool, report: ScanReport, summary: dict[str, Any]) -> Dataset:
+    # what runs' manifests name as the data they saw; files the scan hashed are not read again
+    content_hash = folder_sha256(root, known={r.path: f"sha1:{r.meta['sha1']}" for r in report.samples
+                                              if isinstance(r.meta.get("sha1"), str)})
     with session_scope() as s:
         dataset = queries.get_dataset_by_name(session=s, name=name)
         if dataset is not None and not replace:
             raise DatasetExists(name)
         if dataset is None:
             dataset = queries.create_dataset(session=s, name=name, kind=kind, root=str(root), summary=summary)
+            dataset.content_hash = content_hash
             queries.add_samples(session=s, rows=[_sample_values(dataset.id, r) for r in report.samples])
         else:  # a rescan in place: unchanged samples keep their ids and embeddings
             dataset = queries.update_dataset(session=s, dataset_id=dataset.id, kind=kind, root=str(root),
-                                             summary=summary)
+                                             summary=summary, content_hash=content_hash)
             queries.replace_dataset_samples(session=s, dataset_id=dataset.id,
                                             rows=[_sample_values(dataset.id, r) for r in report.samples])
     return dataset

@@ -54,6 +54,9 @@ def main() -> int:
                             worker_names=[f"local-{i + 1}-{os.getpid()}" for i in range(settings.workers)],
                             scoring_names=[f"local-scoring-{os.getpid()}"])
     supervisor.start_workers()  # the scoring lane: predictions for the pages, never behind a training run
+    from jobs import notify
+
+    senders = notify.start_senders()  # the workers deliver too; each event reaches each webhook once
     print(f"started {settings.workers} local worker(s) and a scoring worker")
     ui = subprocess.Popen(streamlit_command(settings), env=env, cwd=ROOT)
     where = "this machine only" if settings.bind in ("127.0.0.1", "localhost", "::1") else "the network"
@@ -70,6 +73,7 @@ def main() -> int:
         if ui.poll() is None:
             ui.send_signal(signal.SIGINT)
         supervisor.stop()
+        notify.stop_senders(senders)
         try:
             ui.wait(timeout=30)
         except subprocess.TimeoutExpired:

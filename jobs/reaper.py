@@ -65,6 +65,9 @@ def fail_lost(run_id: int, reason: str, *, attempt: int | None = None,
                                              eta_s=None, phase=None)
     if done:
         log.warning("run %s attempt %s failed: worker lost: %s", run_id, attempt, reason)
+        from jobs import notify
+
+        notify.run_ended(run_id)
     return done
 
 
@@ -212,9 +215,12 @@ class ReaperThread(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
+        from jobs.stalls import mark_stalled_runs
+
         while not self._stopped.wait(self.interval):
             try:
                 reap(older_than_s=self.older_than_s)
+                mark_stalled_runs()
             except Exception:  # the database may be briefly unreachable: try again next round
                 log.exception("reaper pass failed")
 

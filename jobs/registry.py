@@ -32,6 +32,7 @@ from engine.core import Headline
 from engine.families import FAMILIES
 from engine.safeio import is_within
 from engine.trust import UntrustedModelError
+from jobs import notify
 from settings import get_settings
 
 __all__ = ["register_candidate", "decide", "activate", "rollback", "archive", "delete", "set_policy",
@@ -119,13 +120,18 @@ def decide(model_version_id: int) -> ModelStatus:
         queries.add_model_event(session=s, version=version, action="keep", reason=keep_why, actor="policy")
         return ModelStatus.candidate
 
-    return _retrying(attempt)
+    status = _retrying(attempt)
+    if status == ModelStatus.active:
+        notify.model_activated(model_version_id, reason="by the activation policy")
+    return status
 
 
 def activate(model_version_id: int, *, actor: str | None = None, reason: str = "activated by hand") -> ModelVersion:
     """Make a version active now (whatever its metrics), archiving the one it replaces."""
-    return _retrying(lambda s: queries.activate_model_version(session=s, model_version_id=model_version_id,
-                                                              reason=reason, actor=actor))
+    version = _retrying(lambda s: queries.activate_model_version(session=s, model_version_id=model_version_id,
+                                                                 reason=reason, actor=actor))
+    notify.model_activated(model_version_id, reason=reason)
+    return version
 
 
 def rollback(*, family: str, task: str | None, scope: str, actor: str | None = None) -> ModelVersion:
@@ -137,7 +143,9 @@ def rollback(*, family: str, task: str | None, scope: str, actor: str | None = N
         current = queries.active_model(session=s, family=family, scope=scope, task=task)
         return queries.activate_model_version(session=s, model_version_id=target.id, actor=actor,
                                               reason=f"rollback from #{current.id}")
-    return _retrying(attempt)
+    version = _retrying(attempt)
+    notify.model_activated(version.id, reason="rolled back")
+    return version
 
 
 def archive(model_version_id: int, *, actor: str | None = None) -> ModelVersion:

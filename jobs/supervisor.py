@@ -101,6 +101,9 @@ class Supervisor:
             record_event(events[-1])
         try:
             reaper.reap()
+            from jobs.stalls import mark_stalled_runs
+
+            mark_stalled_runs()
         except Exception:
             log.exception("reaper pass failed")
         return events

@@ -21,8 +21,8 @@ from db.session import normalize_url, session_scope
 from engine.configs import ConfigError, validate_config
 from engine.core import LaunchBlocked, RunPruned
 from engine.families import FAMILIES
-from engine.sweeps import (SweepSpec, build_pruner, build_sampler, parse_space, resolve_objective, suggest,
-                           trial_config, validate_sweep)
+from engine.sweeps import SweepSpec, build_pruner, build_sampler, parse_space, resolve_objective, suggest, trial_config, validate_sweep
+from jobs import notify
 from jobs.connection import get_redis, require_queue
 from jobs.enqueue import enqueue_run_attempt
 from settings import get_settings
@@ -149,9 +149,12 @@ def advance(sweep_id: int) -> list[int]:
             new.append(run_id)
             launched += 1
             in_flight += 1
-        if in_flight == 0 and launched >= capacity:
+        finished = in_flight == 0 and launched >= capacity
+        if finished:
             with session_scope() as s:
                 queries.update_sweep(session=s, sweep_id=sweep_id, status="completed", finished_at=utcnow())
+    if finished:
+        notify.sweep_finished(sweep_id)
     return new
 
 
@@ -202,6 +205,7 @@ def cancel_sweep(sweep_id: int) -> None:
     for run in runs:
         if run.status not in FINISHED:
             cancel_run(run.id)
+    notify.sweep_finished(sweep_id)
 
 
 @dataclass

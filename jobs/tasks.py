@@ -19,10 +19,11 @@ from engine.configs import ConfigError, validate_config
 from engine.core import DatasetRef, FitResult, RunCancelled, RunDiverged, RunPruned
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
-from jobs import registry
+from jobs import artifacts, notify, registry
 from jobs.context import DbRunContext, StaleAttempt
 from jobs.inputs import dataset_ref, init_weights_for, stores_for, verified_checkpoint
 from jobs.logs import LOG_NAME, capture_run_output
+from jobs.manifest import record_manifest
 from settings import get_settings
 
 log = logging.getLogger("trainyard.job")
@@ -89,8 +90,10 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
     if outcome is None:
         return STALE
     status, error, result = outcome
-    if not _finish(run_id, status, error, result, claim.family, attempt=claim.attempt):
+    files = _files_of(claim)  # hashed before the end state's transaction, recorded inside it
+    if not _finish(run_id, status, error, result, claim.family, attempt=claim.attempt, files=files):
         return STALE
+    notify.run_ended(run_id)
     if claim.is_trial:
         _advance_sweep(run_id)
     return status.value
@@ -138,6 +141,8 @@ def build_context(claim: Claim, config) -> tuple[DbRunContext, DatasetRef | None
     ctx.resume = resume
     ctx.init_weights = init_weights_for(claim.family, config)
     ctx.stores = stores_for(claim.family)
+    record_manifest(run_id=claim.run_id, attempt=claim.attempt, family=claim.family, config=config, dataset=dataset,
+                    ctx=ctx, worker=_worker_name())
     if claim.is_trial:
         from jobs.sweeps import SweepLink
 
@@ -198,19 +203,34 @@ def _advance_sweep(run_id: int) -> None:
         log.error("run %s: could not advance its sweep:\n%s", run_id, traceback.format_exc())
 
 
+def _files_of(claim: Claim) -> list[dict] | None:
+    """Every file of the run folder with its size and sha256 (None when the folder cannot be read)."""
+    try:
+        files, truncated = artifacts.scan(claim.out_dir)
+    except OSError:
+        log.exception("run %s: could not list the files of %s", claim.run_id, claim.out_dir)
+        return None
+    if truncated:
+        log.warning("run %s: over %d files in %s; the first %d are recorded", claim.run_id, len(files),
+                    claim.out_dir, len(files))
+    return files
+
+
 def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult | None, family: str,
-            *, attempt: int) -> bool:
-    """Record the end state (and register the model as a candidate, then apply the family's
-    activation policy) only while ``attempt`` still owns the run."""
+            *, attempt: int, files: list[dict] | None = None) -> bool:
+    """Record the end state, the run folder's ``files`` (and register the model as a candidate,
+    then apply the family's activation policy) only while ``attempt`` still owns the run."""
     version_id = None
     with session_scope() as s:
         summary = json_safe(dict(result.metrics)) if result else {}
         if not queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=status, error=error,
-                                             summary=summary, eta_s=None,
+                                             summary=summary, eta_s=None, stalled_at=None,
                                              phase=None if status != RunStatus.completed else "done"):
             log.warning("run %s attempt %s ended as %s but is no longer the run's attempt; not recorded",
                         run_id, attempt, status.value)
             return False
+        if files is not None:
+            artifacts.record(session=s, run_id=run_id, files=files)
         if status == RunStatus.completed and result and result.model:
             m = result.model
             version_id = registry.register_candidate(session=s, run_id=run_id, family=family, task=m.task,

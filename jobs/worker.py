@@ -45,6 +45,8 @@ def preload(*, scoring: bool = False) -> list[str]:
     whose libraries are missing still fails its own runs with the import error, as before)."""
     started = time.monotonic()
     modules = ["jobs.tasks", "jobs.inference", "jobs.datasets", "torch", "torch.optim", "torch._dynamo"]
+    if not scoring:  # the plots families write at a run's end
+        modules += ["matplotlib.figure", "matplotlib.backends.backend_agg", "sklearn.metrics"]
     from engine.families import FAMILIES
 
     for family in FAMILIES.values():
@@ -103,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             log.exception("reconcile on start failed")
         sweeper = reaper.ReaperThread()
         sweeper.start()
+    from jobs import notify
+
+    senders = notify.start_senders()  # TRAINYARD_NOTIFY_URL: deliveries in the background, never in a job
     try:
         worker.work(burst=args.burst, logging_level="INFO", with_scheduler=False)
     finally:
         if sweeper is not None:
             sweeper.stop()
+        notify.stop_senders(senders)
     return 0
 
 

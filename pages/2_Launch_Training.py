@@ -9,6 +9,8 @@ from engine.configs import ConfigError, default_config
 from engine.families import FAMILIES
 from jobs import api
 from jobs.connection import QueueUnavailable
+from jobs.housekeeping import normalize_description, normalize_tags
+from ui.clone import clone_source
 from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
 from ui.page import page
@@ -20,15 +22,22 @@ if not FAMILIES:
     st.error("No model family is installed.")
     st.stop()
 
+clone = clone_source()  # ?clone=RUN_ID: start from that run
+if clone:
+    st.info(f"Cloning run #{clone.run_id}: its family, dataset and config are filled in; change what you like.")
 top = st.columns([2, 2, 1])
-family_key = top[0].selectbox("Family", list(FAMILIES), format_func=lambda k: f"{k} — {FAMILIES[k].title}")
+family_key = top[0].selectbox("Family", list(FAMILIES), format_func=lambda k: f"{k} — {FAMILIES[k].title}",
+                              index=list(FAMILIES).index(clone.family) if clone else 0)
 family = FAMILIES[family_key]
+clone = clone if clone and clone.family == family_key else None
 with session_scope() as s:
     datasets = queries.list_datasets(session=s, kind=family.dataset_kind) if family.dataset_kind else []
 dataset = None
 if family.dataset_kind:
     if datasets:
-        dataset = top[1].selectbox("Dataset", datasets, format_func=lambda d: f"{d.name} ({d.summary.get('samples', '?')} samples)")
+        ids = [d.id for d in datasets]
+        dataset = top[1].selectbox("Dataset", datasets, format_func=lambda d: f"{d.name} ({d.summary.get('samples', '?')} samples)",
+                                   index=ids.index(clone.dataset_id) if clone and clone.dataset_id in ids else 0)
     else:
         top[1].warning(f"No `{family.dataset_kind}` dataset yet: import one or generate sample data on the "
                        "Data Sufficiency page.")
@@ -43,17 +52,22 @@ if mode == "Sweep":
     sweep_launcher(family, dataset.id if dataset else None, priority)
     st.stop()
 head = st.columns([3, 2], vertical_alignment="bottom")
-name = head[0].text_input("Run name (optional)",
+name = head[0].text_input("Run name (optional)", value=clone.name if clone else "",
                           help="Runs launched together get a suffix each: what tells them apart (anomaly: the age "
                                "group, e.g. 'anomaly 3-6'), else a number")
 override = head[1].checkbox("Launch even if the data sufficiency check says no", key="override",
                             help="Without it the launch is refused while the data sufficiency check lists reasons; "
                                  "with it the runs are queued anyway.")
+notes = st.columns([3, 2])
+description = notes[0].text_input("Description (optional)", value=clone.description if clone else "",
+                                  key="launch-description", help="what this run tries; editable later on Progress")
+tags = notes[1].text_input("Tags (optional)", value=", ".join(clone.tags) if clone else "", key="launch-tags",
+                           help="comma-separated; search and filter runs by them on Progress and Model Comparison")
 if family.description:
     st.caption(family.description)
 
 form_tab, yaml_tab = st.tabs(["Form", "YAML editor"])
-defaults = default_config(family)
+defaults = clone.defaults(default_config(family)) if clone else default_config(family)
 with form_tab:
     custom = family_form(family_key)
     form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
@@ -92,11 +106,17 @@ def launch(config: dict | str, source: str) -> None:
     if family.dataset_kind and dataset is None:
         st.error(f"Choose a `{family.dataset_kind}` dataset first.")
         return
+    try:  # notes the run cannot keep: refused before anything is queued
+        normalize_tags(tags), normalize_description(description)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
     if plan.blockers and not override:
         refuse(plan.blockers)
         return
     try:
-        runs = api.submit_plan(plan, priority=priority, override=override)
+        runs = api.submit_plan(plan, priority=priority, override=override, description=description,
+                               tags=normalize_tags(tags), cloned_from=clone.run_id if clone else None)
     except QueueUnavailable as exc:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
         return

@@ -1,4 +1,5 @@
-"""Progress: live status, progress and ETA, curves, metrics, resources, log; cancel/resume/retry."""
+"""Progress: live status, progress and ETA, curves, metrics, resources, log; cancel/resume/retry/clone;
+the run's files (gallery, previews, downloads), its reproducibility record, its notes and deletion."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,23 +12,33 @@ from db.session import session_scope
 from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
+from ui.artifacts import files_panel
 from ui.charts import curve_figures, resource_figure, resource_warnings
-from ui.curves import snapshot
 from ui.checkpoints import checkpoint_table
+from ui.curves import snapshot
 from ui.metrics import grouped_metric_tiles, headline_tiles, headline_values
-from ui.sharing import share_box
-from ui.widgets import age_seconds, duration, run_label, status_badge
+from ui.notes import notes_panel
 from ui.page import page
+from ui.reproduce import reproduce_panel
+from ui.sharing import share_box
+from ui.tryout import render_results
+from ui.widgets import age_seconds, duration, run_label, status_badge
 
 page("Progress")
 st.title("Progress")
 
 STALE_AFTER_S = 120
-statuses = st.multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
+filters = st.columns([2, 2, 2])
+statuses = filters[0].multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
+search = filters[1].text_input("Search", placeholder="name, description or tag", key="run-search")
 with session_scope() as s:
-    runs = queries.list_runs(session=s, statuses=statuses or None)
+    known_tags = queries.run_tags(session=s)
+tags = filters[2].multiselect("Tags", known_tags, placeholder="any tags", key="run-tags")
+with session_scope() as s:
+    runs = queries.list_runs(session=s, statuses=statuses or None, text=search or None, tags=tags or None)
 if not runs:
-    st.info("No runs match. Launch one on the Launch Training page.")
+    st.info("No runs match. Launch one on the Launch Training page." if not (statuses or search or tags)
+            else "No runs match these filters.")
     st.stop()
 
 wanted = st.query_params.get("run")
@@ -40,6 +51,9 @@ st.query_params["run"] = str(run.id)
 def actions(run, *, can_resume: bool) -> None:
     status = RunStatus(run.status)
     cols = st.columns(4)
+    cols[3].page_link("pages/2_Launch_Training.py", label="Clone and edit", icon=":material/content_copy:",
+                      query_params={"clone": str(run.id)},
+                      help="Open Launch Training with this run's family, dataset and config filled in")
     if status.active and cols[0].button("Cancel", icon=":material/stop_circle:", disabled=run.cancel_requested):
         api.cancel_run(run.id)
         st.toast(f"Run #{run.id}: cancel requested; it stops at its next batch.")
@@ -87,6 +101,9 @@ def live(run_id: int) -> None:
     beat = age_seconds(run.heartbeat_at)
     if status in (RunStatus.preparing, RunStatus.training) and beat is not None and beat > STALE_AFTER_S:
         st.warning(f"No heartbeat for {duration(beat)}: the worker may have died.")
+    if run.stalled_at and status == RunStatus.training:
+        st.warning(f"Stalled: no progress for {duration(age_seconds(run.progress_at or run.started_at))} while its "
+                   f"worker {run.worker or ''} still heartbeats (the trainer may be stuck).", icon=":material/hourglass_disabled:")
 
     if run.progress_total:
         eta = f" · ETA {duration(run.eta_s)}" if status.active and run.eta_s is not None else ""
@@ -130,15 +147,30 @@ def live(run_id: int) -> None:
                                icon=":material/download:")
 
 
-# only a run that can still change polls the database; the buttons live inside the refreshing
-# part, so a run that finishes or fails while the page is open loses Cancel and offers Resume
-st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
+if run.description or run.tags or run.cloned_from or run.parent_id:
+    st.caption(" · ".join(filter(None, [
+        run.description.splitlines()[0][:200] if run.description else "",
+        " ".join(f"`{t}`" for t in run.tags or []),
+        f"cloned from run #{run.cloned_from}" if run.cloned_from else "",
+        f"retry of run #{run.parent_id}" if run.parent_id else ""])))
 
-with st.expander("Config"):
-    st.json(run.config)
-if RunStatus(run.status).finished:
-    links = st.columns([1, 3])
-    links[0].page_link("pages/4_Model_Comparison.py", label="Compare with other runs", icon=":material/compare:",
-                       query_params={"runs": str(run.id)})
-    with st.expander("Share this run"):
-        share_box([run.id], default_title=f"Run #{run.id} {run.name}", key="share-run")
+overview, files_tab, reproduce_tab, notes_tab = st.tabs(["Overview", "Files", "Reproduce", "Notes"])
+with overview:
+    # only a run that can still change polls the database; the buttons live inside the refreshing
+    # part, so a run that finishes or fails while the page is open loses Cancel and offers Resume
+    st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
+    render_results(run)
+    with st.expander("Config"):
+        st.json(run.config)
+    if RunStatus(run.status).finished:
+        links = st.columns([1, 3])
+        links[0].page_link("pages/4_Model_Comparison.py", label="Compare with other runs", icon=":material/compare:",
+                           query_params={"runs": str(run.id)})
+        with st.expander("Share this run"):
+            share_box([run.id], default_title=f"Run #{run.id} {run.name}", key="share-run")
+with files_tab:
+    files_panel(run.id, key=f"files-{run.id}")
+with reproduce_tab:
+    reproduce_panel(run, key=f"reproduce-{run.id}")
+with notes_tab:
+    notes_panel(run, key=f"notes-{run.id}")

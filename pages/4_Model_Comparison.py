@@ -12,9 +12,9 @@ from db.session import session_scope
 from engine.families import FAMILIES
 from ui import comparison as cmp
 from ui.metrics import fmt, headline_values
+from ui.page import page
 from ui.report import html_report
 from ui.sharing import links_manager, share_box
-from ui.page import page
 
 page("Model comparison")
 st.title("Model comparison")
@@ -39,17 +39,24 @@ with st.expander("Filters", expanded=not st.query_params.get("runs")):
     sweep = f[3].selectbox("Sweep", [None, *sweeps], format_func=lambda w: "(all)" if w is None else f"#{w.id} {w.name}",
                            key="f-sweep")
     since = f[4].date_input("Created since", value=None, key="f-since")
+    g = st.columns([3, 2])
+    search = g[0].text_input("Search", placeholder="name, description or tag", key="f-search")
+    with session_scope() as s:
+        known_tags = queries.run_tags(session=s)
+    tags = g[1].multiselect("Tags", known_tags, placeholder="any tags", key="f-tags")
 
 with session_scope() as s:
     candidates = queries.find_runs(
         session=s, family=None if family == "(all)" else family, dataset_id=dataset.id if dataset else None,
         statuses=statuses or None, sweep_id=sweep.id if sweep else None,
-        since=datetime.combine(since, time.min, tzinfo=timezone.utc) if isinstance(since, date) else None)
+        since=datetime.combine(since, time.min, tzinfo=timezone.utc) if isinstance(since, date) else None,
+        text=search or None, tags=tags or None)
     wanted = parse_ids(st.query_params.get("runs"))
     missing = [i for i in wanted if i not in {r.id for r in candidates}]
     candidates += queries.find_runs(session=s, run_ids=missing, limit=len(missing) or 1) if missing else []
 
-labels = {r.id: f"#{r.id} {r.name} · {r.family}{' ' + r.task if r.task else ''} · {r.status.value}" for r in candidates}
+labels = {r.id: f"#{r.id} {r.name} · {r.family}{' ' + r.task if r.task else ''} · {r.status.value}"
+                 + (f" · {', '.join(r.tags)}" if r.tags else "") for r in candidates}
 chosen = st.multiselect("Runs", list(labels), default=[i for i in wanted if i in labels], format_func=labels.get,
                         key="runs", placeholder="pick two or more runs")
 st.query_params["runs"] = ",".join(map(str, chosen))

@@ -1,5 +1,6 @@
-"""Shared results, read-only: opened with ``?token=...``. Shows the runs' headline metrics, curves,
-metrics and config, and exports an HTML report and CSV. Nothing here enqueues, cancels,
+"""Shared results, read-only: opened with ``?token=...``. Shows the runs' headline metrics, their
+family's own view, curves, metrics, config and files (gallery, previews, downloads checked against
+their recorded sha256), and exports an HTML report and CSV. Nothing here enqueues, cancels,
 activates or deletes: the page only reads (resolving the token included)."""
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import streamlit as st
 
 from jobs.sharing import open_link
 from ui import comparison as cmp
+from ui.artifacts import files_panel
 from ui.metrics import fmt, headline_tiles, headline_values
-from ui.report import html_report
-from ui.widgets import status_badge
 from ui.page import page
+from ui.report import html_report
+from ui.tryout import render_results
+from ui.widgets import status_badge
 
 page("Results", public=True)
 
@@ -44,6 +47,7 @@ for run in runs:
             status_badge(run.status)
         if not headline_tiles(run.family, run.task, cmp.final_values(run, summaries)):
             st.caption("No headline metrics recorded.")
+        render_results(run)
 
 table = cmp.runs_frame(runs, summaries, dataset_names=data["datasets"], differences_only=len(runs) > 1)
 metrics = cmp.metrics_frame(runs, summaries, names=sorted({s["name"] for s in summaries}
@@ -71,6 +75,11 @@ st.subheader("Config")
 for run in runs:
     with st.expander(names[run.id]):
         st.json(run.config)
+
+st.subheader("Files")
+for run in runs:
+    with st.expander(f"{names[run.id]}: files and plots", expanded=len(runs) == 1):
+        files_panel(run.id, key=f"shared-files-{run.id}")
 
 tiles = {names[r.id]: {(h.label or h.name): fmt(v) for h, v in headline_values(r.family, r.task, cmp.final_values(r, summaries))}
          for r in runs}

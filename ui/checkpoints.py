@@ -11,20 +11,11 @@ import streamlit as st
 
 from db.models import Checkpoint
 from jobs.checkpoint_files import FileState, file_state, matches_record, verified_bytes
+from ui.widgets import human_size
 
 VERIFIED_KEY = "checkpoint-sha256-checked"  # (path, sha256, size, mtime_ns) → matches
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "—"
-    if n < 1024:
-        return f"{n} B"
-    for unit in ("KB", "MB", "GB"):
-        n /= 1024
-        if n < 1024 or unit == "GB":
-            break
-    return f"{n:.1f} {unit}"
 
 
 def check_state(ckpt: Checkpoint, state: FileState, checked: dict) -> str:
@@ -46,7 +37,7 @@ def checkpoint_table(ckpts: Sequence[Checkpoint], *, key: str) -> None:
         for c, state in zip(ckpts, states):
             if state.exists:
                 checked[(c.path, c.sha256, state.size, state.mtime_ns)] = matches_record(c.path, c.sha256)
-    st.dataframe(pd.DataFrame([{"step": c.step, "file": Path(c.path).name, "size": _size(s.size),
+    st.dataframe(pd.DataFrame([{"step": c.step, "file": Path(c.path).name, "size": human_size(s.size),
                                 "check": check_state(c, s, checked), "monitored": c.monitored, "best": c.best,
                                 "sha256": c.sha256[:12]} for c, s in zip(ckpts, states)]),
                  hide_index=True, width="stretch")

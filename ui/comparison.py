@@ -61,7 +61,7 @@ def runs_frame(runs: Sequence[Run], summaries: Sequence[Mapping[str, Any]], *, d
         row = {"run": run.id, "name": run.name, "family": run.family, "task": run.task or "",
                "status": getattr(run.status, "value", run.status),
                "dataset": (dataset_names or {}).get(run.dataset_id, run.dataset_id or ""),
-               "created": run.created_at}
+               "tags": ", ".join(getattr(run, "tags", None) or []), "created": run.created_at}
         row.update({f"param.{k}": v for k, v in flatten(run.config or {}).items()})
         row.update({f"{name}{arrow(d)}": finals.get(name) for name, d in heads})
         rows.append(row)

@@ -23,7 +23,24 @@ def status_badge(status: RunStatus) -> None:
 
 
 def run_label(run: Run) -> str:
-    return f"#{run.id} {run.name} · {run.family} · {RunStatus(run.status).value}"
+    status = RunStatus(run.status).value
+    if getattr(run, "stalled_at", None) and RunStatus(run.status) == RunStatus.training:
+        status += " (stalled)"
+    tags = getattr(run, "tags", None)
+    return f"#{run.id} {run.name} · {run.family} · {status}" + (f" · {', '.join(tags)}" if tags else "")
+
+
+def human_size(n: int | None) -> str:
+    """Bytes as B, KB, MB or GB (binary units, one decimal)."""
+    if n is None:
+        return "—"
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
 
 
 def duration(seconds: float | None) -> str:

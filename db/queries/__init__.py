@@ -13,12 +13,16 @@ queries.create_run(session=s, ...)``); the modules say where each one lives:
 - ``models``: the model registry (versions, activation, audit trail, policies)
 - ``sweeps``: sweeps and their trials
 - ``sharing``: share links
+- ``artifacts``: files a run wrote, with their recorded sha256
+- ``manifests``: what produced each attempt of a run
+- ``notifications``: the outbox of events and their webhook deliveries
 """
 from __future__ import annotations
 
 from db.queries.runs import (create_run, get_run, list_runs, count_runs_by_status, update_run, status_values,
                              set_run_status, request_cancel, cancel_requested, stale_runs, runs_in_status,
-                             requeue_candidates, delete_run, find_runs)
+                             requeue_candidates, delete_run, find_runs, set_run_notes, run_tags, purge_run,
+                             stall_candidates, mark_stalled)
 from db.queries.attempts import (ACTIVE, UNFINISHED, bump_attempt, update_if_current, set_status_if_current,
                                  attempt_state)
 from db.queries.metrics import (METRIC_COLUMNS, add_metrics, metric_rows, CURVE_BUCKETS, metric_buckets,
@@ -34,15 +38,21 @@ from db.queries.embeddings import (samples_missing_embedding, store_embeddings, 
                                    count_embeddings, embedding_backbones, delete_embeddings)
 from db.queries.models import (ACTIVATION_POLICIES, DEFAULT_ACTIVATION_POLICY, model_slot, register_model_version,
                                get_model_version, active_model_for_update, activate_model_version, set_model_status,
-                               add_model_event, model_events, rollback_target, get_activation_policy,
+                               add_model_event, add_audit_line, model_events, rollback_target, get_activation_policy,
                                set_activation_policy, list_model_versions, active_model, model_versions_for_runs,
                                scope_versions)
 from db.queries.sweeps import create_sweep, get_sweep, list_sweeps, update_sweep, sweep_runs
 from db.queries.sharing import create_share_link, get_share_link, list_share_links, revoke_share_link
+from db.queries.artifacts import replace_artifacts, list_artifacts, get_artifact
+from db.queries.manifests import save_manifest, latest_manifest, run_manifests
+from db.queries.notifications import (add_notification, undelivered_notifications, add_delivery, claim_delivery,
+                                      due_deliveries, finish_delivery, delivery_failures, notifications_about,
+                                      notification_payload)
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status",
-           "requeue_candidates", "delete_run", "find_runs", "ACTIVE", "UNFINISHED", "bump_attempt",
+           "requeue_candidates", "delete_run", "find_runs", "set_run_notes", "run_tags", "purge_run",
+           "stall_candidates", "mark_stalled", "ACTIVE", "UNFINISHED", "bump_attempt",
            "update_if_current", "set_status_if_current", "attempt_state", "METRIC_COLUMNS", "add_metrics",
            "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics", "first_finite_metric", "last_points",
            "last_metric_value", "delete_metrics_after", "metric_names", "metric_summaries", "downsampled_metrics",
@@ -54,7 +64,10 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "store_embeddings", "embeddings_for_samples", "count_embeddings", "embedding_backbones",
            "delete_embeddings", "ACTIVATION_POLICIES", "DEFAULT_ACTIVATION_POLICY", "model_slot",
            "register_model_version", "get_model_version", "active_model_for_update", "activate_model_version",
-           "set_model_status", "add_model_event", "model_events", "rollback_target", "get_activation_policy",
+           "set_model_status", "add_model_event", "add_audit_line", "model_events", "rollback_target", "get_activation_policy",
            "set_activation_policy", "list_model_versions", "active_model", "model_versions_for_runs",
            "scope_versions", "create_sweep", "get_sweep", "list_sweeps", "update_sweep", "sweep_runs",
-           "create_share_link", "get_share_link", "list_share_links", "revoke_share_link"]
+           "create_share_link", "get_share_link", "list_share_links", "revoke_share_link",
+           "replace_artifacts", "list_artifacts", "get_artifact", "save_manifest", "latest_manifest", "run_manifests",
+           "add_notification", "undelivered_notifications", "add_delivery", "claim_delivery", "due_deliveries",
+           "finish_delivery", "delivery_failures", "notifications_about", "notification_payload"]

@@ -11,7 +11,7 @@ from db.models import ActivationPolicy, ModelEvent, ModelStatus, ModelVersion, u
 
 __all__ = ["ACTIVATION_POLICIES", "DEFAULT_ACTIVATION_POLICY", "model_slot", "register_model_version",
            "get_model_version", "active_model_for_update", "activate_model_version", "set_model_status",
-           "add_model_event", "model_events", "rollback_target", "get_activation_policy", "set_activation_policy",
+           "add_model_event", "add_audit_line", "model_events", "rollback_target", "get_activation_policy", "set_activation_policy",
            "list_model_versions", "active_model", "model_versions_for_runs", "scope_versions"]
 
 
@@ -107,6 +107,15 @@ def add_model_event(*, session: Session, version: ModelVersion, action: str, rea
                     actor: str | None = None, replaced_id: int | None = None) -> ModelEvent:
     event = ModelEvent(family=version.family, task=version.task, scope=version.scope, action=action,
                        model_version_id=version.id, replaced_id=replaced_id, reason=reason, actor=actor)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def add_audit_line(*, session: Session, family: str, action: str, reason: str, actor: str | None = None,
+                   task: str | None = None, scope: str = "") -> ModelEvent:
+    """An audit line about something other than one model version (a run deleted)."""
+    event = ModelEvent(family=family, task=task, scope=scope, action=action, reason=reason, actor=actor)
     session.add(event)
     session.flush()
     return event

@@ -1,27 +1,44 @@
 """Runs: create, read, list and update training runs."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import String, cast, delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from db.models import FINISHED, Run, RunStatus, utcnow
+from db.models import (
+    FINISHED,
+    Artifact,
+    Checkpoint,
+    Metric,
+    ModelEvent,
+    ModelVersion,
+    ResourceSample,
+    Run,
+    RunManifest,
+    RunStatus,
+    ShareLink,
+    utcnow,
+)
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
-           "delete_run", "find_runs"]
+           "delete_run", "find_runs", "set_run_notes", "run_tags", "purge_run",
+           "stall_candidates", "mark_stalled"]
 
 
 def create_run(*, session: Session, family: str, config: Mapping[str, Any], dataset_id: int | None = None,
                name: str = "", task: str | None = None, priority: str = "default",
-               parent_id: int | None = None, sweep_id: int | None = None, trial_number: int | None = None) -> Run:
+               parent_id: int | None = None, sweep_id: int | None = None, trial_number: int | None = None,
+               description: str = "", tags: Iterable[str] = (), cloned_from: int | None = None) -> Run:
     """A pending run (named ``<family>-<id>`` unless ``name``); ``sweep_id`` and ``trial_number``
-    make it a sweep's trial."""
+    make it a sweep's trial, ``cloned_from`` names the run it was cloned from."""
     run = Run(family=family, config=dict(config), dataset_id=dataset_id, name=name, task=task,
-              priority=priority, parent_id=parent_id, sweep_id=sweep_id, trial_number=trial_number)
+              priority=priority, parent_id=parent_id, sweep_id=sweep_id, trial_number=trial_number,
+              description=description or "", tags=list(tags), cloned_from=cloned_from)
     session.add(run)
     session.flush()
     if not run.name:
@@ -34,13 +51,37 @@ def get_run(*, session: Session, run_id: int) -> Run | None:
 
 
 def list_runs(*, session: Session, statuses: Iterable[RunStatus | str] | None = None,
-              family: str | None = None, limit: int = 200) -> list[Run]:
+              family: str | None = None, text: str | None = None, tags: Iterable[str] | None = None,
+              limit: int = 200) -> list[Run]:
+    """Runs newest first; ``text`` matches name, description or a tag (any case), ``tags``
+    keeps runs that carry every one of them."""
     stmt = select(Run).order_by(col(Run.id).desc()).limit(limit)
     if statuses:
         stmt = stmt.where(col(Run.status).in_([RunStatus(s) for s in statuses]))
     if family:
         stmt = stmt.where(Run.family == family)
-    return list(session.exec(stmt))
+    return _with_tags(session, _matching(stmt, text, tags), tags)
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _matching(stmt, text: str | None, tags: Iterable[str] | None):
+    """Narrow ``stmt`` in SQL: the JSON text of ``tags`` holds each wanted tag as a quoted string."""
+    if text and text.strip():
+        needle = f"%{_like(text.strip().lower())}%"
+        stmt = stmt.where(or_(func.lower(Run.name).like(needle, escape="\\"),
+                              func.lower(Run.description).like(needle, escape="\\"),
+                              func.lower(cast(Run.tags, String)).like(needle, escape="\\")))
+    for tag in tags or ():
+        stmt = stmt.where(cast(Run.tags, String).like(f"%{_like(json.dumps(tag))}%", escape="\\"))
+    return stmt
+
+
+def _with_tags(session: Session, stmt, tags: Iterable[str] | None) -> list[Run]:
+    wanted = set(tags or ())
+    return [r for r in session.exec(stmt) if wanted <= set(r.tags or ())]
 
 
 def count_runs_by_status(*, session: Session) -> dict[str, int]:
@@ -105,8 +146,9 @@ def delete_run(*, session: Session, run_id: int) -> None:
 def find_runs(*, session: Session, family: str | None = None, dataset_id: int | None = None,
               statuses: Iterable[RunStatus | str] | None = None, sweep_id: int | None = None,
               since: datetime | None = None, until: datetime | None = None,
-              run_ids: Iterable[int] | None = None, limit: int = 500) -> list[Run]:
-    """Runs matching every given filter, newest first."""
+              run_ids: Iterable[int] | None = None, text: str | None = None, tags: Iterable[str] | None = None,
+              limit: int = 500) -> list[Run]:
+    """Runs matching every given filter, newest first (``text`` and ``tags`` as in ``list_runs``)."""
     stmt = select(Run).order_by(col(Run.id).desc()).limit(limit)
     if family:
         stmt = stmt.where(Run.family == family)
@@ -122,4 +164,57 @@ def find_runs(*, session: Session, family: str | None = None, dataset_id: int | 
         stmt = stmt.where(col(Run.created_at) < until)
     if run_ids is not None:
         stmt = stmt.where(col(Run.id).in_(list(run_ids)))
+    return _with_tags(session, _matching(stmt, text, tags), tags)
+
+
+def set_run_notes(*, session: Session, run_id: int, description: str, tags: Iterable[str]) -> None:
+    update_run(session=session, run_id=run_id, description=description, tags=list(tags))
+
+
+def run_tags(*, session: Session) -> list[str]:
+    """Every tag some run carries, sorted."""
+    found: set[str] = set()
+    for tags in session.exec(select(Run.tags)):
+        found.update(tags or ())
+    return sorted(found)
+
+
+def purge_run(*, session: Session, run_id: int) -> dict[str, int]:
+    """Delete a run and everything that belongs to it (metrics, checkpoints, resources,
+    artifacts, manifests, its model versions); runs retried or cloned from it and audit lines or
+    share links naming its versions keep their rows with the reference cleared. The caller
+    checks that the run may go (not active, no active model). Returns what was deleted."""
+    versions = [v.id for v in session.exec(select(ModelVersion).where(ModelVersion.run_id == run_id))]
+    counts = {"metrics": session.exec(delete(Metric).where(Metric.run_id == run_id)).rowcount,
+              "checkpoints": session.exec(delete(Checkpoint).where(Checkpoint.run_id == run_id)).rowcount,
+              "resource samples": session.exec(delete(ResourceSample).where(ResourceSample.run_id == run_id)).rowcount,
+              "artifacts": session.exec(delete(Artifact).where(Artifact.run_id == run_id)).rowcount,
+              "manifests": session.exec(delete(RunManifest).where(RunManifest.run_id == run_id)).rowcount}
+    if versions:
+        session.exec(update(ModelEvent).where(col(ModelEvent.model_version_id).in_(versions))
+                     .values(model_version_id=None))
+        session.exec(update(ModelEvent).where(col(ModelEvent.replaced_id).in_(versions)).values(replaced_id=None))
+        session.exec(update(ShareLink).where(col(ShareLink.model_version_id).in_(versions))
+                     .values(model_version_id=None))
+        session.exec(delete(ModelVersion).where(col(ModelVersion.id).in_(versions)))
+    counts["model versions"] = len(versions)
+    session.exec(update(Run).where(Run.parent_id == run_id).values(parent_id=None))
+    session.exec(update(Run).where(Run.cloned_from == run_id).values(cloned_from=None))
+    session.exec(delete(Run).where(Run.id == run_id))
+    return counts
+
+
+def stall_candidates(*, session: Session, progress_before: datetime, heartbeat_after: datetime) -> list[Run]:
+    """Training runs not yet marked stalled whose last progress (or start) is older than
+    ``progress_before`` while their heartbeat is newer than ``heartbeat_after``."""
+    stmt = select(Run).where(Run.status == RunStatus.training, col(Run.stalled_at).is_(None),
+                             col(Run.heartbeat_at) >= heartbeat_after,
+                             func.coalesce(Run.progress_at, Run.started_at) < progress_before)
     return list(session.exec(stmt))
+
+
+def mark_stalled(*, session: Session, run_id: int, attempt: int) -> bool:
+    """Set ``stalled_at`` once per stall (compare-and-set: only one process announces it)."""
+    stmt = (update(Run).where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.training,
+                              col(Run.stalled_at).is_(None)).values(stalled_at=utcnow()))
+    return session.exec(stmt).rowcount == 1

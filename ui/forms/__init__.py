@@ -5,7 +5,8 @@ otherwise ``generic_form`` renders the config's top-level scalar fields.
 
 A form module may also define ``YAML_COMMENTS`` (a comment for each launch-level key, such as
 ``age_groups``, the YAML editor shows) and ``YAML_HINT`` (a line under the editor saying what
-those keys do).
+those keys do), and ``clone_defaults(config) -> dict`` (a cloned run's config as
+``render_form``'s defaults).
 
 Number widgets take their bounds from the config model's own constraints (``field_bounds``), so
 a form never offers a value the model refuses, nor refuses one it accepts."""

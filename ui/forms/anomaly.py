@@ -13,7 +13,7 @@ import streamlit as st
 from engine.families.anomaly.config import AnomalyConfig, parse_age_groups
 from ui.forms import number_field
 
-__all__ = ["render_form", "YAML_COMMENTS", "YAML_HINT"]
+__all__ = ["render_form", "clone_defaults", "YAML_COMMENTS", "YAML_HINT"]
 
 YAML_COMMENTS = {"age_groups": "(list of LO-HI, or auto) one run per age group; use age_group for a single one"}
 YAML_HINT = "`age_groups: [3-6, 6-9]` (or `auto`: from the dataset's ages) launches one run per age group."
@@ -30,6 +30,14 @@ def _select(col, name: str, value: Any, **kw) -> Any:
     return col.selectbox(name, options, index=options.index(value) if value in options else 0, key=f"{_K}-{name}", **kw)
 
 
+DEFAULT_GROUPS = "3-6,6-9,9-12"
+
+
+def clone_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A cloned run's config as this form's defaults: its one age group is the group to launch."""
+    return {**config, "age_groups": config.get("age_group") or DEFAULT_GROUPS}
+
+
 def _num(col, name: str, value: Any, **kw) -> Any:
     return number_field(col, AnomalyConfig, name, value, key=f"{_K}-{name}", **kw)
 
@@ -38,8 +46,9 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     """The launch's config data: ``age_group`` for one group, ``age_groups`` for several (the
     config's ``expand`` makes one run of each)."""
     v = dict(defaults)
+    groups_default = v.pop("age_groups", DEFAULT_GROUPS)
     c = st.columns([2, 1, 2])
-    groups_text = c[0].text_input("age groups", value="3-6,6-9,9-12", key=f"{_K}-groups",
+    groups_text = c[0].text_input("age groups", value=groups_default, key=f"{_K}-groups",
                                   help="Comma-separated LO-HI ranges in years; one run (one model) per group")
     v["min_samples"] = _num(c[1], "min_samples", v["min_samples"],
                             help="fewest normal drawings per group (50 recommended)")

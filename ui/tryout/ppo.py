@@ -47,7 +47,8 @@ def render_results(run: Run) -> None:
     long = frame.melt(id_vars="category", value_vars=["agent SSIM", "default SSIM"], var_name="parameters",
                       value_name="SSIM")
     st.plotly_chart(categorical(px.bar(long, x="category", y="SSIM", color="parameters", barmode="group",
-                           title="Agent vs VTracer defaults per category")), width="stretch")
+                           title="Agent vs VTracer defaults per category")), width="stretch",
+                    key=f"ppo-results-{run.id}-chart")
     st.dataframe(frame.round(4), hide_index=True, width="stretch")
 
 

@@ -25,16 +25,16 @@ def action_figure(result: dict[str, Any]):
 
 def render_results(run) -> None:
     """Test error per axis (MAE) of a finished run, and its split."""
-    render_summary(run.summary or {})
+    render_summary(run.summary or {}, key=f"transition-axis-errors-{run.id}")
 
 
-def render_summary(summary: dict[str, Any]) -> None:
+def render_summary(summary: dict[str, Any], *, key: str = "transition-axis-errors") -> None:
     """Test error per axis (MAE) and the split, from a run summary or a model's metrics."""
     errors = per_axis(summary)
     if errors:
         frame = pd.DataFrame({"axis": list(errors), "MAE": list(errors.values())})
         st.plotly_chart(categorical(px.bar(frame, x="axis", y="MAE", title="Test error per axis (test patients)")),
-                        width="stretch", key="transition-axis-errors")
+                        width="stretch", key=key)
     split = summary.get("split")
     if isinstance(split, dict):
         st.caption("Patients — " + "; ".join(f"{s}: {', '.join(v)}" for s, v in split.items()))

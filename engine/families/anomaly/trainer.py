@@ -36,6 +36,7 @@ from engine.families.anomaly.data import is_anomalous
 from engine.families.anomaly.embeddings import ensure_embeddings, load_vectors
 from engine.families.anomaly.metrics import auroc, precision_recall
 from engine.families.anomaly.model import Autoencoder
+from engine.families.anomaly.plots import write_error_plots
 from engine.families.anomaly.splits import stratified_split
 from engine.families.anomaly.sufficiency import samples_in_group
 from engine.lifecycle import Lifecycle, resume_state
@@ -261,19 +262,22 @@ class AnomalyTrainer(Trainer):
         # ---- threshold and evaluation with the selected (by default the best) weights
         weights = life.model_state()["model"]
         step.model.load_state_dict(weights)
-        metrics, threshold, val_err = _evaluate(step.model, data, config)
+        metrics, threshold, errors = _evaluate(step.model, data, config)
         metrics.update({"epochs": float(epoch + 1), "train/seconds": time.monotonic() - started})
+        write_error_plots(ctx.out_dir, errors, threshold, group=config.age_group)
         artifact = save_checkpoint(ctx.out_dir / "model.pt", {
             "kind": ARTIFACT_KIND, "model": weights, "config": config.model_dump(mode="json"), **extra,
-            "threshold": threshold, "val_errors": torch.from_numpy(np.sort(val_err)),
+            "threshold": threshold, "val_errors": torch.from_numpy(np.sort(errors["val"])),
             "backbone": config.backbone, "age_group": config.age_group, "metrics": metrics})
         return FitResult(metrics=metrics, model=ModelArtifact(path=artifact, scope=config.age_group, metrics=metrics,
                                                               threshold=threshold))
 
 
-def _evaluate(model: Autoencoder, data: _Data, config: AnomalyConfig) -> tuple[dict[str, float], float, np.ndarray]:
+def _evaluate(model: Autoencoder, data: _Data, config: AnomalyConfig) -> tuple[dict[str, float], float,
+                                                                             dict[str, np.ndarray]]:
     """Threshold at the configured percentile of the validation errors; losses, and AUROC,
-    precision and recall of the anomalies against the held-out normal drawings."""
+    precision and recall of the anomalies against the held-out normal drawings; the errors of
+    each split (``val``, ``test``, ``anomalous``)."""
     model.eval()
     val_err = model.errors(data.val).float().cpu().numpy()
     threshold = float(np.percentile(val_err, config.threshold_percentile))
@@ -287,4 +291,4 @@ def _evaluate(model: Autoencoder, data: _Data, config: AnomalyConfig) -> tuple[d
         metrics["val/auroc"] = auroc(held_out, anom_err)
         precision, recall = precision_recall(held_out, anom_err, threshold)
         metrics["val/precision"], metrics["val/recall"] = precision, recall
-    return metrics, threshold, val_err
+    return metrics, threshold, {"val": val_err, "test": test_err, "anomalous": anom_err}

@@ -23,6 +23,7 @@ log = logging.getLogger("trainyard.yolo")
 __all__ = ["YoloTrainer", "resume_file"]
 
 SHOWN_PROBLEMS = 50
+PLOTS = True  # Ultralytics' own plots (labels, batches, results.png, confusion matrix, PR/F1 curves), offline-safe
 
 
 def _ultralytics_device(device: str) -> str:
@@ -95,7 +96,7 @@ class YoloTrainer(Trainer):
 
         source = config.model_source()  # user files only from the models folder (engine.trust)
         device = _ultralytics_device(ctx.device)
-        args = {**config.train_args(), "data": str(view), "device": device, "plots": False, "val": True,
+        args = {**config.train_args(), "data": str(view), "device": device, "plots": PLOTS, "val": True,
                 "amp": bool(config.amp and ctx.device.startswith("cuda")), "project": str(out),
                 "name": "ultralytics", "exist_ok": True, "verbose": True}
         resume = resume_file(ctx)
@@ -113,11 +114,12 @@ class YoloTrainer(Trainer):
             ctx.progress(0, 1, "test")
             result = YOLO(str(weights), task=config.task).val(
                 data=str(view), split="test", imgsz=config.imgsz, batch=config.batch, device=device,
-                workers=config.workers, plots=False, project=str(out), name="test", exist_ok=True, verbose=False)
+                workers=config.workers, plots=PLOTS, project=str(out), name="test", exist_ok=True, verbose=False)
             test = rename_metrics(dict(result.results_dict), "test")
             ctx.log(test, step=max(bridge.logged, default=0), epoch=max(bridge.logged, default=0))
             summary.update(test)
             ctx.progress(1, 1, "test")
         summary["epochs_trained"] = float(len(bridge.logged))
+        summary.update({f"data/{split}_images": float(n) for split, n in sizes.items()})
         return FitResult(metrics=summary, model=ModelArtifact(path=weights, scope=config.task, task=config.task,
                                                               metrics=summary))

@@ -1,0 +1,87 @@
+"""One age group's reconstruction errors as files beside its model: ``errors.json`` (the errors
+of the held-out normal drawings and of the anomalies, the threshold, the ROC curve; what the
+Progress page draws live), ``plots/error_histogram.png`` (errors per split with the threshold)
+and, where labelled anomalies exist, ``plots/roc.png`` (scikit-learn's ``roc_curve``)."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("trainyard.anomaly")
+
+__all__ = ["ERRORS_FILE", "roc_points", "write_error_plots"]
+
+ERRORS_FILE = "errors.json"
+DPI = 80
+COLOURS = {"val": "#1f77b4", "test": "#2ca02c", "anomalous": "#d62728"}
+LABELS = {"val": "validation (normal)", "test": "test (normal)", "anomalous": "labelled anomalies"}
+
+
+def roc_points(normal: np.ndarray, anomalous: np.ndarray) -> dict[str, list[float]] | None:
+    """False and true positive rates of 'error above t' for every threshold t (None without both classes)."""
+    if not len(normal) or not len(anomalous):
+        return None
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])
+    scores = np.concatenate([normal, anomalous])
+    fpr, tpr, _ = roc_curve(y, scores)
+    return {"fpr": fpr.round(6).tolist(), "tpr": tpr.round(6).tolist(), "auroc": float(roc_auc_score(y, scores))}
+
+
+def _figure(width: float, height: float):
+    """A bare Agg figure: no pyplot state, no layout engine (each would cost a redraw)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI)
+
+
+def write_error_plots(out_dir: Path, errors: Mapping[str, np.ndarray], threshold: float, *, group: str) -> list[Path]:
+    """Write the files; return their paths. A plot that cannot be drawn is logged, never fatal:
+    the model is what the run is for."""
+    out_dir = Path(out_dir)
+    errors = {k: np.asarray(v, float) for k, v in errors.items() if v is not None and len(v)}
+    normal = np.concatenate([errors[k] for k in ("val", "test") if k in errors]) if errors else np.zeros(0)
+    roc = roc_points(normal, errors.get("anomalous", np.zeros(0)))
+    written = []
+    data = {"group": group, "threshold": float(threshold),
+            "errors": {k: v.round(8).tolist() for k, v in errors.items()}, "roc": roc}
+    path = out_dir / ERRORS_FILE
+    path.write_text(json.dumps(data))
+    written.append(path)
+    try:
+        plots = out_dir / "plots"
+        plots.mkdir(parents=True, exist_ok=True)
+        fig = _figure(7, 4)
+        ax = fig.add_subplot()
+        every = np.concatenate(list(errors.values())) if errors else np.zeros(1)
+        bins = np.histogram_bin_edges(np.append(every, threshold), bins=30)
+        for key, values in errors.items():
+            ax.hist(values, bins=bins, alpha=0.55, color=COLOURS.get(key), label=f"{LABELS.get(key, key)} ({len(values)})")
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.4g}")
+        ax.set_xlabel("reconstruction error")
+        ax.set_ylabel("drawings")
+        ax.set_title(f"Reconstruction error, age group {group}")
+        ax.legend(fontsize=8)
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.13, top=0.91)
+        fig.savefig(plots / "error_histogram.png")
+        written.append(plots / "error_histogram.png")
+        if roc is not None:
+            fig = _figure(4.5, 4.5)
+            ax = fig.add_subplot()
+            ax.plot(roc["fpr"], roc["tpr"], color=COLOURS["anomalous"], label=f"AUROC {roc['auroc']:.3f}")
+            ax.plot([0, 1], [0, 1], color="#999999", linestyle=":")
+            ax.set_xlabel("false positive rate (normal flagged)")
+            ax.set_ylabel("true positive rate (anomalies flagged)")
+            ax.set_title(f"ROC, age group {group}")
+            ax.legend(loc="lower right")
+            fig.subplots_adjust(left=0.15, right=0.96, bottom=0.12, top=0.92)
+            fig.savefig(plots / "roc.png")
+            written.append(plots / "roc.png")
+    except Exception:
+        log.exception("anomaly plots for age group %s not written", group)
+    return written
