@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from db.queries.runs import (create_run, get_run, list_runs, count_runs_by_status, update_run, status_values,
                              set_run_status, request_cancel, cancel_requested, stale_runs, runs_in_status,
-                             requeue_candidates, delete_run, find_runs)
+                             requeue_candidates, delete_run, find_runs, runs_started_from)
 from db.queries.attempts import (ACTIVE, UNFINISHED, bump_attempt, update_if_current, set_status_if_current,
                                  attempt_state)
 from db.queries.metrics import (METRIC_COLUMNS, add_metrics, metric_rows, CURVE_BUCKETS, metric_buckets,
@@ -42,7 +42,7 @@ from db.queries.sharing import create_share_link, get_share_link, list_share_lin
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status",
-           "requeue_candidates", "delete_run", "find_runs", "ACTIVE", "UNFINISHED", "bump_attempt",
+           "requeue_candidates", "delete_run", "find_runs", "runs_started_from", "ACTIVE", "UNFINISHED", "bump_attempt",
            "update_if_current", "set_status_if_current", "attempt_state", "METRIC_COLUMNS", "add_metrics",
            "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics", "first_finite_metric", "last_points",
            "last_metric_value", "delete_metrics_after", "metric_names", "metric_summaries", "downsampled_metrics",

@@ -12,16 +12,18 @@ from db.models import FINISHED, Run, RunStatus, utcnow
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
-           "delete_run", "find_runs"]
+           "delete_run", "find_runs", "runs_started_from"]
 
 
 def create_run(*, session: Session, family: str, config: Mapping[str, Any], dataset_id: int | None = None,
                name: str = "", task: str | None = None, priority: str = "default",
-               parent_id: int | None = None, sweep_id: int | None = None, trial_number: int | None = None) -> Run:
+               parent_id: int | None = None, sweep_id: int | None = None, trial_number: int | None = None,
+               parent_version_id: int | None = None) -> Run:
     """A pending run (named ``<family>-<id>`` unless ``name``); ``sweep_id`` and ``trial_number``
-    make it a sweep's trial."""
+    make it a sweep's trial; ``parent_version_id`` is the model version it starts from."""
     run = Run(family=family, config=dict(config), dataset_id=dataset_id, name=name, task=task,
-              priority=priority, parent_id=parent_id, sweep_id=sweep_id, trial_number=trial_number)
+              priority=priority, parent_id=parent_id, sweep_id=sweep_id, trial_number=trial_number,
+              parent_version_id=parent_version_id)
     session.add(run)
     session.flush()
     if not run.name:
@@ -123,3 +125,14 @@ def find_runs(*, session: Session, family: str | None = None, dataset_id: int | 
     if run_ids is not None:
         stmt = stmt.where(col(Run.id).in_(list(run_ids)))
     return list(session.exec(stmt))
+
+
+def runs_started_from(*, session: Session, model_version_ids: Iterable[int]) -> dict[int, list[Run]]:
+    """Model version id → the runs started from it (``init_version``), oldest first."""
+    ids = list(model_version_ids)
+    out: dict[int, list[Run]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for run in session.exec(select(Run).where(Run.parent_version_id.in_(ids)).order_by(Run.id)):
+        out[run.parent_version_id].append(run)
+    return out
