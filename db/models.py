@@ -117,6 +117,8 @@ class Run(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     parent_id: int | None = Field(default=None, foreign_key="run.id")
+    parent_version_id: int | None = Field(default=None, index=True,
+                                          description="Model version this run started from (config init_version).")
     resume_from: str | None = Field(default=None, description="Checkpoint the next attempt starts from.")
     sweep_id: int | None = Field(default=None, foreign_key="sweep.id")
     trial_number: int | None = Field(default=None, description="Optuna trial number within the sweep")

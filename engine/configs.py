@@ -19,7 +19,7 @@ from engine.safeio import UnsafeFile, load_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
-__all__ = ["ConfigError", "FieldError", "default_config_text", "default_config", "validate_config",
+__all__ = ["deprecated_alias", "INIT_VERSION_HELP", "ConfigError", "FieldError", "default_config_text", "default_config", "validate_config",
            "parse_config_yaml", "config_overrides", "config_text", "load_config_data"]
 
 
@@ -40,6 +40,28 @@ class ConfigError(ValueError):
         self.errors = errors
         self.source = source
         super().__init__(f"invalid {family} {source}: " + "; ".join(map(str, errors)))
+
+
+INIT_VERSION_HELP = ("fine-tune: start from this registered model version of the same family (its id; "
+                     "empty: from scratch)")
+
+
+def deprecated_alias(data: Any, *, old: str, new: str, family: str) -> Any:
+    """Config data with a renamed key read under its new name (``init_model_version`` →
+    ``init_version``), logging a deprecation note; both keys at once is an error naming them."""
+    if not isinstance(data, dict) or old not in data:
+        return data
+    import logging
+
+    data = dict(data)
+    value = data.pop(old)
+    if data.get(new) is not None and value is not None and data[new] != value:
+        raise ValueError(f"{old} ({value}) and {new} ({data[new]}) both given; {old} is the old name of {new}")
+    if value is not None:
+        data[new] = value
+    logging.getLogger(f"engine.families.{family}").warning(
+        "%s config key %r is deprecated; use %r (read as %s=%s)", family, old, new, new, value)
+    return data
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:

@@ -18,8 +18,9 @@ from engine.families import FAMILIES
 from jobs import liveness, queues, wire
 from jobs.connection import SCORING_QUEUE, QueueUnavailable, require_queue
 from jobs.enqueue import PRIORITIES, enqueue_run_attempt, priority_queue
-from jobs.wire import NotPlainData
+from jobs.inputs import init_version_of
 from jobs.launch import LaunchPlan, PlannedRun, plan_launch
+from jobs.wire import NotPlainData
 from settings import get_settings
 
 log = logging.getLogger("trainyard.api")
@@ -45,7 +46,8 @@ def submit_plan(plan: LaunchPlan, *, priority: str = "default", override: bool =
         data = planned.config.model_dump(mode="json")
         with session_scope() as s:
             run = queries.create_run(session=s, family=plan.family, config=data, dataset_id=plan.dataset_id,
-                                     name=planned.name, task=data.get("task"), priority=priority, **fields)
+                                     name=planned.name, task=data.get("task"), priority=priority,
+                                     parent_version_id=init_version_of(planned.config), **fields)
         run.job_id = _enqueue_or_forget(run.id, priority)
         run.attempt += 1
         runs.append(run)

@@ -11,7 +11,8 @@ from db.session import session_scope
 from engine.core import DatasetRef, SampleRow, VerifiedFile
 from engine.stores import EMBEDDINGS
 
-__all__ = ["dataset_ref", "sample_row", "verified_checkpoint", "DbEmbeddingStore", "stores_for"]
+__all__ = ["init_version_of", "init_weights_for", "verified_model_version",
+           "dataset_ref", "sample_row", "verified_checkpoint", "DbEmbeddingStore", "stores_for"]
 
 
 def sample_row(smp) -> SampleRow:
@@ -82,7 +83,9 @@ def stores_for(family: str) -> dict[str, object]:
     return {EMBEDDINGS: DbEmbeddingStore()}
 
 
-INIT_KEYS = ("init_version", "init_model_version")  # config keys naming a model version to start from
+# the config key naming a model version to start from, the same in every family (reid's older
+# ``init_model_version`` is read as it by the family's config, with a deprecation note)
+INIT_KEYS = ("init_version",)
 
 
 def verified_model_version(version_id: int, *, family: str) -> VerifiedFile:
@@ -101,10 +104,16 @@ def verified_model_version(version_id: int, *, family: str) -> VerifiedFile:
                             meta={"version_id": mv.id, "family": mv.family, "task": mv.task, "scope": mv.scope})
 
 
-def init_weights_for(family: str, config) -> VerifiedFile | None:
-    """The verified start weights a config asks for by model version, or None."""
+def init_version_of(config) -> int | None:
+    """The model version id a config starts from (``init_version``), or None."""
     for key in INIT_KEYS:
         version_id = getattr(config, key, None)
         if version_id is not None:
-            return verified_model_version(int(version_id), family=family)
+            return int(version_id)
     return None
+
+
+def init_weights_for(family: str, config) -> VerifiedFile | None:
+    """The verified start weights a config asks for by model version, or None."""
+    version_id = init_version_of(config)
+    return None if version_id is None else verified_model_version(version_id, family=family)

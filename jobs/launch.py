@@ -103,6 +103,23 @@ def _names(family: Family, name: str, labels: list[str]) -> list[str]:
     return [f"{name} {i + 1}" if name else "" for i in range(len(labels))]
 
 
+def _check_init_versions(fam: Family, configs: list[FamilyConfig], source: str) -> None:
+    """Refuse a launch whose ``init_version`` names no model version, another family's, or one
+    whose artifact changed on disk, before anything is written or queued (``ConfigError`` naming
+    the key and the value)."""
+    from engine.trust import UntrustedModelError
+    from jobs.inputs import init_version_of, verified_model_version
+
+    errors: list[FieldError] = []
+    for version_id in dict.fromkeys(v for v in map(init_version_of, configs) if v is not None):
+        try:
+            verified_model_version(version_id, family=fam.key)
+        except (LookupError, ValueError, UntrustedModelError, FileNotFoundError) as exc:
+            errors.append(FieldError("init_version", f"{version_id}: {exc}"))
+    if errors:
+        raise ConfigError(fam.key, errors, source)
+
+
 def plan_launch(family: str | Family, *, dataset_id: int | None = None,
                 config: ConfigSource | Sequence[Mapping[str, Any] | BaseModel] = None,
                 overrides: Sequence[str] = (), name: str = "", source: str = "config",
@@ -132,6 +149,7 @@ def plan_launch(family: str | Family, *, dataset_id: int | None = None,
         raise _relabel(fam, exc, source) from None
     if not configs:
         raise ConfigError(fam.key, [FieldError("", "this launch creates no run")], source)
+    _check_init_versions(fam, configs, source)
     labels = [cfg.run_label() for cfg in configs]
     runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(ref, cfg)))
                  for cfg, run_name, label in zip(configs, _names(fam, name, labels), labels))

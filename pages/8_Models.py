@@ -30,6 +30,7 @@ with session_scope() as s:
     runs = {r.id: r for r in queries.find_runs(session=s, run_ids={v.run_id for v in versions},
                                                 limit=len(versions) or 1)} if versions else {}
     datasets = {d.id: d for d in queries.list_datasets(session=s)}
+    children = queries.runs_started_from(session=s, model_version_ids=[v.id for v in versions])
 
 with st.expander("Activation policy", expanded=False):
     st.caption("auto-if-better: a finished run's model becomes active only when its scope has none or it beats the "
@@ -81,6 +82,13 @@ with left:
     with st.expander("Metrics"):
         st.dataframe(pd.DataFrame([{"metric": k, "value": fmt(val)} for k, val in sorted((version.metrics or {}).items())]),
                      hide_index=True)
+    parent = run.parent_version_id if run else None
+    kids = children.get(version.id, [])
+    st.markdown("**Lineage** · " + (f"started from version #{parent}" if parent else "trained from scratch")
+                + f" · {len(kids)} run(s) started from this version")
+    if kids:
+        st.dataframe(pd.DataFrame([{"run": r.id, "name": r.name, "status": r.status, "created": r.created_at}
+                                   for r in kids]), hide_index=True, width="stretch")
     if run:
         with st.expander("Config"):
             st.json(run.config)

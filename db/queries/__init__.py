@@ -22,7 +22,7 @@ from __future__ import annotations
 from db.queries.runs import (create_run, get_run, list_runs, count_runs_by_status, update_run, status_values,
                              set_run_status, request_cancel, cancel_requested, stale_runs, runs_in_status,
                              requeue_candidates, delete_run, find_runs, set_run_notes, run_tags, purge_run,
-                             stall_candidates, mark_stalled)
+                             stall_candidates, mark_stalled, runs_started_from)
 from db.queries.attempts import (ACTIVE, UNFINISHED, bump_attempt, update_if_current, set_status_if_current,
                                  attempt_state)
 from db.queries.metrics import (METRIC_COLUMNS, add_metrics, metric_rows, CURVE_BUCKETS, metric_buckets,
@@ -52,7 +52,7 @@ from db.queries.notifications import (add_notification, undelivered_notification
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status",
            "requeue_candidates", "delete_run", "find_runs", "set_run_notes", "run_tags", "purge_run",
-           "stall_candidates", "mark_stalled", "ACTIVE", "UNFINISHED", "bump_attempt",
+           "stall_candidates", "mark_stalled", "runs_started_from", "ACTIVE", "UNFINISHED", "bump_attempt",
            "update_if_current", "set_status_if_current", "attempt_state", "METRIC_COLUMNS", "add_metrics",
            "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics", "first_finite_metric", "last_points",
            "last_metric_value", "delete_metrics_after", "metric_names", "metric_summaries", "downsampled_metrics",

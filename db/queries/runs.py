@@ -27,18 +27,21 @@ from db.models import (
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
            "delete_run", "find_runs", "set_run_notes", "run_tags", "purge_run",
-           "stall_candidates", "mark_stalled"]
+           "stall_candidates", "mark_stalled", "runs_started_from"]
 
 
 def create_run(*, session: Session, family: str, config: Mapping[str, Any], dataset_id: int | None = None,
                name: str = "", task: str | None = None, priority: str = "default",
                parent_id: int | None = None, sweep_id: int | None = None, trial_number: int | None = None,
-               description: str = "", tags: Iterable[str] = (), cloned_from: int | None = None) -> Run:
+               description: str = "", tags: Iterable[str] = (), cloned_from: int | None = None,
+               parent_version_id: int | None = None) -> Run:
     """A pending run (named ``<family>-<id>`` unless ``name``); ``sweep_id`` and ``trial_number``
-    make it a sweep's trial, ``cloned_from`` names the run it was cloned from."""
+    make it a sweep's trial, ``cloned_from`` names the run it was cloned from, ``parent_version_id``
+    the model version it starts from."""
     run = Run(family=family, config=dict(config), dataset_id=dataset_id, name=name, task=task,
               priority=priority, parent_id=parent_id, sweep_id=sweep_id, trial_number=trial_number,
-              description=description or "", tags=list(tags), cloned_from=cloned_from)
+              description=description or "", tags=list(tags), cloned_from=cloned_from,
+              parent_version_id=parent_version_id)
     session.add(run)
     session.flush()
     if not run.name:
@@ -218,3 +221,14 @@ def mark_stalled(*, session: Session, run_id: int, attempt: int) -> bool:
     stmt = (update(Run).where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.training,
                               col(Run.stalled_at).is_(None)).values(stalled_at=utcnow()))
     return session.exec(stmt).rowcount == 1
+
+
+def runs_started_from(*, session: Session, model_version_ids: Iterable[int]) -> dict[int, list[Run]]:
+    """Model version id → the runs started from it (``init_version``), oldest first."""
+    ids = list(model_version_ids)
+    out: dict[int, list[Run]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for run in session.exec(select(Run).where(Run.parent_version_id.in_(ids)).order_by(Run.id)):
+        out[run.parent_version_id].append(run)
+    return out

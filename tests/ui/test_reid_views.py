@@ -49,7 +49,7 @@ st.session_state["cfg"] = ReidConfig(**values).model_dump(mode="json")
     at.number_input(key="reid-form-epochs").set_value(7).run()
     assert not at.exception, [e.message for e in at.exception]
     cfg = at.session_state["cfg"]
-    assert (cfg["model"], cfg["loss"], cfg["epochs"], cfg["weights"], cfg["init_model_version"]) == \
+    assert (cfg["model"], cfg["loss"], cfg["epochs"], cfg["weights"], cfg["init_version"]) == \
         ("osnet_x0_25", "triplet", 7, None, None)
 
 

@@ -54,7 +54,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
                                      key=f"{_K}-transforms")
     with st.expander("Transfer from an earlier reid model"):
         c = st.columns(3)
-        v["init_model_version"] = _num(c[0], "init_model_version", v.get("init_model_version"),
+        v["init_version"] = _num(c[0], "init_version", v.get("init_version"),
                                        placeholder="none",
                                        help="model version id (empty: none); its backbone starts this run, "
                                             "the classifier is new")

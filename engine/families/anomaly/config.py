@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
 from engine.trust import models_dir, user_weights
 
@@ -148,6 +149,8 @@ class AnomalyConfig(FamilyConfig):
     threshold_percentile: float = Field(95.0, gt=0, lt=100,
                                         description="threshold = this percentile of val reconstruction error")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (split and initialisation)")
+    init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP + "; another age group or dataset "
+                                                             "with the same embedding width and layer sizes")
 
     @field_validator("age_group")
     @classmethod

@@ -21,6 +21,7 @@ precision on CUDA and early stopping are here already; checkpoints go through th
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.checkpoints import save_checkpoint
+from engine.checkpoints import load_verified, save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunCancelled, RunContext, Trainer, check_stop
 from engine.families.anomaly import FAMILY
 from engine.families.anomaly.config import AnomalyConfig
@@ -43,6 +44,8 @@ from engine.lifecycle import Lifecycle, resume_state
 from engine.stores import EMBEDDINGS, EmbeddingStore, MemoryEmbeddingStore
 
 __all__ = ["AnomalyTrainer", "build_model", "ARTIFACT_KIND", "CHECKPOINT_KIND", "embedding_store"]
+
+log = logging.getLogger(__name__)
 
 ARTIFACT_KIND = "trainyard.anomaly.autoencoder/1"
 CHECKPOINT_KIND = "trainyard.anomaly.checkpoint/1"
@@ -242,6 +245,8 @@ class AnomalyTrainer(Trainer):
             state = _resumable(state)
             step.load(state)
             start_epoch = life.resumed(state)
+        elif config.init_version:
+            _start_from_version(step.model, config, data.input_dim, ctx)
         bs, n_batches = _batches(data.train.shape[0], config)
         extra = {"input_dim": data.input_dim, "mean": torch.from_numpy(data.mean), "std": torch.from_numpy(data.std)}
         epoch, started = start_epoch - 1, time.monotonic()
@@ -271,6 +276,32 @@ class AnomalyTrainer(Trainer):
             "backbone": config.backbone, "age_group": config.age_group, "metrics": metrics})
         return FitResult(metrics=metrics, model=ModelArtifact(path=artifact, scope=config.age_group, metrics=metrics,
                                                               threshold=threshold))
+
+
+def _start_from_version(model: Autoencoder, config: AnomalyConfig, input_dim: int, ctx: RunContext) -> None:
+    """Fine-tune: the autoencoder's weights of model version ``init_version`` (another age group
+    or dataset), verified by the worker and again here; refused, naming both widths, when its
+    embedding width (or layer sizes) differ from this run's."""
+    init = getattr(ctx, "init_weights", None)
+    if init is None:
+        raise ValueError(f"init_version {config.init_version}: this run was handed no verified start weights "
+                         "(the worker resolves the model version)")
+    state = load_verified(init.path, init.sha256, what=f"{init.what} artifact")
+    if state.get("kind") != ARTIFACT_KIND:
+        raise ValueError(f"init_version {config.init_version}: {init.what} is not an anomaly autoencoder")
+    width = int(state.get("input_dim", -1))
+    if width != input_dim:
+        raise ValueError(f"init_version {config.init_version}: {init.what} takes {width}-wide embeddings "
+                         f"(backbone {state.get('backbone')!r}), this run's are {input_dim}-wide "
+                         f"(backbone {config.backbone!r}); the embedding widths must match")
+    own = model.state_dict()
+    wrong = [k for k, v in state["model"].items() if k in own and own[k].shape != v.shape]
+    if wrong or set(own) != set(state["model"]):
+        raise ValueError(f"init_version {config.init_version}: {init.what} has other layer sizes "
+                         f"(hidden_dims/latent_dim/batch_norm) than this config; differing: "
+                         f"{', '.join(wrong or sorted(set(own) ^ set(state['model'])))}")
+    model.load_state_dict(state["model"])
+    log.info("fine-tuning from %s (age group %s)", init.what, state.get("age_group"))
 
 
 def _evaluate(model: Autoencoder, data: _Data, config: AnomalyConfig) -> tuple[dict[str, float], float,

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
 
 __all__ = ["PpoConfig", "CATEGORIES", "DEFAULT_TARGETS", "DEFAULT_CATEGORY_MAP", "Category"]
@@ -41,6 +42,7 @@ class PpoConfig(FamilyConfig):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (split sampling, policy, environment)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("cpu", description="where the policy trains (small MLPs run best on cpu)")
     init_weights: str | None = Field(None, description="start from a policy file in the models folder (a Trainyard ppo model.pt)")
+    init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP)
     # environment
     max_steps: int = Field(4, ge=1, le=100, description="parameter adjustments per episode")
     action_scale: float = Field(0.5, gt=0, le=1, description="largest change of a parameter per step, as a fraction of its range")

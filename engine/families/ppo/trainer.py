@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.checkpoints import load_checkpoint, save_checkpoint
+from engine.checkpoints import load_checkpoint, load_verified, save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunCancelled, RunContext, Trainer
 from engine.families.ppo import FAMILY
 from engine.families.ppo.config import CATEGORIES, PpoConfig
@@ -257,6 +257,21 @@ def _package(src: Path, dest: Path) -> Path:
     return tmp.replace(dest)
 
 
+
+def _load_policy(model, state: Mapping[str, Any], what: str) -> None:
+    """The policy (actor and critic) of a saved ppo model, refused with both shapes named when
+    its observation/action sizes or ``net_arch`` differ from this run's."""
+    if not isinstance(state, Mapping) or not isinstance(state.get("policy"), Mapping):
+        raise ValueError(f"{what} holds no ppo policy")
+    own = model.policy.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state["policy"].items()
+             if k in own and own[k].shape != v.shape]
+    if wrong or set(own) != set(state["policy"]):
+        raise ValueError(f"{what}'s policy does not fit this config (net_arch / observation or action size): "
+                         f"{'; '.join(wrong) or ', '.join(sorted(set(own) ^ set(state['policy'])))}")
+    model.policy.load_state_dict(state["policy"])
+    log.info("initial policy from %s", what)
+
 class PpoTrainer(Trainer):
     family = "ppo"
 
@@ -278,10 +293,15 @@ class PpoTrainer(Trainer):
         agent = _Agent(config, images, order, ctx)
         model, checkpoints = agent.model, agent.checkpoints
         resumed = resume_state(ctx)
-        if config.init_weights and resumed is None:
+        if config.init_version and resumed is None:  # continue a registered version's policy
+            init = getattr(ctx, "init_weights", None)
+            if init is None:
+                raise ValueError(f"init_version {config.init_version}: this run was handed no verified start "
+                                 "weights (the worker resolves the model version)")
+            _load_policy(model, load_verified(init.path, init.sha256, what=f"{init.what} artifact"), init.what)
+        elif config.init_weights and resumed is None:
             start = load_checkpoint(user_weights(config.init_weights, what="initial ppo policy"))
-            model.policy.load_state_dict(start["policy"])
-            log.info("initial policy from %s", config.init_weights)
+            _load_policy(model, start, config.init_weights)
         if resumed is not None:
             agent.resume(resumed)
         agent.apply_stage()

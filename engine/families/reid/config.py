@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from engine.configs import deprecated_alias
 from engine.core import FamilyConfig
 
 __all__ = ["ReidConfig", "MODELS", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS", "uses_identity_sampler"]
@@ -32,8 +33,8 @@ class ReidConfig(FamilyConfig):
     model: ModelName = Field("osnet_x1_0", description="OSNet variant (torchreid.models.build_model name)")
     weights: str | None = Field(None, description="ImageNet/ReID weights file in the models folder to start from "
                                                   "(matching layers load; nothing is downloaded)")
-    init_model_version: int | None = Field(None, ge=1, description="transfer: start from this earlier reid model "
-                                                                   "version's backbone (new classifier)")
+    init_version: int | None = Field(None, ge=1, description="transfer: start from this earlier reid model "
+                                                             "version's backbone (new classifier)")
     fixbase_epoch: int = Field(0, ge=0, le=1000, description="train only open_layers for the first N epochs")
     open_layers: list[Layer] = Field(["classifier"], min_length=1, description="layers trained while the base is frozen")
     # loss
@@ -76,6 +77,11 @@ class ReidConfig(FamilyConfig):
     cpu_threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: torch's default)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
     seed: int = Field(1, ge=0, le=2**31 - 1, description="random seed (initialisation, sampling, augmentation)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data):
+        return deprecated_alias(data, old="init_model_version", new="init_version", family="reid")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ReidConfig":

@@ -71,17 +71,17 @@ def _device(requested: str) -> str:
 
 def _start_weights(model: torch.nn.Module, config: ReidConfig, ctx: RunContext) -> None:
     """Transfer from an earlier model version (verified by the worker), then a user's weights file."""
-    if config.init_model_version:
+    if config.init_version:
         init = getattr(ctx, "init_weights", None)
         if init is None:
-            raise ValueError(f"init_model_version {config.init_model_version}: this run was handed no verified "
+            raise ValueError(f"init_version {config.init_version}: this run was handed no verified "
                              "start weights (the worker resolves the model version)")
         state, source = transfer_state(init)
         if source.get("model") != config.model:
-            raise ValueError(f"model version {config.init_model_version} is a {source.get('model')}; "
+            raise ValueError(f"model version {config.init_version} is a {source.get('model')}; "
                              f"it cannot start a {config.model}")
         loaded, skipped = load_matching(model, state)
-        log.info("transfer from model version %s: %d tensors loaded, new: %s", config.init_model_version,
+        log.info("transfer from model version %s: %d tensors loaded, new: %s", config.init_version,
                  len(loaded), ", ".join(skipped) or "none")
     if config.weights:
         loaded, skipped = load_matching(model, user_state(config.weights))

@@ -3,7 +3,7 @@
 * a file the user names (``weights``): only from the operator's models folder
   (``engine.trust.user_weights``), loaded with ``torch.load(weights_only=True)``; a torchreid
   checkpoint (``{"state_dict": ...}``) or a bare state dict;
-* an earlier reid model version (``init_model_version``, transfer learning): the worker resolves
+* an earlier reid model version (``init_version``, transfer learning): the worker resolves
   it to the version's artifact (``ctx.init_weights``, a ``VerifiedFile``) and it loads only while
   it still has the sha256 recorded at registration (``engine.checkpoints.load_verified``).
 

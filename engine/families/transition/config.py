@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
 
 __all__ = ["TransitionConfig", "AXES", "SPLITS", "per_axis"]
@@ -81,6 +82,7 @@ class TransitionConfig(FamilyConfig):
     seed: int = Field(42, ge=0, le=2**32 - 1, description="random seed (split, initialisation, shuffling)")
     deterministic: bool = Field(True, description="deterministic algorithms (reproducible, a little slower)")
     initial_weights: str | None = Field(None, description="start from these weights (a file in the models folder)")
+    init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP)
 
     @field_validator("train_patients", "val_patients", "test_patients", mode="before")
     @classmethod

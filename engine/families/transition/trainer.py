@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from engine.checkpoints import load_verified
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
-from engine.families.transition.artifacts import (dataset_stats, plot_dataset_statistics, plot_training_summary,
-                                                  write_json)
+from engine.families.transition.artifacts import dataset_stats, plot_dataset_statistics, plot_training_summary, write_json
 from engine.families.transition.config import SPLITS, TransitionConfig
 from engine.families.transition.frames import Transition, load_frame, load_split, normalisation
 from engine.families.transition.splits import split_for
@@ -89,9 +89,11 @@ def _resume_path(ctx: RunContext) -> Path | None:
     return Path(ctx.resume_from) if ctx.resume_from else None
 
 
-def _load_initial_weights(module, name: str) -> None:
-    path = user_weights(name, what="initial weights")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _load_initial_weights(module, name: str, state=None) -> None:
+    """Load the network's weights from a models-folder file ``name``, or from ``state`` already
+    loaded (a model version's verified checkpoint)."""
+    if state is None:
+        state = torch.load(user_weights(name, what="initial weights"), map_location="cpu", weights_only=True)
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
         raise UntrustedModelError(f"initial weights {name!r} hold no state dict")
@@ -175,7 +177,13 @@ class TransitionTrainer(Trainer):
         tensors = {s: load_split(Path(dataset.root), by_split[s], config.image_size) for s in SPLITS}
         check_stop(ctx)
         module = TransitionModule(config.model_dump(mode="json"), normalisation(by_split["train"]))
-        if config.initial_weights and not _resuming(ctx):
+        if config.init_version and not _resuming(ctx):
+            init = getattr(ctx, "init_weights", None)
+            if init is None:
+                raise ValueError(f"init_version {config.init_version}: this run was handed no verified start "
+                                 "weights (the worker resolves the model version)")
+            _load_initial_weights(module, init.what, load_verified(init.path, init.sha256, what=f"{init.what} artifact"))
+        elif config.initial_weights and not _resuming(ctx):
             _load_initial_weights(module, config.initial_weights)
         gen = torch.Generator().manual_seed(config.seed)
         train_loader = DataLoader(tensors["train"], batch_size=config.batch_size, shuffle=True, generator=gen)

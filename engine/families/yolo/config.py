@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
 from engine.trust import models_dir, user_weights
 
@@ -53,6 +54,8 @@ class YoloConfig(FamilyConfig):
                               description="a .pt or model .yaml in the models folder (TRAINYARD_MODELS_DIR) to start "
                                           "from instead of arch+variant; a bare *.yaml name not found there is one of "
                                           "Ultralytics' built-in architectures")
+    init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP + "; detect and segment versions "
+                                                             "start either task, a new class count gets a new head")
     epochs: int = Field(100, ge=1, le=MAX_EPOCHS, description="number of epochs to train for")
     batch: int = Field(16, ge=1, le=1024, description="images per batch")
     imgsz: int = Field(640, ge=32, le=8192, description="train and val image size (pixels, square)")

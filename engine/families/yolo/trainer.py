@@ -39,6 +39,30 @@ def resume_file(ctx: RunContext) -> Path | None:
     return Path(ctx.resume_from) if ctx.resume_from else None
 
 
+# tasks whose weights another task's run may start from (matching layers transfer, the head is new)
+_TRANSFERABLE = {"detect": {"detect", "segment"}, "segment": {"segment", "detect"}, "classify": {"classify"}}
+
+
+def _start_from_version(model: Any, config: YoloConfig, ctx: RunContext) -> None:
+    """Fine-tune from model version ``init_version``: its ``.pt`` (a file Trainyard registered,
+    its sha256 checked again right now, since Ultralytics unpickles it) loads into the model
+    built from the config with Ultralytics' own ``model.load``, which copies the tensors whose
+    name and shape match, so a head for another class count (or segment↔detect) is new."""
+    init = getattr(ctx, "init_weights", None)
+    if init is None:
+        raise ValueError(f"init_version {config.init_version}: this run was handed no verified start weights "
+                         "(the worker resolves the model version)")
+    task = init.meta.get("task")
+    if task and config.task not in _TRANSFERABLE.get(task, {task}):
+        raise ValueError(f"init_version {config.init_version}: {init.what} is a yolo {task} model; it cannot start "
+                         f"a {config.task} run (compatible: {', '.join(sorted(_TRANSFERABLE.get(task, {task})))})")
+    path = verify_recorded(init.path, init.sha256, what=f"{init.what} artifact")
+    before = {k: v.clone() for k, v in model.model.state_dict().items()}
+    model.load(str(path))
+    moved = sum(1 for k, v in model.model.state_dict().items() if k in before and not v.equal(before[k]))
+    log.info("fine-tuning from %s (%s): %d of %d tensors transferred", init.what, task, moved, len(before))
+
+
 def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path) -> tuple[Path, dict[str, int]]:
     """Scan the dataset again (its problems go to the run log) and link its valid part for Ultralytics."""
     report = scan(Path(dataset.root), task="classify" if config.task == "classify" else None)
@@ -103,6 +127,8 @@ class YoloTrainer(Trainer):
         if resume:
             args["resume"] = str(resume)
         model = YOLO(str(resume) if resume else source, task=config.task)
+        if config.init_version and not resume:
+            _start_from_version(model, config, ctx)
         bridge = RunBridge(ctx)
         for event, fn in bridge.callbacks().items():
             model.add_callback(event, fn)

@@ -115,7 +115,7 @@ def test_the_registered_model_is_the_best_ranked_epoch_unless_last_is_selected(m
 
 def test_start_weights_come_only_as_a_verified_reid_artifact(market, straight, tmp_path):
     _, result = straight
-    config = ReidConfig(**{**TINY, "epochs": 1}, init_model_version=7, fixbase_epoch=1)
+    config = ReidConfig(**{**TINY, "epochs": 1}, init_version=7, fixbase_epoch=1)
     with pytest.raises(ValueError, match="no verified start weights"):
         ReidTrainer().fit(config, market, BareContext(tmp_path / "none"))
     artifact = Path(result.model.path)

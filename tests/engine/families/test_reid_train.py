@@ -105,7 +105,7 @@ def test_transfer_starts_from_the_earlier_models_backbone_with_a_new_classifier(
     with session_scope() as s:
         source = queries.active_model(session=s, family="reid", scope="reid-e2e")
     run = api.submit_run(family="reid", dataset_id=info["dataset_id"],
-                         config={**TINY, "epochs": 1, "eval_freq": 1, "init_model_version": source.id,
+                         config={**TINY, "epochs": 1, "eval_freq": 1, "init_version": source.id,
                                  "fixbase_epoch": 1, "open_layers": ["classifier"]})
     done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=180)
     assert done.status == RunStatus.completed, done.error
