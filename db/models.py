@@ -128,8 +128,8 @@ class Run(SQLModel, table=True):
     finished_at: datetime | None = None
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
-    cloned_from: int | None = Field(default=None, foreign_key="run.id",
-                                    description="The run whose family, dataset and config this one was cloned from.")
+    cloned_from: int | None = Field(default=None, description="The run whose family, dataset and config this one was "
+                                                              "cloned from (no foreign key: see migration 0008).")
     progress_at: datetime | None = Field(default=None, description="Last time the trainer reported progress or metrics.")
     stalled_at: datetime | None = Field(default=None, description="Set while the run makes no progress although its "
                                                                   "worker heartbeats (TRAINYARD_STALL_MINUTES).")

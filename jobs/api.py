@@ -107,6 +107,9 @@ def cancel_run(run_id: int) -> RunStatus:
             job.cancel()
         except InvalidJobOperation:
             pass  # already picked up: the job sees the cancelled status and returns
+    from jobs import notify
+
+    notify.run_ended(run_id)  # a running one is announced by its worker when it stops
     return RunStatus.cancelled
 
 

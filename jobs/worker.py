@@ -61,6 +61,10 @@ def preload(*, scoring: bool = False) -> list[str]:
         except ImportError as exc:
             failed.append(name)
             log.warning("preload: %s not imported (%s)", name, exc)
+    if not scoring:  # the installed set, read once here: every run's manifest names it (forks inherit it)
+        from engine.provenance import packages
+
+        packages()
     log.info("preloaded %d modules in %.1f s", len(modules) - len(failed), time.monotonic() - started)
     return failed
 

@@ -96,7 +96,7 @@ def _downloads(files: RunFiles, *, key: str) -> None:
 
 
 def files_panel(run_id: int, *, key: str) -> None:
-    """Everything the run wrote: table, gallery, preview and downloads."""
+    """Everything the run wrote: gallery, table, preview and downloads."""
     files = run_files(run_id)
     if not files.entries:
         st.caption("No files yet." if files.run.status.active else "This run left no files.")
@@ -108,8 +108,8 @@ def files_panel(run_id: int, *, key: str) -> None:
         st.caption(f"{len(files.live)} file(s) so far, {human_size(total)}"
                    + (" (the first ones only)" if files.truncated else "")
                    + ". Their sha256 is recorded when the run ends; downloads open then.")
-    st.dataframe(_table(files), hide_index=True, width="stretch", key=f"{key}-table")
     _gallery(files, [e.path for e in files.entries if e.kind == "image"], key=key)
+    st.dataframe(_table(files), hide_index=True, width="stretch", key=f"{key}-table")
     _preview(files, key=key)
     if files.is_recorded:
         _downloads(files, key=key)

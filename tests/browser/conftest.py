@@ -168,6 +168,7 @@ README_SHOTS = {
     "anomaly_path-05-comparison.png": "comparison.png",
     "shared-01-results.png": "shared-results.png",
     "family_short_path[reid]-04-tried.png": "try-reid.png",
+    "family_short_path[transition]-05-files.png": "run-files.png",
 }
 
 

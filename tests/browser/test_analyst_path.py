@@ -226,7 +226,7 @@ def test_family_short_path(dashboard, dashboard_home, steps, family):
     steps.check("data")
     launch_yaml(page, dashboard, steps, family, yaml_text)
     steps.check("launched")
-    completed_run_ids(page, dashboard, 1, LONG / 1000, family=family)
+    run_id = completed_run_ids(page, dashboard, 1, LONG / 1000, family=family)[-1]
     steps.check("completed")
     goto(steps, dashboard, "Try_Model", "Try an active model")
     choose(page, "Family", f"{family} —")
@@ -234,6 +234,24 @@ def test_family_short_path(dashboard, dashboard_home, steps, family):
     wait_idle(page, timeout_s=120)
     page.wait_for_load_state("networkidle")
     steps.check("tried")
+    if family == "transition":  # a run with plots of its own: its gallery, then what produced it
+        run_files_and_reproduce(page, dashboard, steps, run_id, plot="plots/training_summary.png")
+
+
+def run_files_and_reproduce(page, dashboard, steps, run_id: int, *, plot: str) -> None:
+    """The run's *Files* tab shows its plots as images, its *Reproduce* tab the commit and packages."""
+    goto(steps, dashboard, f"Progress?run={run_id}", "Progress")
+    page.get_by_role("tab", name="Files").click()
+    gallery = page.locator('[data-testid="stImage"]').filter(has_text=plot).first
+    gallery.wait_for(timeout=60_000)
+    assert gallery.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    page.get_by_text("Gallery").first.scroll_into_view_if_needed()
+    steps.check("files")
+    page.get_by_role("tab", name="Reproduce").click()
+    page.get_by_text(re.compile(r"^Recorded .* commit [0-9a-f]{12}")).first.wait_for()
+    for row in ("code.commit", "environment.packages_sha256", "dataset.content_hash"):  # the table's cells (a canvas)
+        page.get_by_text(row, exact=True).first.wait_for(state="attached")
+    steps.check("reproduce")
 
 
 def test_a_broken_page_fails_its_step_with_a_screenshot(browser, tmp_path):

@@ -20,13 +20,14 @@ TIME = sqlmodel.sql.sqltypes.UTCDateTime
 
 
 def upgrade() -> None:
+    # plain columns only: a constraint would make SQLite rebuild the run table, which every other
+    # table refers to (``cloned_from`` is cleared by the run deletion instead)
     with op.batch_alter_table('run', schema=None) as b:
         b.add_column(sa.Column('description', sa.Text(), nullable=False, server_default=''))
         b.add_column(sa.Column('tags', sa.JSON(), nullable=False, server_default='[]'))
         b.add_column(sa.Column('cloned_from', sa.Integer(), nullable=True))
         b.add_column(sa.Column('progress_at', TIME(), nullable=True))
         b.add_column(sa.Column('stalled_at', TIME(), nullable=True))
-        b.create_foreign_key('fk_run_cloned_from_run', 'run', ['cloned_from'], ['id'])
     op.create_table(
         'artifact',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -98,6 +99,5 @@ def downgrade() -> None:
     op.drop_index('ix_artifact_run_id', table_name='artifact')
     op.drop_table('artifact')
     with op.batch_alter_table('run', schema=None) as b:
-        b.drop_constraint('fk_run_cloned_from_run', type_='foreignkey')
         for name in ('stalled_at', 'progress_at', 'cloned_from', 'tags', 'description'):
             b.drop_column(name)
