@@ -26,7 +26,7 @@ def main() -> dict[str, float]:
 
         upgrade()
         ids = []
-        for r in range(RUNS):
+        for _ in range(RUNS):
             with session_scope() as s:
                 run = queries.create_run(session=s, family="bench", config={})
                 ids.append(run.id)

@@ -6,6 +6,7 @@ import fcntl
 import subprocess
 import time
 from functools import lru_cache
+
 import redis
 
 from settings import Settings, get_settings

@@ -17,8 +17,8 @@ from engine.trust import UntrustedModelError
 from jobs import registry
 from jobs.logs import LOG_NAME
 from ui.metrics import fmt, headline_values
-from ui.sharing import share_box
 from ui.page import page
+from ui.sharing import share_box
 
 page("Models")
 st.title("Models")

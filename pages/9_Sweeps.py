@@ -6,8 +6,7 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from ui.page import page
-from ui.sweeps import (best_trial, metric_vs_trial_figure, parallel_coordinates_figure, sweep_counts, trial_table,
-                       varied_keys)
+from ui.sweeps import best_trial, metric_vs_trial_figure, parallel_coordinates_figure, sweep_counts, trial_table, varied_keys
 
 page("Sweeps")
 st.title("Sweeps")

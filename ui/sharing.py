@@ -44,11 +44,11 @@ def links_manager(*, key: str = "links") -> None:
     if not links:
         st.caption("No live share links.")
         return
-    st.dataframe(pd.DataFrame([{"id": l.id, "title": l.title, "kind": l.kind, "runs": ", ".join(map(str, l.run_ids)),
-                                "model": l.model_version_id, "created": l.created_at, "expires": l.expires_at,
-                                "path": link_path(l.token)} for l in links]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"id": link.id, "title": link.title, "kind": link.kind, "runs": ", ".join(map(str, link.run_ids)),
+                                "model": link.model_version_id, "created": link.created_at, "expires": link.expires_at,
+                                "path": link_path(link.token)} for link in links]), hide_index=True, width="stretch")
     cols = st.columns([2, 1])
-    target = cols[0].selectbox("Link", links, format_func=lambda l: f"#{l.id} {l.title or l.kind}", key=f"{key}-pick")
+    target = cols[0].selectbox("Link", links, format_func=lambda link: f"#{link.id} {link.title or link.kind}", key=f"{key}-pick")
     if cols[1].button("Revoke", icon=":material/link_off:", key=f"{key}-revoke"):
         sharing.revoke_link(target.id)
         st.toast(f"Link #{target.id} revoked: it now shows only 'this link was revoked'.")

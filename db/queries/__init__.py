@@ -19,35 +19,107 @@ queries.create_run(session=s, ...)``); the modules say where each one lives:
 """
 from __future__ import annotations
 
-from db.queries.runs import (create_run, get_run, list_runs, count_runs_by_status, update_run, status_values,
-                             set_run_status, request_cancel, cancel_requested, stale_runs, runs_in_status,
-                             requeue_candidates, delete_run, find_runs, set_run_notes, run_tags, purge_run,
-                             stall_candidates, mark_stalled, runs_started_from)
-from db.queries.attempts import (ACTIVE, UNFINISHED, bump_attempt, update_if_current, set_status_if_current,
-                                 attempt_state)
-from db.queries.metrics import (METRIC_COLUMNS, add_metrics, metric_rows, CURVE_BUCKETS, metric_buckets,
-                                latest_metrics, first_finite_metric, last_points, last_metric_value,
-                                delete_metrics_after, metric_names, metric_summaries, downsampled_metrics)
-from db.queries.checkpoints import (add_checkpoint, list_checkpoints, checkpoints_per_file, latest_checkpoint,
-                                    checkpoints_newest_first, checkpoints_at_path, checkpoint_by_path, best_monitored)
-from db.queries.resources import add_resource_sample, resource_samples
+from db.queries.artifacts import get_artifact, list_artifacts, replace_artifacts
+from db.queries.attempts import ACTIVE, UNFINISHED, attempt_state, bump_attempt, set_status_if_current, update_if_current
+from db.queries.checkpoints import (
+                             add_checkpoint,
+                             best_monitored,
+                             checkpoint_by_path,
+                             checkpoints_at_path,
+                             checkpoints_newest_first,
+                             checkpoints_per_file,
+                             latest_checkpoint,
+                             list_checkpoints,
+)
 from db.queries.datasets import create_dataset, get_dataset, get_dataset_by_name, list_datasets, update_dataset
-from db.queries.samples import (add_samples, dataset_samples, replace_dataset_samples, delete_samples,
-                                samples_in_age_range, sample_meta_by_root)
-from db.queries.embeddings import (samples_missing_embedding, store_embeddings, embeddings_for_samples,
-                                   count_embeddings, embedding_backbones, delete_embeddings)
-from db.queries.models import (ACTIVATION_POLICIES, DEFAULT_ACTIVATION_POLICY, model_slot, register_model_version,
-                               get_model_version, active_model_for_update, activate_model_version, set_model_status,
-                               add_model_event, add_audit_line, model_events, rollback_target, get_activation_policy,
-                               set_activation_policy, list_model_versions, active_model, model_versions_for_runs,
-                               scope_versions)
-from db.queries.sweeps import create_sweep, get_sweep, list_sweeps, update_sweep, sweep_runs
+from db.queries.embeddings import (
+                             count_embeddings,
+                             delete_embeddings,
+                             embedding_backbones,
+                             embeddings_for_samples,
+                             samples_missing_embedding,
+                             store_embeddings,
+)
+from db.queries.manifests import latest_manifest, run_manifests, save_manifest
+from db.queries.metrics import (
+                             CURVE_BUCKETS,
+                             METRIC_COLUMNS,
+                             add_metrics,
+                             delete_metrics_after,
+                             downsampled_metrics,
+                             first_finite_metric,
+                             last_metric_value,
+                             last_points,
+                             latest_metrics,
+                             metric_buckets,
+                             metric_names,
+                             metric_rows,
+                             metric_summaries,
+)
+from db.queries.models import (
+                             ACTIVATION_POLICIES,
+                             DEFAULT_ACTIVATION_POLICY,
+                             activate_model_version,
+                             active_model,
+                             active_model_for_update,
+                             add_audit_line,
+                             add_model_event,
+                             get_activation_policy,
+                             get_model_version,
+                             list_model_versions,
+                             model_events,
+                             model_slot,
+                             model_versions_for_runs,
+                             register_model_version,
+                             rollback_target,
+                             scope_versions,
+                             set_activation_policy,
+                             set_model_status,
+)
+from db.queries.notifications import (
+                             add_delivery,
+                             add_notification,
+                             claim_delivery,
+                             delivery_failures,
+                             due_deliveries,
+                             finish_delivery,
+                             notification_payload,
+                             notifications_about,
+                             undelivered_notifications,
+)
+from db.queries.resources import add_resource_sample, resource_samples
+from db.queries.runs import (
+                             cancel_requested,
+                             count_runs_by_status,
+                             create_run,
+                             delete_run,
+                             find_runs,
+                             get_run,
+                             list_runs,
+                             mark_stalled,
+                             purge_run,
+                             request_cancel,
+                             requeue_candidates,
+                             run_tags,
+                             runs_in_status,
+                             runs_started_from,
+                             set_run_notes,
+                             set_run_status,
+                             stale_runs,
+                             stall_candidates,
+                             status_values,
+                             update_run,
+)
+from db.queries.samples import (
+                             add_samples,
+                             dataset_samples,
+                             delete_samples,
+                             replace_dataset_samples,
+                             sample_meta_by_root,
+                             samples_in_age_range,
+)
 from db.queries.sharing import create_share_link, get_share_link, list_share_links, revoke_share_link
-from db.queries.artifacts import replace_artifacts, list_artifacts, get_artifact
-from db.queries.manifests import save_manifest, latest_manifest, run_manifests
-from db.queries.notifications import (add_notification, undelivered_notifications, add_delivery, claim_delivery,
-                                      due_deliveries, finish_delivery, delivery_failures, notifications_about,
-                                      notification_payload)
+from db.queries.sweeps import create_sweep, get_sweep, list_sweeps, sweep_runs, update_sweep
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status",

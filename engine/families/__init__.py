@@ -13,8 +13,8 @@ from engine.core import FAMILIES, Family
 from engine.families.anomaly import FAMILY as ANOMALY
 from engine.families.ppo import FAMILY as PPO
 from engine.families.reid import FAMILY as REID
-from engine.families.yolo import FAMILY as YOLO
 from engine.families.transition import FAMILY as TRANSITION
+from engine.families.yolo import FAMILY as YOLO
 
 __all__ = ["FAMILIES", "Family", "load_plugins"]
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from cli import main as cli
 from db import queries
 from db.models import RunStatus
 from db.session import session_scope
 from engine import provenance
 from engine.artifacts import OutsideRunFolder
-from cli import main as cli
 from jobs import api, housekeeping, registry
 from jobs.artifacts import ArtifactRefused, run_files, verified_bytes, zip_bytes
 from jobs.datasets import generate_sample_job

@@ -8,7 +8,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 import yaml
 from streamlit.testing.v1 import AppTest
 

@@ -9,10 +9,9 @@ from streamlit.testing.v1 import AppTest
 from db import queries
 from db.models import RunStatus
 from db.session import session_scope
-from engine.configs import ConfigError
+from engine.configs import ConfigError, default_config
 from engine.families import FAMILIES
 from engine.sweeps import parse_sweep_yaml, validate_sweep
-from engine.configs import default_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -70,7 +70,7 @@ def test_served_dashboard_answers_on_loopback_only(stack):
                     break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("the dashboard did not start")
+                    raise AssertionError("the dashboard did not start") from None
                 time.sleep(0.3)
         ip = _non_loopback_ip()
         if ip:

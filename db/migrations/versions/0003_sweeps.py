@@ -4,10 +4,9 @@ Revision ID: 0003_sweeps
 Revises: 0002
 Create Date: 2026-11-25
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0003_sweeps'
 down_revision = '0002'

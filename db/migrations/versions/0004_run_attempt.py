@@ -4,9 +4,8 @@ Revision ID: 0004_run_attempt
 Revises: 0003_sweeps
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_run_attempt'
 down_revision = '0003_sweeps'

@@ -4,10 +4,9 @@ Revision ID: 0005_decide
 Revises: 0004_run_attempt
 Create Date: 2026-11-25
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0005_decide'
 down_revision = '0004_run_attempt'

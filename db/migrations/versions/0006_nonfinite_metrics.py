@@ -4,10 +4,9 @@ Revision ID: 0006_nonfinite_metrics
 Revises: 0005_decide
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0006_nonfinite_metrics'
 down_revision = '0005_decide'

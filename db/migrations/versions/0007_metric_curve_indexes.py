@@ -7,7 +7,6 @@ Create Date: 2026-11-25
 """
 from alembic import op
 
-
 revision = '0007_metric_curve_indexes'
 down_revision = '0006_nonfinite_metrics'
 branch_labels = None

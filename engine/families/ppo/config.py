@@ -36,7 +36,8 @@ class PpoConfig(FamilyConfig):
     ent_coef: float = Field(0.0, ge=0, le=1, description="entropy bonus weight")
     vf_coef: float = Field(0.5, ge=0, le=10, description="value loss weight")
     max_grad_norm: float = Field(0.5, gt=0, le=100, description="gradient norm clip")
-    net_arch: list[Annotated[int, Field(ge=1, le=4096)]] = Field([64, 64], min_length=1, max_length=8, description="hidden layer widths of policy and value nets")
+    net_arch: list[Annotated[int, Field(ge=1, le=4096)]] = Field([64, 64], min_length=1, max_length=8,
+                                                                 description="hidden layer widths of policy and value nets")
     n_envs: int = Field(1, ge=1, le=64, description="parallel environments (in-process vectorised)")
     total_timesteps: int = Field(4096, ge=16, le=100_000_000, description="environment steps to train")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (split sampling, policy, environment)")
@@ -65,10 +66,12 @@ class PpoConfig(FamilyConfig):
     # validation and checkpoints
     eval_freq: int = Field(1024, ge=1, le=100_000_000, description="timesteps between validations")
     eval_images_per_category: int = Field(4, ge=1, le=1000, description="validation images per category and validation")
-    eval_sampling: Literal["round_robin", "random", "least_evaluated"] = Field("round_robin", description="which validation images a validation takes")
+    eval_sampling: Literal["round_robin", "random", "least_evaluated"] = Field(
+        "round_robin", description="which validation images a validation takes")
     checkpoint_freq: int = Field(1024, ge=1, le=100_000_000, description="timesteps between checkpoints")
     keep_checkpoints: int = Field(3, ge=1, le=1000, description="periodic checkpoints kept on disk (the best one is kept too)")
-    select_model: Literal["best", "last"] = Field("best", description="the policy the run registers: the best-validated checkpoint (val/ssim) or the last")
+    select_model: Literal["best", "last"] = Field(
+        "best", description="the policy the run registers: the best-validated checkpoint (val/ssim) or the last")
     min_images_per_category: int = Field(2, ge=1, le=100000, description="fewest usable images a trained category needs")
 
     @field_validator("curriculum_order")

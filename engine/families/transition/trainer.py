@@ -33,7 +33,9 @@ from engine.trust import UntrustedModelError, user_weights, verify_recorded
 __all__ = ["TransitionTrainer", "quiet_lightning", "resolve_precision", "CHECKPOINT_PATTERN"]
 
 log = logging.getLogger("trainyard.transition")
-CPU_THREADS = 1  # small convolutions gain little from more; spin-waiting intra-op threads slow a forked work horse many times over on a busy machine
+# small convolutions gain little from more; spin-waiting intra-op threads slow a forked work horse
+# many times over on a busy machine
+CPU_THREADS = 1
 CHECKPOINT_PATTERN = "transition-{epoch:02d}-{val_main_task_loss:.4f}"
 EVAL_BATCH = 128
 

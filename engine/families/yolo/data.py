@@ -221,7 +221,7 @@ def _parse_labels(text: str, rel: str, nc: int | None, problems: list[Problem]) 
         if not parts:
             continue
 
-        def fail(reason: str, fld: str | None = None) -> None:
+        def fail(reason: str, fld: str | None = None, n: int = n) -> None:  # this line's number, bound now
             nonlocal bad
             bad = True
             problems.append(Problem(rel, reason, line=n, field=fld))

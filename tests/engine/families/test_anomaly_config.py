@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine.configs import ConfigError, validate_config
-from engine.families import FAMILIES
 from engine.core import DatasetRef, SampleRow
+from engine.families import FAMILIES
 from engine.families.anomaly.config import AnomalyConfig, parse_age_groups, scope_for_age
 
 

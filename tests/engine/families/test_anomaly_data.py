@@ -12,11 +12,10 @@ from engine.families.anomaly.config import AgeRange
 from engine.families.anomaly.data import scan
 from engine.families.anomaly.samples import generate
 from engine.families.anomaly.splits import stratified_split
-from engine.families.anomaly.sufficiency import (auto_age_groups, flag_counts, group_stats, launch_blockers,
-                                                 merge_suggestions)
+from engine.families.anomaly.sufficiency import auto_age_groups, flag_counts, group_stats, launch_blockers, merge_suggestions
 from jobs.datasets import import_dataset
-from settings import get_settings
 from jobs.inputs import dataset_ref
+from settings import get_settings
 
 
 def _plant_problems(root):

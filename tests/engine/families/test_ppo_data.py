@@ -7,10 +7,10 @@ import os
 import numpy as np
 from PIL import Image
 
+from engine.families.ppo.config import PpoConfig
 from engine.families.ppo.data import scan
 from engine.families.ppo.samples import generate
 from engine.families.ppo.sufficiency import category_stats, launch_blockers, warnings
-from engine.families.ppo.config import PpoConfig
 from jobs.datasets import import_dataset
 from jobs.inputs import dataset_ref
 from settings import get_settings
