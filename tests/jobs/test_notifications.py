@@ -110,7 +110,9 @@ def test_completed_failed_and_stalled_runs_reach_the_webhooks_and_a_broken_one_h
     got = _wait(lambda: (e := ok.events(completed.id)) and "run.completed" in e and e)
     when, body = got["run.completed"]
     finished = runs[completed.id].finished_at.replace(tzinfo=runs[completed.id].finished_at.tzinfo or timezone.utc)
-    assert when - finished.timestamp() < TIMEOUT_S  # not queued behind the silent webhook
+    # not queued behind the silent webhook: behind it, the three runs' events would wait out at
+    # least three of its 4 s tries; the bound leaves room for a busy machine
+    assert when - finished.timestamp() < 2 * TIMEOUT_S
     data = body["trainyard"]
     assert data["run_id"] == completed.id and data["family"] == "toy" and data["status"] == "completed"
     assert set(data["metrics"]) == {"val/loss"}
