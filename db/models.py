@@ -299,3 +299,34 @@ class NotificationDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     delivered_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Evaluation(SQLModel, table=True):
+    """One evaluation of a saved model (a model version or a checkpoint) on a split of a dataset,
+    run as a job on the worker queue; metrics as the family's trainer names them for that split,
+    breakdown tables (per patient, per category), and the files it wrote with their sha256."""
+    id: int | None = Field(default=None, primary_key=True)
+    model_version_id: int | None = Field(default=None, foreign_key="modelversion.id", index=True)
+    checkpoint_id: int | None = Field(default=None, foreign_key="checkpoint.id")
+    run_id: int | None = Field(default=None, foreign_key="run.id", description="The run the model came from.")
+    family: str
+    task: str | None = None
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    split: str = "test"
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", description="pending, running, completed, failed, cancelled")
+    phase: str | None = None
+    progress_done: int = 0
+    progress_total: int = 0
+    job_id: str | None = None
+    worker: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    tables: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    artifacts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False),
+                                            description="[{path (relative to out_dir), size, sha256}]")
+    out_dir: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None

@@ -21,6 +21,7 @@ __all__ = [
     "DatasetRef", "SampleRow", "VerifiedFile", "FitResult", "ModelArtifact", "RunCancelled", "RunPruned", "RunDiverged", "LaunchBlocked",
     "TaskMismatch", "RunContext", "Trainer",
     "FamilyConfig", "Family", "Conformance", "Headline", "Registry", "UnknownKeyError", "UnknownFamilyError", "FAMILIES",
+    "EvalContext", "EvalResult", "EvaluationRefused",
 ]
 
 
@@ -88,6 +89,33 @@ def check_stop(ctx: RunContext) -> None:
     """Raise ``RunCancelled`` when the run was asked to stop; call at batch or epoch ends."""
     if ctx.should_stop():
         raise RunCancelled("cancelled on request")
+
+
+class EvaluationRefused(ValueError):
+    """An evaluation that cannot run as asked (another family's model, a dataset of the wrong
+    kind or task, a split the dataset lacks); the message names the value."""
+
+
+@runtime_checkable
+class EvalContext(Protocol):
+    """What a family's evaluator is handed: where to write its artifact files, the device, a
+    progress sink and a stop flag. Like a ``RunContext`` it may carry ``stores`` (read it with
+    ``getattr(ctx, "stores", None)``)."""
+    out_dir: Path
+    device: str
+
+    def progress(self, done: int, total: int, phase: str = "evaluate") -> None: ...
+    def should_stop(self) -> bool: ...
+
+
+@dataclass
+class EvalResult:
+    """An evaluation's outcome: ``metrics`` named as the trainer names them for the same split
+    (``test/mAP50-95``, ``val/loss``, ...), ``tables`` of breakdowns (name → rows of plain data:
+    per patient, per category), and ``artifacts``: the files it wrote under ``ctx.out_dir``."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    artifacts: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -218,6 +246,14 @@ class Family:
     # of the dataset (summary and samples) and the config giving the reasons to block a launch
     headlines: tuple[Headline, ...] = ()  # the metrics that matter, first = the ranking one
     conformance: Conformance | None = None  # tiny settings for the shared family tests
+    # evaluation of a saved model through the library's own evaluator (None: the family has none):
+    # "module:fn(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalContext,
+    # options: Mapping) -> EvalResult"; heavy imports allowed there (it runs on a worker)
+    evaluator_path: str | None = None
+    # "module:fn(dataset: DatasetRef, task: str | None) -> tuple[str, ...]": a light, pure function
+    # giving the splits a model of ``task`` can be evaluated on in this dataset; it raises
+    # ``EvaluationRefused`` naming the task when the dataset's task does not fit
+    eval_splits_path: str | None = None
 
     def headlines_for(self, task: str | None) -> tuple[Headline, ...]:
         """The headlines that apply to ``task`` (task-specific ones replace general ones)."""
@@ -237,6 +273,34 @@ class Family:
         if reasons and not override:
             raise LaunchBlocked(self.key, reasons)
         return reasons
+
+    def evaluation_splits(self, dataset: DatasetRef, task: str | None = None) -> tuple[str, ...]:
+        """The splits of ``dataset`` a model of this family (and ``task``) can be evaluated on;
+        ``EvaluationRefused`` when the family has no evaluator or the dataset does not fit."""
+        if not self.evaluator_path:
+            raise EvaluationRefused(f"the {self.key} family has no evaluator")
+        if self.dataset_kind and dataset.kind != self.dataset_kind:
+            raise EvaluationRefused(f"dataset {dataset.name!r} is of kind {dataset.kind!r}; {self.key} models "
+                                    f"evaluate on {self.dataset_kind!r} datasets")
+        if not self.eval_splits_path:
+            return ("test",)
+        return tuple(_import(self.eval_splits_path)(dataset, task))
+
+    def evaluate(self, model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalContext,
+                 options: Mapping[str, Any] | None = None) -> EvalResult:
+        """Evaluate a verified model file on ``split`` of ``dataset`` with the family's evaluator."""
+        if not self.evaluator_path:
+            raise EvaluationRefused(f"the {self.key} family has no evaluator")
+        return _import(self.evaluator_path)(model, dataset, split, ctx, dict(options or {}))
+
+    def ranking(self, task: str | None, split: str) -> Headline | None:
+        """The headline that ranks evaluations on ``split``: the family's first comparable one
+        for ``task``, its split prefix replaced by ``split`` (``val/mAP50-95`` → ``test/mAP50-95``)."""
+        for h in self.headlines_for(task):
+            if h.direction in ("max", "min"):
+                name = f"{split}/{h.name.split('/', 1)[1]}" if "/" in h.name else h.name
+                return Headline(name, h.direction, h.label, h.task)
+        return None
 
     @property
     def config_model(self) -> type[FamilyConfig]:

@@ -26,7 +26,7 @@ from settings import get_settings
 log = logging.getLogger("trainyard.api")
 __all__ = ["plan_launch", "LaunchPlan", "PlannedRun", "submit_plan", "submit_run", "cancel_run", "resume_run",
            "retry_run", "queue_depths", "list_workers",
-           "WorkerInfo", "PRIORITIES"]
+           "WorkerInfo", "PRIORITIES", "submit_evaluation", "cancel_evaluation", "wait_for_evaluation"]
 
 
 def submit_plan(plan: LaunchPlan, *, priority: str = "default", override: bool = False,
@@ -293,3 +293,80 @@ def embedding_status(job_id: str) -> dict[str, Any]:
     if out["status"] == "finished":
         out["result"] = job.return_value()
     return out
+
+
+# ---- evaluation of saved models as a job -------------------------------------------------------
+
+
+def submit_evaluation(*, dataset: int | str, split: str = "test", model_version_id: int | None = None,
+                      checkpoint_id: int | None = None, family: str | None = None,
+                      options: Mapping[str, Any] | None = None, priority: str = "default"):
+    """Evaluate a model version (or a recorded checkpoint) on ``split`` of ``dataset`` (id or
+    name) on a worker; returns the pending ``Evaluation`` row. Everything is checked first
+    (``jobs.evaluate.plan_evaluation``: ``LookupError`` / ``EvaluationRefused`` naming the value)
+    and nothing is stored or queued when a check or the queue refuses."""
+    from jobs.evaluate import EVALUATE_FUNC, plan_evaluation
+
+    into = priority_queue(priority)
+    plan = plan_evaluation(dataset=dataset, split=split, model_version_id=model_version_id,
+                           checkpoint_id=checkpoint_id, family=family, options=options)
+    require_queue()
+    with session_scope() as s:
+        ev = queries.create_evaluation(session=s, family=plan.family, task=plan.task, dataset_id=plan.dataset_id,
+                                       split=plan.split, model_version_id=plan.model_version_id,
+                                       checkpoint_id=plan.checkpoint_id, run_id=plan.run_id, options=plan.options)
+    try:
+        from rq import Callback
+
+        job = queues.enqueue(into, EVALUATE_FUNC, ev.id, job_timeout=get_settings().job_timeout_s,
+                             result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+                             description=f"trainyard evaluation {ev.id} ({plan.model_label} on {plan.dataset_name} "
+                                         f"/ {plan.split})", on_failure=Callback("jobs.evaluate.job_failed"))
+    except (QueueUnavailable, NotPlainData):
+        with session_scope() as s:
+            queries.delete_evaluation(session=s, evaluation_id=ev.id)
+        raise
+    with session_scope() as s:
+        return queries.update_evaluation(session=s, evaluation_id=ev.id, job_id=job.id)
+
+
+def cancel_evaluation(evaluation_id: int) -> str:
+    """A queued evaluation is cancelled at once; a running one stops at its next progress report."""
+    with session_scope() as s:
+        ev = queries.get_evaluation(session=s, evaluation_id=evaluation_id)
+        if ev is None:
+            raise LookupError(f"no evaluation with id {evaluation_id}")
+        if ev.status in ("completed", "failed", "cancelled"):
+            return ev.status
+        if ev.status == "pending":
+            queries.finish_evaluation(session=s, evaluation_id=ev.id, status="cancelled")
+        else:
+            queries.update_evaluation(session=s, evaluation_id=ev.id, status="cancelled")
+        job_id = ev.job_id
+    job = queues.fetch_job(job_id) if job_id else None
+    if job is not None:
+        try:
+            job.cancel()
+        except InvalidJobOperation:
+            pass
+    return "cancelled"
+
+
+def wait_for_evaluation(evaluation_id: int, *, timeout_s: float = 3600.0,
+                        on_progress: Callable[[Any], None] | None = None):
+    """Poll the row until it ends (or ``TimeoutError``); ``on_progress(row)`` sees every poll."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with session_scope() as s:
+            ev = queries.get_evaluation(session=s, evaluation_id=evaluation_id)
+        if ev is None:
+            raise LookupError(f"no evaluation with id {evaluation_id}")
+        if on_progress is not None:
+            on_progress(ev)
+        if ev.status in ("completed", "failed", "cancelled") and ev.finished_at is not None:
+            return ev
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"evaluation {evaluation_id} still {ev.status} after {timeout_s:.0f} s")
+        time.sleep(0.5)

@@ -1,6 +1,7 @@
 """Models: the registry. Versions per family, task and scope with their status and metrics; the
 activation policy per family; activate, roll back, archive, delete (with confirmation);
-downloads (model file verified by its sha256, run log, config); the audit trail."""
+downloads (model file verified by its sha256, run log, config); each version's evaluations and
+an Evaluate button; the leaderboard of the scope's versions on one dataset; the audit trail."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from engine.families import FAMILIES
 from engine.trust import UntrustedModelError
 from jobs import registry
 from jobs.logs import LOG_NAME
+from ui.evaluations import leaderboard, version_evaluations
 from ui.metrics import fmt, headline_values
 from ui.page import page
 from ui.sharing import share_box
@@ -139,6 +141,9 @@ with right:
     if run:
         st.download_button("Config (JSON)", json.dumps(run.config, indent=2), file_name=f"run-{run.id}-config.json",
                            mime="application/json", icon=":material/download:", key="dl-config")
+
+version_evaluations(version, datasets)
+leaderboard(family, in_scope, datasets, task=task)
 
 share_box([version.run_id], default_title=f"{family} model #{version.id} ({scope or task or 'all'})",
           key="share-model", model_version_id=version.id)

@@ -16,6 +16,7 @@ queries.create_run(session=s, ...)``); the modules say where each one lives:
 - ``artifacts``: files a run wrote, with their recorded sha256
 - ``manifests``: what produced each attempt of a run
 - ``notifications``: the outbox of events and their webhook deliveries
+- ``evaluations``: saved models evaluated on a dataset split, per version and as a leaderboard
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from db.queries.checkpoints import (
                              checkpoints_at_path,
                              checkpoints_newest_first,
                              checkpoints_per_file,
+                             get_checkpoint,
                              latest_checkpoint,
                              list_checkpoints,
 )
@@ -39,6 +41,18 @@ from db.queries.embeddings import (
                              embeddings_for_samples,
                              samples_missing_embedding,
                              store_embeddings,
+)
+from db.queries.evaluations import (
+                             EVALUATION_STATUSES,
+                             create_evaluation,
+                             delete_evaluation,
+                             evaluations_for_versions,
+                             finish_evaluation,
+                             get_evaluation,
+                             latest_evaluations_on,
+                             list_evaluations,
+                             start_evaluation,
+                             update_evaluation,
 )
 from db.queries.manifests import latest_manifest, run_manifests, save_manifest
 from db.queries.metrics import (
@@ -129,7 +143,7 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics", "first_finite_metric", "last_points",
            "last_metric_value", "delete_metrics_after", "metric_names", "metric_summaries", "downsampled_metrics",
            "add_checkpoint", "list_checkpoints", "checkpoints_per_file", "latest_checkpoint",
-           "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored",
+           "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored", "get_checkpoint",
            "add_resource_sample", "resource_samples", "create_dataset", "get_dataset", "get_dataset_by_name",
            "list_datasets", "update_dataset", "add_samples", "dataset_samples", "replace_dataset_samples",
            "delete_samples", "samples_in_age_range", "sample_meta_by_root", "samples_missing_embedding",
@@ -142,4 +156,7 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "create_share_link", "get_share_link", "list_share_links", "revoke_share_link",
            "replace_artifacts", "list_artifacts", "get_artifact", "save_manifest", "latest_manifest", "run_manifests",
            "add_notification", "undelivered_notifications", "add_delivery", "claim_delivery", "due_deliveries",
-           "finish_delivery", "delivery_failures", "notifications_about", "notification_payload"]
+           "finish_delivery", "delivery_failures", "notifications_about", "notification_payload",
+           "EVALUATION_STATUSES", "create_evaluation", "get_evaluation", "update_evaluation", "start_evaluation",
+           "finish_evaluation", "evaluations_for_versions", "latest_evaluations_on", "list_evaluations",
+           "delete_evaluation"]

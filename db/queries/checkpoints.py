@@ -7,7 +7,8 @@ from sqlmodel import Session, col, select
 from db.models import Checkpoint
 
 __all__ = ["add_checkpoint", "list_checkpoints", "checkpoints_per_file", "latest_checkpoint",
-           "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored"]
+           "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored",
+           "get_checkpoint"]
 
 
 def add_checkpoint(*, session: Session, run_id: int, step: int, path: str, sha256: str,
@@ -62,3 +63,7 @@ def checkpoint_by_path(*, session: Session, path: str) -> Checkpoint | None:
 def best_monitored(*, session: Session, run_id: int) -> float | None:
     stmt = select(func.min(Checkpoint.monitored)).where(Checkpoint.run_id == run_id)
     return session.exec(stmt).first()
+
+
+def get_checkpoint(*, session: Session, checkpoint_id: int) -> Checkpoint | None:
+    return session.get(Checkpoint, checkpoint_id)

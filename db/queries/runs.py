@@ -13,6 +13,7 @@ from db.models import (
     FINISHED,
     Artifact,
     Checkpoint,
+    Evaluation,
     Metric,
     ModelEvent,
     ModelVersion,
@@ -193,6 +194,8 @@ def purge_run(*, session: Session, run_id: int) -> dict[str, int]:
               "resource samples": session.exec(delete(ResourceSample).where(ResourceSample.run_id == run_id)).rowcount,
               "artifacts": session.exec(delete(Artifact).where(Artifact.run_id == run_id)).rowcount,
               "manifests": session.exec(delete(RunManifest).where(RunManifest.run_id == run_id)).rowcount}
+    counts["evaluations"] = session.exec(delete(Evaluation).where(
+        or_(Evaluation.run_id == run_id, col(Evaluation.model_version_id).in_(versions or [-1])))).rowcount
     if versions:
         session.exec(update(ModelEvent).where(col(ModelEvent.model_version_id).in_(versions))
                      .values(model_version_id=None))

@@ -28,6 +28,8 @@ FAMILY = Family(
     headlines=(Headline("val/loss", "min", "val reconstruction loss"), Headline("val/auroc", "max", "AUROC"),
                Headline("threshold", "", "threshold"), Headline("val/precision", "max", "precision"),
                Headline("val/recall", "max", "recall")),
+    evaluator_path="engine.families.anomaly.evaluate:evaluate",
+    eval_splits_path="engine.families.anomaly.splits:eval_splits",
     conformance=Conformance(
         config={"age_group": "3-12", "epochs": 1500, "patience": 0, "batch_size": 16, "hidden_dims": [32, 16],
                 "latent_dim": 4, "backbone": "tiny-vit", "min_samples": 5},

@@ -19,7 +19,8 @@ ERRORS_FILE = "errors.json"
 PLOT_FILE = "error_histogram.png"  # beside the histogram, the ROC curve when labelled anomalies exist
 DPI = 80
 COLOURS = {"val": "#1f77b4", "test": "#2ca02c", "anomalous": "#d62728"}
-LABELS = {"val": "validation (normal)", "test": "test (normal)", "anomalous": "labelled anomalies"}
+LABELS = {"val": "validation (normal)", "test": "test (normal)", "train": "train (normal)", "all": "all normal",
+          "anomalous": "labelled anomalies"}
 
 
 def roc_points(normal: np.ndarray, anomalous: np.ndarray) -> dict[str, list[float]] | None:
@@ -46,7 +47,7 @@ def write_error_plots(out_dir: Path, errors: Mapping[str, np.ndarray], threshold
     the model is what the run is for."""
     out_dir = Path(out_dir)
     errors = {k: np.asarray(v, float) for k, v in errors.items() if v is not None and len(v)}
-    normal = np.concatenate([errors[k] for k in ("val", "test") if k in errors]) if errors else np.zeros(0)
+    normal = np.concatenate([v for k, v in errors.items() if k != "anomalous"] or [np.zeros(0)])
     roc = roc_points(normal, errors.get("anomalous", np.zeros(0)))
     written = []
     data = {"group": group, "threshold": float(threshold),

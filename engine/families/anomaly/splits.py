@@ -6,7 +6,16 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-__all__ = ["stratified_split"]
+__all__ = ["stratified_split", "EVAL_SPLITS", "eval_splits"]
+
+# what a saved model can be evaluated on: cut from the age group by the model's own config
+# (``held-out`` = val + test, the normal side of the trainer's AUROC; ``all`` every normal drawing)
+EVAL_SPLITS = ("test", "val", "held-out", "train", "all")
+
+
+def eval_splits(dataset, task=None) -> tuple[str, ...]:
+    """Every drawings dataset has them (``Family.eval_splits_path``)."""
+    return EVAL_SPLITS
 
 
 def stratified_split(ages: Sequence[float], fractions: tuple[float, float, float], seed: int = 0,

@@ -27,6 +27,8 @@ FAMILY = Family(
     headlines=(Headline("test/ssim", "max", "mean SSIM reached"),
                Headline("test/success_rate", "max", "success rate (target SSIM reached)"),
                Headline("test/reward", "max", "mean episode reward")),
+    evaluator_path="engine.families.ppo.evaluate:evaluate",
+    eval_splits_path="engine.families.ppo.evaluate:eval_splits",
     conformance=Conformance(
         config={"total_timesteps": 512, "n_steps": 64, "batch_size": 64, "eval_freq": 256, "checkpoint_freq": 128,
                 "keep_checkpoints": 2, "eval_images_per_category": 1, "success_window": 8, "stage_budget": 0.2},

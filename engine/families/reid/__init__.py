@@ -26,6 +26,8 @@ FAMILY = Family(
                 "rank-1/5/10/20 (CMC) and mAP.",
     gate_path="engine.families.reid.sufficiency:launch_blockers",
     headlines=(Headline("val/rank1", "max", "rank-1"), Headline("val/mAP", "max", "mAP")),
+    evaluator_path="engine.families.reid.evaluate:evaluate",
+    eval_splits_path="engine.families.reid.evaluate:eval_splits",
     conformance=Conformance(
         config={"model": "osnet_x0_25", "height": 64, "width": 32, "epochs": 3, "eval_freq": 3, "batch_size": 16,
                 "workers": 0, "cpu_threads": 1, "device": "cpu", "min_identities": 4, "min_images_per_identity": 1},

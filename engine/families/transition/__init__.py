@@ -26,6 +26,8 @@ FAMILY = Family(
     gate_path="engine.families.transition.sufficiency:launch_blockers",
     headlines=(Headline("val/main_task_loss", "min", "val main-task loss"),
                Headline("test/mae_mean", "min", "test mean per-axis error")),
+    evaluator_path="engine.families.transition.evaluate:evaluate",
+    eval_splits_path="engine.families.transition.splits:eval_splits",
     conformance=Conformance(
         config={"d_model": 16, "num_heads": 2, "num_layers": 1, "cnn_channels": 8, "batch_size": 16, "max_epochs": 5,
                 "early_stop_patience": 0},

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from engine.families.transition.config import SPLITS
 
-__all__ = ["SplitError", "automatic_split", "manual_split", "split_for", "split_counts"]
+__all__ = ["SplitError", "automatic_split", "manual_split", "split_for", "split_counts", "eval_splits"]
+
+
+def eval_splits(dataset, task=None) -> tuple[str, ...]:
+    """The splits a saved model can be evaluated on (``Family.eval_splits_path``): its config's
+    per-patient split of this dataset's patients when there are three or more, and ``all``."""
+    n = int((dataset.summary or {}).get("n_groups") or 0)
+    return (*(("test", "val", "train") if n >= len(SPLITS) else ()), "all")
 
 
 class SplitError(ValueError):

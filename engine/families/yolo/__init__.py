@@ -32,6 +32,8 @@ FAMILY = Family(
                Headline("val/mAP50", "max", "mAP50", task="detect"),
                Headline("val/precision", "max", "precision", task="detect"),
                Headline("val/recall", "max", "recall", task="detect")),
+    evaluator_path="engine.families.yolo.evaluate:evaluate",
+    eval_splits_path="engine.families.yolo.evaluate:eval_splits",
     conformance=Conformance(
         config={"task": "detect", "epochs": 3, "imgsz": 64, "batch": 8, "workers": 0, "device": "cpu",
                 "min_per_class": 0},
