@@ -187,6 +187,16 @@ def _plain(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def _worker_name() -> str:
+    import os
+    import socket
+
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.worker_name if job is not None and job.worker_name else f"{socket.gethostname()}.{os.getpid()}"
+
+
 def _finite(value: Any) -> Any:
     """Plain data with every NaN/inf float as None (PostgreSQL's json refuses the NaN token)."""
     if isinstance(value, float):
@@ -202,7 +212,6 @@ def evaluate_job(evaluation_id: int) -> str:
     """Run one evaluation to an end state (completed, failed, cancelled); return it."""
     from engine.devices import resolve_device
     from jobs.logs import capture_run_output
-    from jobs.tasks import _worker_name
 
     out_dir = evaluation_dir(evaluation_id)
     with session_scope() as s:
