@@ -299,7 +299,11 @@ class Family:
         for h in self.headlines_for(task):
             if h.direction in ("max", "min"):
                 name = f"{split}/{h.name.split('/', 1)[1]}" if "/" in h.name else h.name
-                return Headline(name, h.direction, h.label, h.task)
+                label = h.label
+                for word in ("val ", "test "):  # "val reconstruction loss" → "test reconstruction loss"
+                    if label.startswith(word):
+                        label = f"{split} {label[len(word):]}"
+                return Headline(name, h.direction, label, h.task)
         return None
 
     @property

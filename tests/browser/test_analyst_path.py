@@ -113,6 +113,12 @@ def test_anomaly_path(dashboard, steps, browser):
         has_text=re.compile(r"Version #\d+ · active · run #")).first.wait_for()
     steps.check("activated")
 
+    # evaluate the active model from the Models page (its dataset, the test split) and see its metrics
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    page.locator('[data-testid="stMetric"]').filter(has_text="test reconstruction loss").first.wait_for(timeout=LONG)
+    wait_idle(page)
+    steps.check("evaluated")
+
     goto(steps, dashboard, "Analyze_Drawing", "Analyze a drawing")
     page.get_by_text("Pick from a dataset").click()
     wait_idle(page)

@@ -164,3 +164,19 @@ def test_a_checkpoint_evaluates_too(transitions):
     ev = _evaluate(checkpoint_id=ck.id, dataset=dataset_id, split="val")
     assert ev.checkpoint_id == ck.id and ev.model_version_id is None
     assert math.isfinite(ev.metrics["val/main_task_loss"])
+
+
+def test_the_cli_waits_and_prints_the_metrics_table(drawings, capsys):
+    from cli import main
+
+    _, mv, _ = drawings
+    before = _counts()
+    assert main(["evaluate", str(mv.id), "--dataset", "drawings-eval", "--split", "nope"]) == 2
+    assert "split 'nope'" in capsys.readouterr().err and _counts() == before
+    assert main(["evaluate", str(mv.id), "--dataset", "drawings-eval", "--split", "test", "--wait"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert f"anomaly model version {mv.id} on dataset" in lines[0] and "completed" in lines[0]
+    assert lines[1].startswith("metric") and lines[2].startswith("test/loss") and lines[2].endswith("← ranks")
+    assert f"{mv.metrics['test/loss']:.4f}" in lines[2]
+    assert "file: plots/error_histogram.png" in out

@@ -38,7 +38,7 @@ def test_a_versions_evaluation_shows_its_metrics(evaluated):
     assert not at.exception, [e.message for e in at.exception]
     listing = next(d.value for d in at.dataframe if "evaluation" in d.value.columns and "split" in d.value.columns)
     assert ids[good] in list(listing["evaluation"])
-    assert listing.loc[listing["evaluation"] == ids[good], "val reconstruction loss"].item() == "0.23"
+    assert listing.loc[listing["evaluation"] == ids[good], "test reconstruction loss"].item() == "0.23"
     metrics = next(d.value for d in at.dataframe if list(d.value.columns) == ["metric", "value"]
                    and "test/auroc" in list(d.value["metric"]))
     assert dict(zip(metrics["metric"], metrics["value"]))["test/auroc"] == "0.785"
@@ -51,7 +51,7 @@ def test_the_leaderboard_ranks_by_the_headline_and_links_into_comparison(evaluat
     board = next(d.value for d in at.dataframe if "rank" in d.value.columns)
     assert list(board["version"])[:2] == [good, worse]
     assert list(board["rank"])[:2] == [1, 2]
-    assert any(f"Ranked by val reconstruction loss (lower is better) on {ds.name} / test" in c.value for c in at.caption)
+    assert any(f"Ranked by test reconstruction loss (lower is better) on {ds.name} / test" in c.value for c in at.caption)
     links = [p for p in at.get("page_link") if "Compare these runs" in p.proto.label]
     assert links, "no link into Comparison"
     assert links[0].proto.query_string in (f"runs={seed.anomaly_good}%2C{seed.anomaly_worse}",
