@@ -164,6 +164,12 @@ def version_evaluations(version, datasets: dict[int, Any]) -> None:
             return
         st.dataframe(pd.DataFrame(evaluation_rows(evals, datasets)), hide_index=True, width="stretch",
                      key=f"ev-list-{version.id}")
+        for ev in (e for e in evals if e.status in ACTIVE_STATES):
+            if st.button(f"Cancel evaluation #{ev.id}", key=f"ev-cancel-{ev.id}", icon=":material/cancel:"):
+                from jobs import api
+
+                api.cancel_evaluation(ev.id)
+                st.rerun()
         done = [e for e in evals if e.status not in ACTIVE_STATES]
         if done:
             chosen = st.selectbox("Evaluation", done, key=f"ev-pick-{version.id}",

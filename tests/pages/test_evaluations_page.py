@@ -71,3 +71,8 @@ def test_evaluate_queues_a_pending_evaluation(evaluated, seed):  # noqa: F811
         evals = queries.evaluations_for_versions(session=s, model_version_ids=[good])[good]
     assert len(evals) == before + 1 and evals[0].status == "pending" and evals[0].job_id
     assert evals[0].split == "test" and evals[0].dataset_id is not None
+    at.run()
+    at.button(key=f"ev-cancel-{evals[0].id}").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    with session_scope() as s:
+        assert queries.get_evaluation(session=s, evaluation_id=evals[0].id).status == "cancelled"
