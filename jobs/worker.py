@@ -44,7 +44,7 @@ def preload(*, scoring: bool = False) -> list[str]:
     in this process, without touching CUDA. Returns the modules that failed to import (a family
     whose libraries are missing still fails its own runs with the import error, as before)."""
     started = time.monotonic()
-    modules = ["jobs.tasks", "jobs.inference", "jobs.datasets", "torch", "torch.optim", "torch._dynamo"]
+    modules = ["jobs.tasks", "jobs.evaluate", "jobs.inference", "jobs.datasets", "torch", "torch.optim", "torch._dynamo"]
     if not scoring:  # the plots families write at a run's end
         modules += ["matplotlib.figure", "matplotlib.backends.backend_agg", "sklearn.metrics"]
     from engine.families import FAMILIES
@@ -54,6 +54,8 @@ def preload(*, scoring: bool = False) -> list[str]:
             modules.append(f"engine.families.{family.key}.predict")
         else:
             modules.append(family.trainer_path.partition(":")[0])
+            if family.evaluator_path:  # evaluation jobs run on the same workers
+                modules.append(family.evaluator_path.partition(":")[0])
     failed = []
     for name in modules:
         try:

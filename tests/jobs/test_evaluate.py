@@ -47,6 +47,7 @@ def _evaluate(**kwargs):
     ev = api.submit_evaluation(**kwargs)
     ev = api.wait_for_evaluation(ev.id, timeout_s=300)
     assert ev.status == "completed", ev.error
+    print(f"evaluation {ev.id} ({ev.family} {ev.split}): {ev.duration_s:.2f} s on the worker")
     return ev
 
 

@@ -38,6 +38,7 @@ def _trained(family: str, config: dict | None = None, sample: dict | None = None
 def _evaluate(**kwargs):
     ev = api.wait_for_evaluation(api.submit_evaluation(**kwargs).id, timeout_s=600)
     assert ev.status == "completed", ev.error
+    print(f"evaluation {ev.id} ({ev.family} {ev.split}): {ev.duration_s:.2f} s on the worker")
     return ev
 
 
