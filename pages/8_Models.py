@@ -109,8 +109,10 @@ with right:
             target = queries.rollback_target(session=s, family=family, task=task, scope=scope)
         st.caption(f"Re-activates #{target.id}, which the active version replaced." if target
                    else "Nothing to roll back to: the active version replaced none (or none is active).")
+    # The confirmation belongs to one (action, version): when the action list changes under it (after
+    # "activate", say) a fresh, unticked box appears instead of carrying the tick to another action.
     confirm = st.checkbox(f"Yes, {action}" + ("" if action == "roll back this scope" else f" #{version.id}"),
-                          key="confirm")
+                          key=f"confirm-{action}-{version.id}")
     if st.button("Apply", type="primary", disabled=not confirm or (action == "roll back this scope" and target is None),
                  key="apply"):
         try:

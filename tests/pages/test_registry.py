@@ -53,13 +53,15 @@ def test_activate_needs_confirmation_then_roll_back_restores_the_previous_one(se
     pick_version(at, worse)
     at.selectbox(key="action").set_value("activate").run()
     assert at.button(key="apply").disabled  # nothing happens without the confirmation
-    at.checkbox(key="confirm").check().run()
+    at.checkbox(key=f"confirm-activate-{worse}").check().run()
     at.button(key="apply").click().run()
     assert not at.exception
     assert (status(good), status(worse)) == ("archived", "active")
+    # the tick given to "activate" does not carry over to the action that replaces it in the list
     at.selectbox(key="action").set_value("roll back this scope").run()
+    assert at.button(key="apply").disabled
     assert any(f"Re-activates #{good}" in c.value for c in at.caption)
-    at.checkbox(key="confirm").check().run()
+    at.checkbox(key=f"confirm-roll back this scope-{worse}").check().run()
     at.button(key="apply").click().run()
     assert (status(good), status(worse)) == ("active", "archived")
     with session_scope() as s:
