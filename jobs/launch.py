@@ -38,6 +38,12 @@ class PlannedRun:
     name: str = ""
     label: str = ""
     blockers: tuple[str, ...] = ()
+    dataset: DatasetRef | None = field(default=None, repr=False, compare=False)  # what the gate saw (combined)
+
+    def review(self) -> dict[str, Any]:
+        """What the family shows before Start (its config's ``review``: splits, classes, ...)."""
+        review = getattr(self.config, "review", None)
+        return dict(review(self.dataset)) if review is not None else {}
 
 
 @dataclass(frozen=True)
@@ -133,15 +139,11 @@ def _combined(fam: Family, configs: list[FamilyConfig], ref: DatasetRef | None,
     errors: list[FieldError] = []
     for cfg in configs:
         ids = list(getattr(cfg, "extra_datasets", None) or ())
-        if not ids:
-            out.append(ref)
-            continue
-        if ref is None:
+        if ids and ref is None:
             errors.append(FieldError("extra_datasets", "combining datasets needs a chosen dataset first"))
-            out.append(ref)
-            continue
-        if ref.id in ids:
+        elif ids and ref.id in ids:
             errors.append(FieldError("extra_datasets", f"{ref.id} is the chosen dataset ({ref.name}) itself"))
+        if ref is None or any(e.field == "extra_datasets" for e in errors):
             out.append(ref)
             continue
         try:
@@ -151,7 +153,8 @@ def _combined(fam: Family, configs: list[FamilyConfig], ref: DatasetRef | None,
             out.append(ref)
             continue
         problems = cfg.combine_problems(ref, extras) if hasattr(cfg, "combine_problems") else []
-        errors += [FieldError("extra_datasets", p) for p in problems]
+        field = "extra_datasets" if extras else "classes"
+        errors += [FieldError(field, p) for p in problems]
         out.append(cfg.combined_dataset(ref, extras) if hasattr(cfg, "combined_dataset") and not problems else ref)
     if errors:
         raise ConfigError(fam.key, list(dict.fromkeys(errors)), source)
@@ -190,6 +193,7 @@ def plan_launch(family: str | Family, *, dataset_id: int | None = None,
     _check_init_versions(fam, configs, source)
     gated = _combined(fam, configs, ref, source)
     labels = [cfg.run_label() for cfg in configs]
-    runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(seen, cfg)))
+    runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(seen, cfg)),
+                            dataset=seen)
                  for cfg, seen, run_name, label in zip(configs, gated, _names(fam, name, labels), labels))
     return LaunchPlan(family=fam.key, dataset_id=ref.id if ref is not None else dataset_id, runs=runs, dataset=ref)

@@ -128,6 +128,8 @@ class ReidConfig(FamilyConfig):
         and the extras' train samples, their identities kept apart as ``NAME/PPPP``."""
         import dataclasses
 
+        if not extras:
+            return primary
         samples = list(primary.samples)
         for ref in extras:
             samples += [dataclasses.replace(s, label=f"{ref.name}/{s.label}") for s in ref.samples if s.split == "train"]
