@@ -192,24 +192,28 @@ class _Bridge:
         return {k: v / max(self.batch, 1) for k, v in self.sums.items()}
 
 
-def _amp_dtype() -> torch.dtype:
-    """bfloat16 where the GPU has it (no loss scaling needed), else float16 with a GradScaler."""
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+def _amp_dtype(device_type: str) -> torch.dtype:
+    """bfloat16 where the device has it (no loss scaling needed), else float16 with a GradScaler."""
+    if device_type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
-def _engine(config: ReidConfig, data: ReidData, model, optimizer, scheduler, bridge: _Bridge, cuda: bool):
+def _engine(config: ReidConfig, data: ReidData, model, optimizer, scheduler, bridge: _Bridge, cuda: bool,
+            amp_device: str | None = None):
     """torchreid's engine for the loss, with ``forward_backward`` reporting to the bridge.
 
     ``k_tfm`` > 1 hands each batch as k augmented versions of every image (torchreid's dataset
     returns a list): they are stacked into one batch, identities repeated. ``amp`` on CUDA runs
     the forward pass and loss under ``torch.autocast`` (torchreid 0.2.5 has no mixed precision of
-    its own), with a ``GradScaler`` when the autocast type is float16."""
+    its own), with a ``GradScaler`` when the autocast type is float16. ``amp_device`` is where
+    autocast runs (the trainer passes ``cuda`` when ``amp`` is on and the run is on CUDA)."""
     engines = torchreid().engine
     metrics = torchreid().metrics
     base = engines.ImageTripletEngine if config.loss == "triplet" else engines.ImageSoftmaxEngine
-    amp = bool(config.amp and cuda)
-    dtype = _amp_dtype() if amp else None
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and dtype == torch.float16)
+    amp = amp_device is not None
+    dtype = _amp_dtype(amp_device) if amp else None
+    scaler = torch.amp.GradScaler(amp_device or "cuda", enabled=amp and dtype == torch.float16)
 
     class BridgedEngine(base):
         def parse_data_for_train(self, batch):
@@ -225,9 +229,9 @@ def _engine(config: ReidConfig, data: ReidData, model, optimizer, scheduler, bri
 
         def _amp_step(self, batch) -> dict[str, float]:
             imgs, pids = self.parse_data_for_train(batch)
-            imgs, pids = imgs.cuda(), pids.cuda()
+            imgs, pids = imgs.to(amp_device), pids.to(amp_device)
             summary: dict[str, float] = {}
-            with torch.autocast("cuda", dtype=dtype):
+            with torch.autocast(amp_device, dtype=dtype):
                 if config.loss == "triplet":
                     outputs, features = self.model(imgs)
                     loss = 0
@@ -304,7 +308,8 @@ class ReidTrainer(Trainer):
         model = model.to(device)
         optimizer, scheduler = _optimisation(model, config)
         bridge = _Bridge(ctx, config.epochs)
-        engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda)
+        engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda,
+                         amp_device="cuda" if config.amp and cuda else None)
         life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=RANKING.direction,
                          select=config.select_model)
         early = _EarlyStop(config)

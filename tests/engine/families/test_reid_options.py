@@ -109,3 +109,34 @@ def test_adamw_cosine_restarts_k_tfm_rerank_and_cuhk03_metric_train_and_score(ma
     middle = config.eta_min + (config.lr - config.eta_min) * (1 + math.cos(math.pi / 2)) / 2
     assert lrs == pytest.approx([middle, config.lr, middle, config.lr])
     assert 0 <= result.metrics["val/rank1"] <= 1 and 0 <= result.metrics["val/mAP"] <= 1
+
+
+@pytest.mark.parametrize("loss", ["softmax", "triplet"])
+def test_the_mixed_precision_step_runs_under_autocast_and_trains(markets, tmp_path, loss):
+    """The step ``amp`` takes on CUDA, run here under CPU autocast (bfloat16, no scaler): the
+    forward pass is in reduced precision, the losses are finite, the weights move. On a CPU run
+    ``amp`` itself is ignored (the trainer passes no autocast device)."""
+    import torch
+
+    from engine.families.reid.loaders import build_data, seed_everything
+    from engine.families.reid.trainer import _Bridge, _engine, _optimisation, build_model
+
+    a = markets[0]
+    config = ReidConfig(**{**TINY, "loss": loss, "amp": True, "epochs": 1})
+    seed_everything(config.seed)
+    data = build_data(a.root, a.samples, config)
+    model = build_model(config, data.num_train_pids)
+    optimizer, scheduler = _optimisation(model, config)
+    bridge = _Bridge(BareContext(tmp_path), 1)
+    bridge.start(0, len(data.train_loader))
+    engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda=False, amp_device="cpu")
+    dtypes = []
+    model.conv1.register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
+    before = model.conv1.conv.weight.detach().clone()
+    engine.train(print_freq=100, fixbase_epoch=0, open_layers=None)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    assert not engine.scaler.is_enabled()  # bfloat16 needs no loss scaling
+    means = bridge.means()
+    assert means and all(math.isfinite(v) for v in means.values())
+    assert ("loss_t" in means) == (loss == "triplet")
+    assert not torch.equal(before, model.conv1.conv.weight)
