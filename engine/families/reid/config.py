@@ -136,6 +136,22 @@ class ReidConfig(FamilyConfig):
         return dataclasses.replace(primary, name=" + ".join([primary.name, *(r.name for r in extras)]),
                                    samples=tuple(samples))
 
+    def review(self, dataset: DatasetRef | None) -> dict:
+        """What the Launch page's review shows before Start: datasets, images per split and the
+        train identities (extra datasets' kept apart)."""
+        if dataset is None:
+            return {}
+        splits: dict[str, int] = {}
+        train_ids = set()
+        for s in dataset.samples:
+            if "junk" in (s.flags or ()):
+                continue
+            splits[s.split] = splits.get(s.split, 0) + 1
+            if s.split == "train" and not s.flags:
+                train_ids.add(s.label)
+        return {"datasets": dataset.name, "train identities": len(train_ids), "input": f"{self.height}x{self.width}",
+                "splits": {k: splits[k] for k in ("train", "query", "gallery") if k in splits}}
+
 
 def uses_identity_sampler(config: ReidConfig) -> bool:
     """Whether batches are drawn as ``batch_size / num_instances`` identities x ``num_instances`` images."""

@@ -89,6 +89,8 @@ def test_combined_datasets_train_on_both_sets_of_identities_kept_apart(markets, 
     assert len(splits.query) == sum(s.split == "query" for s in a.samples)  # evaluated on the chosen one
 
     config = ReidConfig(**{**TINY, "epochs": 1, "eval_freq": 1, "extra_datasets": [b.id]})
+    review = config.review(config.combined_dataset(a, (b,)))  # what the launch gate and the Review step count
+    assert review["datasets"] == "market-a + market-b" and review["train identities"] == len(a_ids) + len(b_ids)
     ctx = BareContext(tmp_path)
     ctx.extra_datasets = (b,)
     result = ReidTrainer().fit(config, a, ctx)
