@@ -93,3 +93,16 @@ def test_combination_fields_are_bounded(field, value):
 
     with pytest.raises(ValidationError):
         YoloConfig(**{field: value})
+
+
+def test_classify_datasets_combine_into_renamed_class_folders(tmp_path):
+    a = generate(tmp_path / "a", task="classify", count=9, size=32, seed=1)
+    b = generate(tmp_path / "b", task="classify", count=9, size=32, seed=2)
+    cfg = YoloConfig(task="classify", class_map={"circle": "round"}, classes=["round", "square"])
+    reports = [scan(a, task="classify"), scan(b, task="classify")]
+    names, maps = cfg.combined_classes([r.summary["names"] for r in reports])
+    view, sizes = build_training_view(reports, tmp_path / "view", names=names, maps=maps)
+    assert sorted(p.name for p in (view / "train").iterdir()) == ["round", "square"]  # triangle left out
+    kept = sum(s.split == "train" and s.label in ("circle", "square") for r in reports for s in r.samples)
+    assert sum(1 for _ in (view / "train").glob("*/*")) == kept
+    assert {p.resolve().parent.parent.parent for p in (view / "train" / "round").iterdir()} == {a.resolve(), b.resolve()}
