@@ -242,7 +242,8 @@ class YoloConfig(FamilyConfig):
                     if new in keep:
                         counts[new] = counts.get(new, 0) + int(n)
                 label = max(counts, key=counts.get) if counts else None
-                samples.append(dataclasses.replace(s, label=label, meta={**dict(s.meta or {}), "instances": counts}))
+                samples.append(dataclasses.replace(s, label=label, meta={**dict(s.meta or {}), "instances": counts,
+                                                                         "source": ref.name}))
         summary = {**dict(primary.summary or {}), "names": names, "nc": len(names)}
         return dataclasses.replace(primary, name=" + ".join(r.name for r in refs), samples=tuple(samples),
                                    summary=summary)
@@ -252,13 +253,18 @@ class YoloConfig(FamilyConfig):
         train by ``train_ratio`` when there is none), final classes and image size."""
         if dataset is None:
             return {}
-        splits: dict[str, int] = {}
+        per_source: dict[str, dict[str, int]] = {}  # a source without val gets one drawn from its train images
         for s in dataset.samples:
-            splits[s.split or "train"] = splits.get(s.split or "train", 0) + 1
-        if not splits.get("val") and splits.get("train", 0) > 1:
-            n = splits["train"]
-            train = min(max(1, round(n * self.train_ratio)), n - 1)
-            splits.update(train=train, val=n - train)
+            counts = per_source.setdefault(str((s.meta or {}).get("source", "")), {})
+            counts[s.split or "train"] = counts.get(s.split or "train", 0) + 1
+        splits: dict[str, int] = {}
+        for counts in per_source.values():
+            if not counts.get("val") and counts.get("train", 0) > 1:
+                n = counts["train"]
+                train = min(max(1, round(n * self.train_ratio)), n - 1)
+                counts.update(train=train, val=n - train)
+            for k, v in counts.items():
+                splits[k] = splits.get(k, 0) + v
         names = list((dataset.summary or {}).get("names") or [])
         return {"datasets": dataset.name, "task": self.task, "image size": self.image_size(),
                 "splits": {k: splits[k] for k in ("train", "val", "test") if k in splits},

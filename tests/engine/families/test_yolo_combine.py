@@ -106,3 +106,22 @@ def test_classify_datasets_combine_into_renamed_class_folders(tmp_path):
     kept = sum(s.split == "train" and s.label in ("circle", "square") for r in reports for s in r.samples)
     assert sum(1 for _ in (view / "train").glob("*/*")) == kept
     assert {p.resolve().parent.parent.parent for p in (view / "train" / "round").iterdir()} == {a.resolve(), b.resolve()}
+
+
+def test_review_draws_val_per_dataset_as_the_view_does(tmp_path):
+    from engine.core import SampleRow
+
+    with_val = generate(tmp_path / "v", task="detect", count=10, size=32)  # 7 train, 2 val, 1 test
+    without = make_bright_squares(tmp_path / "nv", count=10, size=32, val_share=0)  # 10 train, no val
+    refs = []
+    for i, root in enumerate((with_val, without), start=1):
+        report = scan(root)
+        rows = tuple(SampleRow(id=j, path=r.path, group_key=r.group_key, group_value=None, label=r.label, split=r.split,
+                               flags=tuple(r.flags), meta=dict(r.meta)) for j, r in enumerate(report.samples))
+        refs.append(DatasetRef(name=f"d{i}", kind="yolo", root=root, id=i, summary=report.summary, samples=rows))
+    cfg = YoloConfig(class_map={"square": "square"})
+    review = cfg.review(cfg.combined_dataset(refs[0], (refs[1],)))
+    reports = [scan(with_val), scan(without)]
+    names, maps = cfg.combined_classes([r.summary["names"] for r in reports])
+    _, sizes = build_training_view(reports, tmp_path / "view", names=names, maps=maps, seed=cfg.seed)
+    assert review["splits"] == {k: sizes[k] for k in ("train", "val", "test")} == {"train": 15, "val": 4, "test": 1}
