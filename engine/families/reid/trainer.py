@@ -9,7 +9,11 @@ Per batch: progress and cancel. Per epoch (step = epoch index): train losses, ac
 every ``eval_freq`` epochs and at the end: rank-1/5/10/20 and mAP. Checkpoints, the RNG, resume
 and which model is registered are ``engine.lifecycle``'s: ``last.pt`` every epoch, ``best.pt``
 when rank-1 (the family's ranking headline) improves, the best one registered unless
-``select_model: last``.
+``select_model: last``. Early stopping (``patience`` evaluations without ``early_stop_metric``
+gaining more than ``min_delta``) is ``engine.lifecycle.EarlyStopping``, counted per evaluation;
+``visrank`` writes torchreid's ranked-list images under ``visrank/epoch_NNN/`` at each evaluation.
+``extra_datasets`` (resolved by the worker, ``ctx.extra_datasets``) add their train identities,
+kept apart per dataset; evaluation stays on the run's own dataset.
 """
 from __future__ import annotations
 
