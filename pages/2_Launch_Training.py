@@ -93,7 +93,10 @@ with yaml_tab:
         st.session_state[synced_key] = form_text
         st.session_state[yaml_key] = form_text
     text = st.text_area("config.yaml", height=420, key=yaml_key)
-    launch_yaml = st.button("Validate and launch", type="primary", key="launch-yaml")
+    buttons = st.columns([1, 1, 4])
+    review_yaml = buttons[0].button("Review", key="launch-review-yaml",
+                                    help="what Start would queue: datasets, split sizes, classes and the final config")
+    launch_yaml = buttons[1].button("Validate and launch", type="primary", key="launch-yaml")
 
 
 def show_errors(exc: ConfigError) -> None:
@@ -162,6 +165,8 @@ def review(config: dict | str, source: str) -> None:
 
 if review_form:
     review(form_data, "config")
+if review_yaml:
+    review(text, "YAML")
 if launch_form:
     launch(form_data, "config")
 if launch_yaml:
