@@ -69,8 +69,9 @@ class VerifiedFile:
 class RunContext(Protocol):
     """What a trainer is handed. Besides the four calls below a context carries what the worker
     resolved before ``fit``: ``resume`` (the verified checkpoint to resume from, or None),
-    ``init_weights`` (verified start weights, or None) and ``stores`` (name → store a family
-    needs, e.g. ``"embeddings"``: an ``engine.stores.EmbeddingStore``). Read them with
+    ``init_weights`` (verified start weights, or None), ``stores`` (name → store a family
+    needs, e.g. ``"embeddings"``: an ``engine.stores.EmbeddingStore``) and ``extra_datasets``
+    (the ``DatasetRef``s, with samples, of a config's ``extra_datasets`` ids). Read them with
     ``getattr(ctx, name, None)`` so a bare test context needs none of them."""
     out_dir: Path
     device: str

@@ -69,6 +69,7 @@ class DbRunContext:
         self.resume = None  # engine.core.VerifiedFile: the checkpoint the worker verified for a resume
         self.init_weights = None  # engine.core.VerifiedFile: start weights named by the config
         self.stores: dict[str, object] = {}  # name → store (engine.stores)
+        self.extra_datasets: tuple = ()  # engine.core.DatasetRef: more datasets the config combines (extra_datasets)
 
     # ---- RunContext ----
     def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:

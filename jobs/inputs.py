@@ -11,7 +11,7 @@ from db.session import session_scope
 from engine.core import DatasetRef, SampleRow, VerifiedFile
 from engine.stores import EMBEDDINGS
 
-__all__ = ["init_version_of", "init_weights_for", "verified_model_version",
+__all__ = ["init_version_of", "init_weights_for", "verified_model_version", "extra_datasets_for",
            "dataset_ref", "sample_row", "verified_checkpoint", "DbEmbeddingStore", "stores_for"]
 
 
@@ -34,6 +34,19 @@ def dataset_ref(dataset_id: int | None, *, samples: bool = True) -> DatasetRef |
             if samples else ()
         return DatasetRef(name=ds.name, kind=ds.kind, root=Path(ds.root), id=ds.id, summary=dict(ds.summary or {}),
                           samples=rows)
+
+
+def extra_datasets_for(config, *, kind: str | None) -> tuple[DatasetRef, ...]:
+    """The datasets a config's ``extra_datasets`` names (ids), with their samples, in order:
+    combined with the run's own dataset by families that offer it. ``LookupError`` for an id with
+    no dataset, ``ValueError`` for one of another kind than ``kind``."""
+    refs = []
+    for dataset_id in getattr(config, "extra_datasets", None) or ():
+        ref = dataset_ref(int(dataset_id))
+        if kind is not None and ref.kind != kind:
+            raise ValueError(f"dataset {dataset_id} ({ref.name}) is a {ref.kind} dataset, not {kind}")
+        refs.append(ref)
+    return tuple(refs)
 
 
 def verified_checkpoint(run_id: int, path: Path) -> VerifiedFile:

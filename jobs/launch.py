@@ -38,6 +38,12 @@ class PlannedRun:
     name: str = ""
     label: str = ""
     blockers: tuple[str, ...] = ()
+    dataset: DatasetRef | None = field(default=None, repr=False, compare=False)  # what the gate saw (combined)
+
+    def review(self) -> dict[str, Any]:
+        """What the family shows before Start (its config's ``review``: splits, classes, ...)."""
+        review = getattr(self.config, "review", None)
+        return dict(review(self.dataset)) if review is not None else {}
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,41 @@ def _check_init_versions(fam: Family, configs: list[FamilyConfig], source: str) 
         raise ConfigError(fam.key, errors, source)
 
 
+def _combined(fam: Family, configs: list[FamilyConfig], ref: DatasetRef | None,
+              source: str) -> list[DatasetRef | None]:
+    """What each config's gate looks at: the chosen dataset, or, for a config that combines
+    ``extra_datasets`` with it, the family's combined view of them (``combined_dataset``). A
+    missing dataset, one of another kind, the chosen one listed again or a combination the family
+    refuses (``combine_problems``: e.g. yolo classes that conflict) is a ``ConfigError`` on
+    ``extra_datasets``, before anything is written or queued."""
+    from jobs.inputs import extra_datasets_for
+
+    out: list[DatasetRef | None] = []
+    errors: list[FieldError] = []
+    for cfg in configs:
+        ids = list(getattr(cfg, "extra_datasets", None) or ())
+        if ids and ref is None:
+            errors.append(FieldError("extra_datasets", "combining datasets needs a chosen dataset first"))
+        elif ids and ref.id in ids:
+            errors.append(FieldError("extra_datasets", f"{ref.id} is the chosen dataset ({ref.name}) itself"))
+        if ref is None or any(e.field == "extra_datasets" for e in errors):
+            out.append(ref)
+            continue
+        try:
+            extras = extra_datasets_for(cfg, kind=fam.dataset_kind)
+        except (LookupError, ValueError) as exc:
+            errors.append(FieldError("extra_datasets", str(exc).strip("'\"")))
+            out.append(ref)
+            continue
+        problems = cfg.combine_problems(ref, extras) if hasattr(cfg, "combine_problems") else []
+        field = "extra_datasets" if extras else "classes"
+        errors += [FieldError(field, p) for p in problems]
+        out.append(cfg.combined_dataset(ref, extras) if hasattr(cfg, "combined_dataset") and not problems else ref)
+    if errors:
+        raise ConfigError(fam.key, list(dict.fromkeys(errors)), source)
+    return out
+
+
 def plan_launch(family: str | Family, *, dataset_id: int | None = None,
                 config: ConfigSource | Sequence[Mapping[str, Any] | BaseModel] = None,
                 overrides: Sequence[str] = (), name: str = "", source: str = "config",
@@ -150,7 +191,9 @@ def plan_launch(family: str | Family, *, dataset_id: int | None = None,
     if not configs:
         raise ConfigError(fam.key, [FieldError("", "this launch creates no run")], source)
     _check_init_versions(fam, configs, source)
+    gated = _combined(fam, configs, ref, source)
     labels = [cfg.run_label() for cfg in configs]
-    runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(ref, cfg)))
-                 for cfg, run_name, label in zip(configs, _names(fam, name, labels), labels))
+    runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(seen, cfg)),
+                            dataset=seen)
+                 for cfg, seen, run_name, label in zip(configs, gated, _names(fam, name, labels), labels))
     return LaunchPlan(family=fam.key, dataset_id=ref.id if ref is not None else dataset_id, runs=runs, dataset=ref)

@@ -21,7 +21,7 @@ from engine.families import FAMILIES
 from engine.resources import ResourceSampler
 from jobs import artifacts, notify, registry
 from jobs.context import DbRunContext, StaleAttempt
-from jobs.inputs import dataset_ref, init_weights_for, stores_for, verified_checkpoint
+from jobs.inputs import dataset_ref, extra_datasets_for, init_weights_for, stores_for, verified_checkpoint
 from jobs.logs import LOG_NAME, capture_run_output
 from jobs.manifest import record_manifest
 from settings import get_settings
@@ -140,6 +140,7 @@ def build_context(claim: Claim, config) -> tuple[DbRunContext, DatasetRef | None
                        resume_from=claim.resume_from, attempt=claim.attempt)
     ctx.resume = resume
     ctx.init_weights = init_weights_for(claim.family, config)
+    ctx.extra_datasets = extra_datasets_for(config, kind=FAMILIES[claim.family].dataset_kind)
     ctx.stores = stores_for(claim.family)
     record_manifest(run_id=claim.run_id, attempt=claim.attempt, family=claim.family, config=config, dataset=dataset,
                     ctx=ctx, worker=_worker_name())

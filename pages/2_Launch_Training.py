@@ -42,6 +42,13 @@ if family.dataset_kind:
         top[1].warning(f"No `{family.dataset_kind}` dataset yet: import one or generate sample data on the "
                        "Data Sufficiency page.")
 priority = top[2].selectbox("Priority", api.PRIORITIES, index=1)
+extra_ids: list[int] | None = None  # a family whose config combines datasets (extra_datasets) gets a pick of more
+if dataset is not None and "extra_datasets" in family.config_model.model_fields:
+    others = {d.id: d for d in datasets if d.id != dataset.id}
+    cloned = [i for i in ((clone.config or {}).get("extra_datasets") or []) if i in others] if clone else []
+    extra_ids = st.multiselect("Combine with (optional)", list(others), default=cloned, key="launch-combine",
+                               format_func=lambda i: f"{others[i].name} ({others[i].summary.get('samples', '?')} samples)",
+                               help=family.config_model.model_fields["extra_datasets"].description)
 mode = st.segmented_control("Launch", ["Single runs", "Sweep"], default="Single runs", key="launch-mode",
                             help="A sweep searches a space of configs: each trial is one run")
 if mode == "Sweep":
@@ -71,7 +78,12 @@ defaults = clone.defaults(default_config(family)) if clone else default_config(f
 with form_tab:
     custom = family_form(family_key)
     form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
-    launch_form = st.button("Validate and launch", type="primary", key="launch-form")
+    if extra_ids is not None:
+        form_data["extra_datasets"] = extra_ids
+    buttons = st.columns([1, 1, 4])
+    review_form = buttons[0].button("Review", key="launch-review",
+                                    help="what Start would queue: datasets, split sizes, classes and the final config")
+    launch_form = buttons[1].button("Validate and launch", type="primary", key="launch-form")
 with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments. It follows the form: "
                "a change there rewrites this text; edits here launch from this tab. " + yaml_hint(family))
@@ -81,7 +93,10 @@ with yaml_tab:
         st.session_state[synced_key] = form_text
         st.session_state[yaml_key] = form_text
     text = st.text_area("config.yaml", height=420, key=yaml_key)
-    launch_yaml = st.button("Validate and launch", type="primary", key="launch-yaml")
+    buttons = st.columns([1, 1, 4])
+    review_yaml = buttons[0].button("Review", key="launch-review-yaml",
+                                    help="what Start would queue: datasets, split sizes, classes and the final config")
+    launch_yaml = buttons[1].button("Validate and launch", type="primary", key="launch-yaml")
 
 
 def show_errors(exc: ConfigError) -> None:
@@ -124,6 +139,34 @@ def launch(config: dict | str, source: str) -> None:
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
 
+def review(config: dict | str, source: str) -> None:
+    """The review step: plan as Start would, show each run's data and final config, queue nothing."""
+    try:
+        plan = api.plan_launch(family_key, dataset_id=dataset.id if dataset else None, config=config, name=name,
+                               source=source)
+    except ConfigError as exc:
+        show_errors(exc)
+        return
+    st.subheader("Review")
+    for run in plan.runs:
+        with st.container(border=True):
+            st.markdown(f"**{run.name or family_key}**" + (f" — {description}" if description else ""))
+            details = run.review()
+            splits = details.pop("splits", None)
+            for key, value in details.items():
+                st.markdown(f"- {key}: {value}")
+            if splits:
+                st.dataframe([{"split": k, "images": v} for k, v in splits.items()], hide_index=True)
+            if run.blockers:
+                show_blockers(list(run.blockers))
+            st.code(form_yaml_text(family, run.config.model_dump(mode="json")), language="yaml")
+    st.caption("Nothing is queued yet: **Validate and launch** starts these run(s).")
+
+
+if review_form:
+    review(form_data, "config")
+if review_yaml:
+    review(text, "YAML")
 if launch_form:
     launch(form_data, "config")
 if launch_yaml:

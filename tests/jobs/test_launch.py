@@ -95,3 +95,24 @@ def test_an_overridden_launch_and_its_retry_are_queued_through_the_plan(drawings
     finally:
         for run in runs:
             api.cancel_run(run.id)
+
+
+def test_extra_datasets_are_checked_before_anything_is_queued(stack):
+    """A combined launch names a dataset that exists, of the family's kind, other than the chosen
+    one; the gate counts the combination (reid: every dataset's train identities, kept apart)."""
+    opts = {"identities": 6, "images_per_identity": 3, "height": 32, "width": 16}
+    a = generate_sample_job("market1501", "plan-market-a", {**opts, "seed": 1})["dataset_id"]
+    b = generate_sample_job("market1501", "plan-market-b", {**opts, "seed": 1})["dataset_id"]
+    other_kind = generate_sample_job("yolo", "plan-yolo", {"task": "detect", "count": 6, "size": 32})["dataset_id"]
+    tiny = {"min_identities": 0, "min_images_per_identity": 0}
+    before = _run_ids()
+    for ids, words in (([999_999], "no dataset with id 999999"), ([other_kind], "is a yolo dataset, not market1501"),
+                       ([a], "is the chosen dataset")):
+        with pytest.raises(ConfigError) as exc:
+            api.submit_run(family="reid", dataset_id=a, config={**tiny, "extra_datasets": ids})
+        assert [e.field for e in exc.value.errors] == ["extra_datasets"] and words in str(exc.value), str(exc.value)
+    assert _run_ids() == before
+    alone = api.plan_launch("reid", dataset_id=a, config=tiny).runs[0].review()
+    both = api.plan_launch("reid", dataset_id=a, config={**tiny, "extra_datasets": [b]}).runs[0].review()
+    assert both["train identities"] == 2 * alone["train identities"]  # the same numbers, two sets of people
+    assert both["splits"]["query"] == alone["splits"]["query"]  # evaluated on the chosen dataset only

@@ -138,3 +138,30 @@ def test_the_launch_path_never_names_a_family(path):
     named = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
              and any(isinstance(x, ast.Constant) and x.value in keys for x in [node.left, *node.comparators])]
     assert not named, f"{path} compares with a family key on line(s) {named}"
+
+
+def test_review_shows_the_combined_datasets_splits_classes_and_config_and_queues_nothing(stack):
+    generate_sample_job("yolo", "review-a", {"task": "detect", "count": 10, "size": 32})
+    generate_sample_job("yolo", "review-b", {"task": "detect", "count": 10, "size": 32, "seed": 1})
+    at = _launch_page("yolo", "review-a ")
+    combine = at.multiselect(key="launch-combine")
+    other = next(o for o in combine.options if o.startswith("review-b "))
+    combine.select(other)
+    at.run()
+    assert yaml.safe_load(at.text_area(key="yaml-yolo").value)["extra_datasets"]  # the pick is in the config
+    at.text_input(key="yolo-form-classes").set_value("square, circle")
+    at.text_input(key="launch-description").set_value("squares and circles only")
+    at.number_input(key="yolo-form-min_per_class").set_value(0)  # 10 images are below the gate; not under test
+    at.run()
+    before = _run_ids()
+    at.button(key="launch-review").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = " ".join(m.value for m in at.markdown)
+    assert "review-a + review-b" in shown and "squares and circles only" in shown
+    assert "classes: 2: square, circle" in shown and "image size: 640" in shown
+    splits = at.dataframe[0].value
+    assert dict(zip(splits["split"], splits["images"])) == {"train": 14, "val": 4, "test": 2}
+    final = yaml.safe_load(at.code[0].value)  # the final config, as it would be stored
+    assert final["classes"] == ["square", "circle"] and len(final["extra_datasets"]) == 1
+    assert _run_ids() == before and not at.success

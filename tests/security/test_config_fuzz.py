@@ -155,7 +155,26 @@ def _yolo_preflight(cfg) -> None:
     args = {**cfg.train_args(), "model": cfg.model_source(), "data": "data.yaml", "device": "cpu", "plots": False,
             "val": True, "amp": bool(cfg.amp), "project": "runs", "name": "fuzz", "exist_ok": True}
     get_cfg(overrides=args)  # Ultralytics' own type and range checks (check_cfg, hard)
-    assert check_imgsz(cfg.imgsz, stride=32) >= 32
+    assert check_imgsz(cfg.image_size(), stride=32) >= 32
+
+
+def _reid_preflight(cfg) -> None:
+    """The optimizer and schedule the trainer builds (torchreid's, or torch's AdamW / cosine with
+    eta_min or warm restarts), one step of each; the sampler's batch arithmetic."""
+    import torch
+
+    from engine.families.reid.config import uses_identity_sampler
+    from engine.families.reid.trainer import _optimisation
+
+    torch.manual_seed(cfg.seed)
+    model = torch.nn.Linear(3, 2)
+    optimizer, scheduler = _optimisation(model, cfg)
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    assert all(math.isfinite(g["lr"]) for g in optimizer.param_groups)
+    if uses_identity_sampler(cfg):
+        assert cfg.batch_size // cfg.num_instances >= 1
 
 
 def _toy_preflight(cfg) -> None:
@@ -168,7 +187,7 @@ def _toy_preflight(cfg) -> None:
 
 
 PREFLIGHTS: dict[str, Callable[[Any], None]] = {
-    "anomaly": _anomaly_preflight, "yolo": _yolo_preflight, "toy": _toy_preflight,
+    "anomaly": _anomaly_preflight, "yolo": _yolo_preflight, "reid": _reid_preflight, "toy": _toy_preflight,
 }
 
 

@@ -50,8 +50,33 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["width"] = _num(c[1], "width", v["width"])
     v["margin"] = _num(c[2], "margin", v["margin"])
     v["label_smooth"] = c[3].checkbox("label_smooth", value=bool(v["label_smooth"]), key=f"{_K}-label_smooth")
-    v["transforms"] = st.multiselect("transforms", list(TRANSFORMS), default=list(v["transforms"]),
-                                     key=f"{_K}-transforms")
+    c = st.columns([3, 1])
+    v["transforms"] = c[0].multiselect("transforms", list(TRANSFORMS), default=list(v["transforms"]),
+                                       key=f"{_K}-transforms")
+    v["k_tfm"] = _num(c[1], "k_tfm", v["k_tfm"])
+    with st.expander("Loss weights, schedule and mixed precision"):
+        c = st.columns(4)
+        v["weight_t"] = _num(c[0], "weight_t", v["weight_t"])
+        v["weight_x"] = _num(c[1], "weight_x", v["weight_x"])
+        v["eta_min"] = _num(c[2], "eta_min", v["eta_min"])
+        v["restart_epoch"] = _num(c[3], "restart_epoch", v["restart_epoch"])
+        v["amp"] = st.checkbox("amp (mixed precision, CUDA only)", value=bool(v["amp"]), key=f"{_K}-amp",
+                               help=ReidConfig.model_fields["amp"].description)
+    with st.expander("Early stopping and evaluation"):
+        c = st.columns(4)
+        v["patience"] = _num(c[0], "patience", v["patience"])
+        v["early_stop_metric"] = _choice(c[1], "early_stop_metric", ("rank1", "mAP"), v["early_stop_metric"])
+        v["min_delta"] = _num(c[2], "min_delta", v["min_delta"])
+        v["rerank"] = c[3].checkbox("rerank", value=bool(v["rerank"]), key=f"{_K}-rerank",
+                                    help=ReidConfig.model_fields["rerank"].description)
+        c = st.columns(4)
+        v["visrank"] = c[0].checkbox("visrank", value=bool(v["visrank"]), key=f"{_K}-visrank",
+                                     help=ReidConfig.model_fields["visrank"].description)
+        v["visrank_topk"] = _num(c[1], "visrank_topk", v["visrank_topk"])
+        v["visrank_queries"] = _num(c[2], "visrank_queries", v["visrank_queries"])
+        v["use_metric_cuhk03"] = c[3].checkbox("use_metric_cuhk03", value=bool(v["use_metric_cuhk03"]),
+                                               key=f"{_K}-use_metric_cuhk03",
+                                               help=ReidConfig.model_fields["use_metric_cuhk03"].description)
     with st.expander("Transfer from an earlier reid model"):
         c = st.columns(3)
         v["init_version"] = _num(c[0], "init_version", v.get("init_version"),

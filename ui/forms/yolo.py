@@ -22,6 +22,18 @@ def _num(col, name: str, value: Any, key: str, **kw) -> Any:
     return number_field(col, YoloConfig, name, value, key=key, **kw)
 
 
+def parse_renames(text: str) -> dict[str, str]:
+    """``"a: b, c: d"`` → ``{"a": "b", "c": "d"}``; a piece without a colon is kept as ``{piece: ""}``
+    so that validation names it instead of it vanishing."""
+    out: dict[str, str] = {}
+    for piece in text.split(","):
+        if not piece.strip():
+            continue
+        old, _, new = piece.partition(":")
+        out[old.strip()] = new.strip()
+    return out
+
+
 def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v = dict(defaults)
     k = "yolo-form"
@@ -34,8 +46,8 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     c = st.columns(4)
     v["epochs"] = _num(c[0], "epochs", v["epochs"], f"{k}-epochs")
     v["batch"] = _num(c[1], "batch", v["batch"], f"{k}-batch")
-    v["imgsz"] = _num(c[2], "imgsz", v["imgsz"], f"{k}-imgsz", step=32,
-                      help="640 is usual for detect/segment, 224 for classify")
+    v["imgsz"] = _num(c[2], "imgsz", v.get("imgsz"), f"{k}-imgsz", step=32, placeholder="by task",
+                      help="empty: 224 for classify, 640 for detect/segment")
     v["patience"] = _num(c[3], "patience", v["patience"], f"{k}-patience",
                          help="stop after this many epochs without improvement")
     c = st.columns(4)
@@ -53,6 +65,16 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
                               help="launch gate: images of the train split holding each class")
     v["model"] = c[3].text_input("start from .pt (optional)", value=v.get("model") or "", key=f"{k}-model",
                                  help="a local weights file on the workers; empty builds the model from its yaml") or None
+    c = st.columns(2)
+    classes = c[0].text_input("classes (optional)", value=", ".join(v.get("classes") or []), key=f"{k}-classes",
+                              help="comma-separated class names to train on (after the renames); empty: all. "
+                                   "Labels of other classes are dropped")
+    v["classes"] = [x.strip() for x in classes.split(",") if x.strip()]
+    renames = c[1].text_input("rename classes (optional)", key=f"{k}-class_map",
+                              value=", ".join(f"{a}: {b}" for a, b in (v.get("class_map") or {}).items()),
+                              help="old: new, comma-separated (e.g. 'auto: car, truck: car' merges both into car); "
+                                   "classes of combined datasets are matched by name")
+    v["class_map"] = parse_renames(renames)
     with st.expander("Augmentation"):
         c = st.columns(4)
         for i, name in enumerate(("hsv_h", "hsv_s", "hsv_v", "degrees", "translate", "scale", "shear", "flipud",

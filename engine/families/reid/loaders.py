@@ -23,22 +23,25 @@ from engine.safeio import inside, open_image
 __all__ = ["ReidData", "SampleImages", "Item", "split_samples", "build_data", "test_transform", "DATASET_NAME"]
 
 DATASET_NAME = "market1501"
-Item = tuple[str, int, int, int]  # (path relative to the dataset root, pid, camera index, dataset id): torchreid's 4-tuple
+Item = tuple[str, int, int, int]  # (path relative to its dataset's root, pid, camera index, source index): torchreid's 4-tuple
 
 _ImageDataset = torchreid().data.ImageDataset
 
 
 class SampleImages(_ImageDataset):
-    """torchreid's ``ImageDataset`` whose items are read through ``engine.safeio``."""
+    """torchreid's ``ImageDataset`` whose items are read through ``engine.safeio``; an item's
+    source index (torchreid's ``dsetid``) picks the dataset folder it lies in (``roots``)."""
 
-    def __init__(self, root: Path, train: list[Item], query: list[Item], gallery: list[Item], **kwargs: Any) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | Sequence[Path], train: list[Item], query: list[Item], gallery: list[Item],
+                 **kwargs: Any) -> None:
+        self.roots = [Path(r) for r in root] if isinstance(root, (list, tuple)) else [Path(root)]
+        self.root = self.roots[0]
         super().__init__(train or query or gallery, query or gallery or train, gallery or query or train,
                          verbose=False, **kwargs)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rel, pid, camid, dsetid = self.data[index]
-        img = open_image(inside(self.root, rel))
+        img = open_image(inside(self.roots[dsetid], rel))
         if self.transform is not None:
             img = self._transform_image(self.transform, self.k_tfm, img)
         return {"img": img, "pid": pid, "camid": camid, "impath": rel, "dsetid": dsetid}
@@ -52,18 +55,27 @@ class Splits:
     train_pids: list[str]  # classifier index → Market id
 
 
-def split_samples(samples: Iterable[Any]) -> Splits:
+def split_samples(samples: Iterable[Any], extra: Sequence[tuple[str, Iterable[Any]]] = ()) -> Splits:
     """Market-1501's rules: train ids relabelled 0..N-1; junk (-1) left out everywhere;
-    distractors (0000) kept in the gallery only, as pid 0, never matching a query."""
+    distractors (0000) kept in the gallery only, as pid 0, never matching a query.
+
+    ``extra`` are more datasets, ``(name, samples)``, whose train identities join the training set
+    (source index 1, 2, ... in each item): identities stay apart per dataset (``0001`` of one is not
+    ``0001`` of another; they are listed as ``NAME/0001``), as torchreid keeps them apart when it
+    combines sources. Query and gallery are the first dataset's only."""
     rows = [s for s in samples if "junk" not in (s.flags or [])]
-    train_rows = [s for s in rows if s.split == "train" and not s.flags]
-    train_pids = sorted({s.label for s in train_rows})
-    index = {pid: i for i, pid in enumerate(train_pids)}
+    sources = [("", rows)] + [(name, [s for s in more if "junk" not in (s.flags or [])]) for name, more in extra]
+    train: list[tuple[str, Any, int]] = []  # (identity key, sample, source index)
+    for index, (name, source_rows) in enumerate(sources):
+        train += [(f"{name}/{s.label}" if index else s.label, s, index) for s in source_rows
+                  if s.split == "train" and not s.flags]
+    train_pids = sorted({key for key, _, _ in train}, key=lambda k: ("/" in k, k))
+    relabel = {pid: i for i, pid in enumerate(train_pids)}
 
-    def item(s: Any, pid: int) -> Item:
-        return (s.path, pid, int(s.meta["camera"]) - 1, 0)
+    def item(s: Any, pid: int, source: int = 0) -> Item:
+        return (s.path, pid, int(s.meta["camera"]) - 1, source)
 
-    return Splits(train=[item(s, index[s.label]) for s in sorted(train_rows, key=lambda s: s.path)],
+    return Splits(train=[item(s, relabel[key], src) for key, s, src in sorted(train, key=lambda t: (t[2], t[1].path))],
                   query=[item(s, int(s.label)) for s in sorted(rows, key=lambda s: s.path)
                          if s.split == "query" and not s.flags],
                   gallery=[item(s, int(s.label)) for s in sorted(rows, key=lambda s: s.path) if s.split == "gallery"],
@@ -102,11 +114,15 @@ def _loader(dataset: Any, *, batch_size: int, workers: int, cuda: bool, sampler:
                       pin_memory=cuda, drop_last=drop_last, persistent_workers=False)
 
 
-def build_data(root: Path, samples: Iterable[Any], config: ReidConfig, *, cuda: bool = False) -> ReidData:
-    """Loaders for one run: augmented training batches drawn by torchreid's sampler, plain
-    resized query and gallery images for evaluation."""
+def build_data(root: Path, samples: Iterable[Any], config: ReidConfig, *, cuda: bool = False,
+               extra: Sequence[Any] = ()) -> ReidData:
+    """Loaders for one run: augmented training batches drawn by torchreid's sampler (``k_tfm``
+    versions of each image), plain resized query and gallery images for evaluation. ``extra``:
+    more datasets (``DatasetRef``-like: ``name``, ``root``, ``samples``) whose train identities
+    join the training set."""
     tr = torchreid()
-    splits = split_samples(samples)
+    splits = split_samples(samples, [(ref.name, ref.samples) for ref in extra])
+    roots = [Path(root)] + [Path(ref.root) for ref in extra]
     if not splits.train:
         raise ValueError("the dataset has no train images of real identities (bounding_box_train)")
     if not splits.query or not splits.gallery:
@@ -114,7 +130,8 @@ def build_data(root: Path, samples: Iterable[Any], config: ReidConfig, *, cuda: 
     with quiet():
         transform_tr, transform_te = tr.data.transforms.build_transforms(
             config.height, config.width, transforms=list(config.transforms))
-    train_set = SampleImages(root, splits.train, splits.query, splits.gallery, transform=transform_tr, mode="train")
+    train_set = SampleImages(roots, splits.train, splits.query, splits.gallery, transform=transform_tr, mode="train",
+                             k_tfm=config.k_tfm)
     sampler_name = "RandomIdentitySampler" if uses_identity_sampler(config) else "RandomSampler"
     sampler = tr.data.sampler.build_train_sampler(train_set.train, sampler_name, batch_size=config.batch_size,
                                                   num_instances=config.num_instances)
@@ -123,7 +140,7 @@ def build_data(root: Path, samples: Iterable[Any], config: ReidConfig, *, cuda: 
                            drop_last=True)
     test = {}
     for mode in ("query", "gallery"):
-        ds = SampleImages(root, splits.train, splits.query, splits.gallery, transform=transform_te, mode=mode)
+        ds = SampleImages(roots, splits.train, splits.query, splits.gallery, transform=transform_te, mode=mode)
         test[mode] = _loader(ds, batch_size=config.test_batch_size, workers=config.workers, cuda=cuda)
     return ReidData(root=Path(root), splits=splits, height=config.height, width=config.width,
                     train_loader=train_loader, test_loader={DATASET_NAME: test})

@@ -9,7 +9,11 @@ Per batch: progress and cancel. Per epoch (step = epoch index): train losses, ac
 every ``eval_freq`` epochs and at the end: rank-1/5/10/20 and mAP. Checkpoints, the RNG, resume
 and which model is registered are ``engine.lifecycle``'s: ``last.pt`` every epoch, ``best.pt``
 when rank-1 (the family's ranking headline) improves, the best one registered unless
-``select_model: last``.
+``select_model: last``. Early stopping (``patience`` evaluations without ``early_stop_metric``
+gaining more than ``min_delta``) is ``engine.lifecycle.EarlyStopping``, counted per evaluation;
+``visrank`` writes torchreid's ranked-list images under ``visrank/epoch_NNN/`` at each evaluation.
+``extra_datasets`` (resolved by the worker, ``ctx.extra_datasets``) add their train identities,
+kept apart per dataset; evaluation stays on the run's own dataset.
 """
 from __future__ import annotations
 
@@ -26,12 +30,12 @@ import torch
 from engine.checkpoints import save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
 from engine.families.reid import FAMILY
-from engine.families.reid.config import ReidConfig
-from engine.families.reid.evaluation import evaluate, extract
+from engine.families.reid.config import TORCH_ONLY_OPTIMIZERS, ReidConfig
+from engine.families.reid.evaluation import distances, evaluate, extract, save_ranked_lists
 from engine.families.reid.library import quiet, torchreid
 from engine.families.reid.loaders import ReidData, build_data, seed_everything
 from engine.families.reid.weights import ARTIFACT_KIND, load_matching, transfer_state, user_state
-from engine.lifecycle import Lifecycle, resume_state
+from engine.lifecycle import BestLast, EarlyStopping, Lifecycle, resume_state
 
 log = logging.getLogger("trainyard.reid")
 
@@ -39,6 +43,35 @@ __all__ = ["ReidTrainer", "build_model", "CHECKPOINT_KIND", "upgrade_checkpoint"
 
 CHECKPOINT_KIND = "trainyard-reid-checkpoint"
 RANKING = FAMILY.headlines[0]  # rank-1: which epoch is best
+VISRANK_FOLDER = "visrank"  # ranked-list images, one folder per evaluation (run files)
+
+
+def _extra_datasets(config: ReidConfig, ctx: RunContext) -> tuple[DatasetRef, ...]:
+    """The datasets ``extra_datasets`` names, as the worker resolved them (``ctx.extra_datasets``)."""
+    extra = tuple(getattr(ctx, "extra_datasets", None) or ())
+    if len(extra) != len(config.extra_datasets):
+        raise ValueError(f"extra_datasets {list(config.extra_datasets)}: this run was handed {len(extra)} of them "
+                         "(the worker resolves the dataset ids)")
+    return extra
+
+
+class _EarlyStop:
+    """Early stopping on a val metric, counted in evaluations (``engine.lifecycle.EarlyStopping``):
+    ``patience`` evaluations in a row without a gain above ``min_delta`` stop the run."""
+
+    def __init__(self, config: ReidConfig) -> None:
+        self.best = BestLast("max", config.min_delta)
+        self.stopper = EarlyStopping(config.patience)
+
+    def update(self, value: float | None) -> bool:
+        return self.stopper.update(self.best.offer(value, 0))
+
+    def state(self) -> dict[str, Any]:
+        return {**self.best.state(), "bad": self.stopper.bad}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.best.load(state)
+        self.stopper.bad = int(state.get("bad", 0))
 
 
 def build_model(config: ReidConfig, num_classes: int) -> torch.nn.Module:
@@ -89,13 +122,27 @@ def _start_weights(model: torch.nn.Module, config: ReidConfig, ctx: RunContext) 
 
 
 def _optimisation(model: torch.nn.Module, config: ReidConfig) -> tuple[Any, Any]:
-    """torchreid's optimizer and learning-rate scheduler for the config."""
+    """torchreid's optimizer and learning-rate scheduler for the config; ``adamw`` (not in
+    torchreid 0.2.5) is torch's own AdamW, and a cosine schedule with ``eta_min`` or
+    ``restart_epoch`` is torch's ``CosineAnnealingLR`` / ``CosineAnnealingWarmRestarts`` (torchreid
+    builds the plain cosine only)."""
     tr = torchreid()
-    optimizer = tr.optim.build_optimizer(model, optim=config.optimizer, lr=config.lr,
-                                         weight_decay=config.weight_decay, momentum=config.momentum)
-    stepsize = list(config.milestones) if config.scheduler == "multi_step" else config.stepsize
-    scheduler = tr.optim.build_lr_scheduler(optimizer, lr_scheduler=config.scheduler, stepsize=stepsize,
-                                            gamma=config.gamma, max_epoch=config.epochs)
+    if config.optimizer in TORCH_ONLY_OPTIMIZERS:
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                      weight_decay=config.weight_decay)
+    else:
+        optimizer = tr.optim.build_optimizer(model, optim=config.optimizer, lr=config.lr,
+                                             weight_decay=config.weight_decay, momentum=config.momentum)
+    if config.scheduler == "cosine" and config.restart_epoch:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=config.restart_epoch,
+                                                                         eta_min=config.eta_min)
+    elif config.scheduler == "cosine" and config.eta_min:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=float(config.epochs),
+                                                               eta_min=config.eta_min)
+    else:
+        stepsize = list(config.milestones) if config.scheduler == "multi_step" else config.stepsize
+        scheduler = tr.optim.build_lr_scheduler(optimizer, lr_scheduler=config.scheduler, stepsize=stepsize,
+                                                gamma=config.gamma, max_epoch=config.epochs)
     return optimizer, scheduler
 
 
@@ -149,21 +196,75 @@ class _Bridge:
         return {k: v / max(self.batch, 1) for k, v in self.sums.items()}
 
 
-def _engine(config: ReidConfig, data: ReidData, model, optimizer, scheduler, bridge: _Bridge, cuda: bool):
-    """torchreid's engine for the loss, with ``forward_backward`` reporting to the bridge."""
+def _amp_dtype(device_type: str) -> torch.dtype:
+    """bfloat16 where the device has it (no loss scaling needed), else float16 with a GradScaler."""
+    if device_type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def _engine(config: ReidConfig, data: ReidData, model, optimizer, scheduler, bridge: _Bridge, cuda: bool,
+            amp_device: str | None = None):
+    """torchreid's engine for the loss, with ``forward_backward`` reporting to the bridge.
+
+    ``k_tfm`` > 1 hands each batch as k augmented versions of every image (torchreid's dataset
+    returns a list): they are stacked into one batch, identities repeated. ``amp`` on CUDA runs
+    the forward pass and loss under ``torch.autocast`` (torchreid 0.2.5 has no mixed precision of
+    its own), with a ``GradScaler`` when the autocast type is float16. ``amp_device`` is where
+    autocast runs (the trainer passes ``cuda`` when ``amp`` is on and the run is on CUDA)."""
     engines = torchreid().engine
+    metrics = torchreid().metrics
     base = engines.ImageTripletEngine if config.loss == "triplet" else engines.ImageSoftmaxEngine
+    amp = amp_device is not None
+    dtype = _amp_dtype(amp_device) if amp else None
+    scaler = torch.amp.GradScaler(amp_device or "cuda", enabled=amp and dtype == torch.float16)
 
     class BridgedEngine(base):
+        def parse_data_for_train(self, batch):
+            imgs, pids = super().parse_data_for_train(batch)
+            if isinstance(imgs, (list, tuple)):
+                imgs, pids = torch.cat(list(imgs)), pids.repeat(len(imgs))
+            return imgs, pids
+
         def forward_backward(self, batch):
-            summary = super().forward_backward(batch)
+            summary = self._amp_step(batch) if amp else super().forward_backward(batch)
             bridge.after_batch(summary)
+            return summary
+
+        def _amp_step(self, batch) -> dict[str, float]:
+            imgs, pids = self.parse_data_for_train(batch)
+            imgs, pids = imgs.to(amp_device), pids.to(amp_device)
+            summary: dict[str, float] = {}
+            with torch.autocast(amp_device, dtype=dtype):
+                if config.loss == "triplet":
+                    outputs, features = self.model(imgs)
+                    loss = 0
+                    if self.weight_t > 0:
+                        loss_t = self.compute_loss(self.criterion_t, features.float(), pids)
+                        loss = loss + self.weight_t * loss_t
+                        summary["loss_t"] = loss_t.item()
+                    if self.weight_x > 0:
+                        loss_x = self.compute_loss(self.criterion_x, outputs.float(), pids)
+                        loss = loss + self.weight_x * loss_x
+                        summary["loss_x"] = loss_x.item()
+                else:
+                    outputs = self.model(imgs)
+                    loss = self.compute_loss(self.criterion, outputs.float(), pids)
+                    summary["loss"] = loss.item()
+            self.optimizer.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(self.optimizer)
+            scaler.update()
+            if config.loss != "triplet" or self.weight_x > 0:
+                summary["acc"] = metrics.accuracy(outputs.float(), pids)[0].item()
             return summary
 
     kwargs: dict[str, Any] = {"scheduler": scheduler, "use_gpu": cuda, "label_smooth": config.label_smooth}
     if config.loss == "triplet":
         kwargs.update(margin=config.margin, weight_t=config.weight_t, weight_x=config.weight_x)
-    return BridgedEngine(data, model, optimizer, **kwargs)
+    engine = BridgedEngine(data, model, optimizer, **kwargs)
+    engine.scaler = scaler
+    return engine
 
 
 def _train_metrics(config: ReidConfig, means: dict[str, float], lr: float) -> dict[str, float]:
@@ -195,9 +296,14 @@ class ReidTrainer(Trainer):
             torch.set_num_threads(config.cpu_threads)
         ctx.progress(0, 1, "prepare")
         seed_everything(config.seed)
-        data = build_data(Path(dataset.root), dataset.samples, config, cuda=cuda)
+        extra = _extra_datasets(config, ctx)
+        data = build_data(Path(dataset.root), dataset.samples, config, cuda=cuda, extra=extra)
         log.info("dataset %s: %d train images of %d identities; %d query, %d gallery images", dataset.name,
                  len(data.splits.train), data.num_train_pids, len(data.splits.query), len(data.splits.gallery))
+        for ref in extra:
+            log.info("combined with dataset %s: its train identities join, kept apart as %s/PPPP", ref.name, ref.name)
+        if config.amp and not cuda:
+            log.info("amp: mixed precision runs on CUDA only; training in float32 on %s", device)
 
         resume = resume_state(ctx)
         model = build_model(config, data.num_train_pids)
@@ -206,12 +312,17 @@ class ReidTrainer(Trainer):
         model = model.to(device)
         optimizer, scheduler = _optimisation(model, config)
         bridge = _Bridge(ctx, config.epochs)
-        engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda)
+        engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda,
+                         amp_device="cuda" if config.amp and cuda else None)
         life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=RANKING.direction,
                          select=config.select_model)
+        early = _EarlyStop(config)
         start = 0
         if resume is not None:
             start = _resume(life, resume, data, model, optimizer, scheduler)
+            early.load(resume.get("early_stopping") or {})
+            if resume.get("scaler"):
+                engine.scaler.load_state_dict(resume["scaler"])
             log.info("resuming after epoch %d of %d", start, config.epochs)
 
         batches = len(data.train_loader)
@@ -223,14 +334,25 @@ class ReidTrainer(Trainer):
             with quiet():
                 engine.train(print_freq=batches, fixbase_epoch=config.fixbase_epoch, open_layers=config.open_layers)
             metrics = _train_metrics(config, bridge.means(), optimizer.param_groups[-1]["lr"])
+            stop = False
             if (epoch + 1) % config.eval_freq == 0 or epoch + 1 == config.epochs:
                 ctx.progress(0, 1, "evaluate")
-                metrics.update({f"val/{k}": v for k, v in self.evaluate(model, data, config, device, ctx).items()})
+                visrank = Path(ctx.out_dir) / VISRANK_FOLDER / f"epoch_{epoch + 1:03d}" if config.visrank else None
+                metrics.update({f"val/{k}": v for k, v in
+                                self.evaluate(model, data, config, device, ctx, visrank_dir=visrank).items()})
+                stop = early.update(metrics[f"val/{config.early_stop_metric}"])
             ctx.log(metrics, step=epoch, epoch=epoch)
             life.epoch_end({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "train_pids": data.splits.train_pids,
+                            "scaler": engine.scaler.state_dict() if engine.scaler.is_enabled() else {},
+                            "early_stopping": early.state(),
                             "metrics": {k: v for k, v in metrics.items() if k.startswith("val/")}},
                            step=epoch, monitored=metrics.get(RANKING.name))
+            if stop:
+                log.info("early stopping after epoch %d: val/%s has not improved by more than %g for %d "
+                         "evaluation(s) (best %.4f)", epoch + 1, config.early_stop_metric, config.min_delta,
+                         config.patience, early.best.best)
+                break
         check_stop(ctx)
 
         chosen = upgrade_checkpoint(life.model_state())
@@ -249,12 +371,20 @@ class ReidTrainer(Trainer):
 
     @staticmethod
     def evaluate(model: torch.nn.Module, data: ReidData, config: ReidConfig, device: str,
-                 ctx: RunContext | None = None) -> dict[str, float]:
-        """rank-1/5/10/20 and mAP of ``model`` on the dataset's query and gallery."""
+                 ctx: RunContext | None = None, *, visrank_dir: Path | None = None) -> dict[str, float]:
+        """rank-1/5/10/20 and mAP of ``model`` on the dataset's query and gallery (re-ranked and
+        CUHK03-style as the config says); with ``visrank_dir``, ranked-list images there too."""
         stop = ctx.should_stop if ctx is not None else None
         loaders = data.test_loader["market1501"]
         query = extract(model, loaders["query"], device, stop)
         gallery = extract(model, loaders["gallery"], device, stop)
         if ctx is not None:
             check_stop(ctx)
-        return evaluate(query, gallery, metric=config.dist_metric, normalize=config.normalize_feature)
+        distmat = distances(query.features, gallery.features, metric=config.dist_metric,
+                            normalize=config.normalize_feature, rerank=config.rerank)
+        if visrank_dir is not None:
+            saved = save_ranked_lists(distmat, data.splits.query, data.splits.gallery, data.root, visrank_dir,
+                                      topk=config.visrank_topk, queries=config.visrank_queries,
+                                      width=config.width, height=config.height)
+            log.info("visrank: %d ranked list(s) (top-%d) in %s", len(saved), config.visrank_topk, visrank_dir)
+        return evaluate(query, gallery, use_metric_cuhk03=config.use_metric_cuhk03, distmat=distmat)

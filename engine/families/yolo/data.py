@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.datasets import Problem, SampleRecord, ScanReport, confined, list_files
-from engine.safeio import UnsafeFile, check_image, load_yaml, read_text
+from engine.safeio import MAX_TEXT_BYTES, UnsafeFile, check_image, load_yaml, read_text
 
-__all__ = ["scan", "IMAGE_SUFFIXES", "SPLITS", "label_path_for"]
+__all__ = ["scan", "IMAGE_SUFFIXES", "SPLITS", "MAX_LABEL_BYTES", "label_path_for"]
 
 IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm", ".heic"}
 SPLITS = ("train", "val", "test")
@@ -33,6 +33,11 @@ YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml")
 MAX_BOXES_PER_IMAGE = 200  # box sizes kept per image for the size histogram
 MAX_CLASSES = 10_000  # class ids at or above this are refused when data.yaml gives no names
 MAX_QUOTE = 80  # characters of a bad label line quoted in its problem
+# a label file (or split list) over this is one problem, its image left out, the file never read:
+# 1 MiB is ~25,000 boxes or a few hundred dense polygons on one image, far above any real label;
+# the general text limit (engine.safeio.MAX_TEXT_BYTES, 64 MiB) let a 60 MB label file through
+# to be parsed line by line (14.7 s and 996 MB resident for one file)
+MAX_LABEL_BYTES = 1 << 20
 
 
 @dataclass
@@ -106,9 +111,9 @@ def _images_in(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
     return list_files(root, folder, IMAGE_SUFFIXES, problems)
 
 
-def _read_label_text(path: Path, root: Path, problems: list[Problem]) -> str | None:
+def _read_label_text(path: Path, root: Path, problems: list[Problem], *, limit: int = MAX_LABEL_BYTES) -> str | None:
     try:
-        return read_text(path)
+        return read_text(path, limit=limit)
     except (UnsafeFile, OSError) as exc:
         problems.append(Problem(_rel(path, root), f"cannot read label file: {exc}"))
         return None
@@ -199,7 +204,7 @@ def _split_sources(data: dict[str, Any], yaml_path: Path | None, root: Path,
 
 def _list_file(src: Path, root: Path, problems: list[Problem]) -> list[Path]:
     """The images a split list file names, each confined to the dataset folder."""
-    text = _read_label_text(src, root, problems)
+    text = _read_label_text(src, root, problems, limit=MAX_TEXT_BYTES)  # a split list may name 100k+ images
     files: list[Path] = []
     for n, line in enumerate((text or "").splitlines(), 1):
         if not line.strip():
@@ -330,6 +335,7 @@ def _scan_detect(root: Path, yaml_path: Path | None, task: str | None) -> ScanRe
     if task is None:
         polys = sum(ln.is_polygon for ln in all_lines)
         task = "segment" if all_lines and polys * 2 > len(all_lines) else "detect"
+    inferred = names is None
     if names is None:
         top = max((ln.cls for ln in all_lines), default=-1)
         names = [f"class{i}" for i in range(top + 1)]
@@ -352,8 +358,10 @@ def _scan_detect(root: Path, yaml_path: Path | None, task: str | None) -> ScanRe
             meta={"instances": dict(counts), "width": img.size[0], "height": img.size[1],
                   "boxes": [[round(w, 4), round(h, 4)] for w, h in
                             (ln.box_wh() for ln in img.lines[:MAX_BOXES_PER_IMAGE])]}))
-    return _report(root, "detect" if task == "detect" else "segment", names, samples, problems,
-                   excluded=sum(i.bad for i in images))
+    report = _report(root, "detect" if task == "detect" else "segment", names, samples, problems,
+                     excluded=sum(i.bad for i in images))
+    report.summary["names_inferred"] = inferred
+    return report
 
 
 # ---------- classify ----------

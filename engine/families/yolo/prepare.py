@@ -1,5 +1,10 @@
 """The training view of a scanned dataset: only its valid images, with a val split.
 
+Several scanned datasets make one view (``build_training_view(reports, names=, maps=)``): each
+source's class ids become the final ids of its ``maps`` entry (a class left out of the map is
+dropped from the labels), so label files are rewritten into the view instead of linked; with
+one dataset and no change of classes they are linked as they are.
+
 Detect and segment get a ``data.yaml`` whose splits are list files of ``images/<split>/``
 links, each with its label linked at ``labels/<split>/`` (Ultralytics' images→labels rule);
 classify gets ``<split>/<class>/`` folders of links, because Ultralytics reads classify data
@@ -13,12 +18,14 @@ import os
 import random
 import shutil
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
 
 from engine.datasets import ScanReport
 from engine.families.yolo.data import label_path_for
+from engine.safeio import read_text
 
 __all__ = ["build_training_view", "split_train_val"]
 
@@ -51,35 +58,76 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def build_training_view(report: ScanReport, out_dir: Path, *, train_ratio: float = 0.8, seed: int = 0) -> tuple[Path, dict[str, int]]:
-    """Write the view under ``out_dir``; return what Ultralytics' ``data=`` takes and the split sizes."""
+def _rewrite_labels(src: Path, dst: Path, mapping: Mapping[int, int]) -> None:
+    """The label file with each line's class id mapped (lines of dropped classes left out; an
+    image without any kept line becomes a background image). The scan already validated it."""
+    lines = []
+    for raw in read_text(src).splitlines():
+        parts = raw.split()
+        if not parts:
+            continue
+        new = mapping.get(int(float(parts[0])))
+        if new is not None:
+            lines.append(" ".join([str(new), *parts[1:]]))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text("".join(f"{line}\n" for line in lines))
+
+
+def build_training_view(report: ScanReport | Sequence[ScanReport], out_dir: Path, *, train_ratio: float = 0.8,
+                        seed: int = 0, names: Sequence[str] | None = None,
+                        maps: Sequence[Mapping[int, int]] | None = None) -> tuple[Path, dict[str, int]]:
+    """Write the view under ``out_dir``; return what Ultralytics' ``data=`` takes and the split sizes.
+
+    ``report`` is one scanned dataset or several of the same task; ``names`` the final classes and
+    ``maps`` each source's class id → final id (default: the first dataset's classes, unchanged).
+    A source without a val split gets one drawn from its train images (``train_ratio``, ``seed``)."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    root = Path(report.root)
-    splits = _splits(report, train_ratio=train_ratio, seed=seed)
-    sizes = {k: len(v) for k, v in splits.items()}
-    if report.summary.get("task") == "classify":
-        names = set(report.summary.get("names", []))
-        for split, samples in splits.items():
-            for s in samples:
-                if s.label not in names:  # a class without training images would shift class indices
-                    continue
-                src = root / s.path
-                _link(src, out_dir / split / s.label / f"{Path(s.path).parent.name}_{src.name}")
+    reports = [report] if isinstance(report, ScanReport) else list(report)
+    first_names = list(reports[0].summary.get("names", []))
+    names = list(names) if names is not None else first_names
+    if maps is None:
+        maps = [{i: i for i in range(len(first_names))}] + [None] * (len(reports) - 1)  # type: ignore[list-item]
+    per_source = [_splits(r, train_ratio=train_ratio, seed=seed) for r in reports]
+    sizes: dict[str, int] = defaultdict(int)
+    for splits in per_source:
+        for k, v in splits.items():
+            sizes[k] += len(v)
+    sizes = dict(sizes)
+    classify = reports[0].summary.get("task") == "classify"
+    if classify:
+        for index, (rep, splits, mapping) in enumerate(zip(reports, per_source, maps)):
+            src_names = list(rep.summary.get("names", []))
+            rename = {src_names[i]: names[j] for i, j in (mapping or {}).items() if i < len(src_names)}
+            prefix = f"{index}_" if len(reports) > 1 else ""
+            for split, samples in splits.items():
+                for s in samples:
+                    if s.label not in rename:  # a class without training images, or one left out
+                        continue
+                    src = Path(rep.root) / s.path
+                    _link(src, out_dir / split / rename[s.label] / f"{prefix}{Path(s.path).parent.name}_{src.name}")
         return out_dir, sizes
     data: dict[str, object] = {"path": str(out_dir)}
-    for split, samples in splits.items():
-        listed = []
-        for i, s in enumerate(samples):
-            src = root / s.path
-            image = out_dir / "images" / split / f"{i:06d}_{src.name}"
-            _link(src, image)
-            _link(label_path_for(src), label_path_for(image))
-            listed.append(f"{image}\n")
-        (out_dir / f"{split}.txt").write_text("".join(listed))
+    counter: dict[str, int] = defaultdict(int)
+    listed: dict[str, list[str]] = defaultdict(list)
+    for rep, splits, mapping in zip(reports, per_source, maps):
+        identity = len(reports) == 1 and mapping == {i: i for i in range(len(names))}
+        for split, samples in splits.items():
+            for s in samples:
+                src = Path(rep.root) / s.path
+                image = out_dir / "images" / split / f"{counter[split]:06d}_{src.name}"
+                counter[split] += 1
+                _link(src, image)
+                if identity:
+                    _link(label_path_for(src), label_path_for(image))
+                else:
+                    _rewrite_labels(label_path_for(src), label_path_for(image), mapping or {})
+                listed[split].append(f"{image}\n")
+    for split, lines in listed.items():
+        (out_dir / f"{split}.txt").write_text("".join(lines))
         data[split] = f"{split}.txt"
-    data["names"] = dict(enumerate(report.summary.get("names", [])))
+    data["names"] = dict(enumerate(names))
     (out_dir / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return out_dir / "data.yaml", sizes

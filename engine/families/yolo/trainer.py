@@ -63,8 +63,8 @@ def _start_from_version(model: Any, config: YoloConfig, ctx: RunContext) -> None
     log.info("fine-tuning from %s (%s): %d of %d tensors transferred", init.what, task, moved, len(before))
 
 
-def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path) -> tuple[Path, dict[str, int]]:
-    """Scan the dataset again (its problems go to the run log) and link its valid part for Ultralytics."""
+def _scanned(config: YoloConfig, dataset: DatasetRef):
+    """Scan a dataset again (its problems go to the run log); its report."""
     report = scan(Path(dataset.root), task="classify" if config.task == "classify" else None)
     data_task = report.summary.get("task")
     if config.task not in compatible_tasks(data_task):
@@ -77,7 +77,25 @@ def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path) -> tuple[
             log.warning("  %s", problem)
     if not report.samples:
         raise ValueError(f"dataset {dataset.name!r} has no valid images to train on")
-    view, sizes = build_training_view(report, out / "data", train_ratio=config.train_ratio, seed=config.seed)
+    return report
+
+
+def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path,
+                   extra: tuple[DatasetRef, ...] = ()) -> tuple[Path, dict[str, int]]:
+    """Scan the dataset (and the ``extra_datasets`` combined with it) and link their valid part
+    for Ultralytics, classes matched by name, kept and renamed as the config says."""
+    refs = (dataset, *extra)
+    reports = [_scanned(config, ref) for ref in refs]
+    scanned = [DatasetRef(name=ref.name, kind=ref.kind, root=Path(ref.root), id=ref.id, summary=rep.summary)
+               for ref, rep in zip(refs, reports)]
+    problems = config.combine_problems(scanned[0], tuple(scanned[1:]))
+    if problems:
+        raise ValueError("; ".join(problems))
+    names, maps = config.combined_classes([list(rep.summary.get("names", [])) for rep in reports])
+    view, sizes = build_training_view(reports, out / "data", train_ratio=config.train_ratio, seed=config.seed,
+                                      names=names, maps=maps)
+    if len(refs) > 1 or config.classes or config.class_map:
+        log.info("training on %s: %d class(es): %s", " + ".join(r.name for r in refs), len(names), ", ".join(names))
     log.info("training view %s: %s", view, ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
     return view, sizes
 
@@ -113,7 +131,11 @@ class YoloTrainer(Trainer):
         out = Path(ctx.out_dir)
         prepare_ultralytics()
         ctx.progress(0, 1, "prepare")
-        view, sizes = _training_view(config, dataset, out)
+        extra = tuple(getattr(ctx, "extra_datasets", None) or ())
+        if len(extra) != len(config.extra_datasets):
+            raise ValueError(f"extra_datasets {list(config.extra_datasets)}: this run was handed {len(extra)} of "
+                             "them (the worker resolves the dataset ids)")
+        view, sizes = _training_view(config, dataset, out, extra)
         check_stop(ctx)
 
         from ultralytics import YOLO
@@ -139,7 +161,7 @@ class YoloTrainer(Trainer):
         if sizes.get("test"):
             ctx.progress(0, 1, "test")
             result = YOLO(str(weights), task=config.task).val(
-                data=str(view), split="test", imgsz=config.imgsz, batch=config.batch, device=device,
+                data=str(view), split="test", imgsz=config.image_size(), batch=config.batch, device=device,
                 workers=config.workers, plots=PLOTS, project=str(out), name="test", exist_ok=True, verbose=False)
             test = rename_metrics(dict(result.results_dict), "test")
             ctx.log(test, step=max(bridge.logged, default=0), epoch=max(bridge.logged, default=0))
@@ -147,5 +169,6 @@ class YoloTrainer(Trainer):
             ctx.progress(1, 1, "test")
         summary["epochs_trained"] = float(len(bridge.logged))
         summary.update({f"data/{split}_images": float(n) for split, n in sizes.items()})
+        summary["data/datasets"] = float(1 + len(extra))
         return FitResult(metrics=summary, model=ModelArtifact(path=weights, scope=config.task, task=config.task,
                                                               metrics=summary))

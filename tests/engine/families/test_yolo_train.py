@@ -143,3 +143,37 @@ def test_the_resume_checkpoint_is_verified_again_right_before_ultralytics_loads_
     with pytest.raises(UntrustedModelError, match="changed on disk"):
         resume_file(ctx)
     assert resume_file(SimpleNamespace(resume=None, resume_from=None)) is None
+
+
+def test_two_combined_datasets_train_on_their_union_and_a_conflict_is_refused(stack, worker):
+    from engine.configs import ConfigError
+    from tests.fixtures.yolo_data import make_bright_squares
+
+    shapes = _dataset("detect", count=16, size=64, name="yolo-union-shapes")  # circle, square, triangle
+    data_root = get_settings().resolved_data_root
+    squares, _ = import_dataset(name="yolo-union-squares", kind="yolo",
+                                root=make_bright_squares(data_root / "yolo-union-squares", count=12, size=64))
+    run = api.submit_run(family="yolo", dataset_id=shapes, config={**TINY, "epochs": 1, "extra_datasets": [squares.id]})
+    done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    with session_scope() as s:
+        trains = {d: sum(smp.split == "train" for smp in queries.dataset_samples(session=s, dataset_id=d))
+                  for d in (shapes, squares.id)}
+    assert done.summary["data/datasets"] == 2
+    assert done.summary["data/train_images"] == sum(trains.values())  # every train image of both
+    view = Path(done.out_dir) / "data"
+    assert len((view / "train.txt").read_text().split()) == sum(trains.values())
+    import yaml
+
+    assert yaml.safe_load((view / "data.yaml").read_text())["names"] == {0: "circle", 1: "square", 2: "triangle"}
+
+    spelled = make_bright_squares(data_root / "yolo-union-Squares", count=6, size=64, name="Square")
+    other, _ = import_dataset(name="yolo-union-Squares", kind="yolo", root=spelled)
+    with pytest.raises(ConfigError, match="differ only in case") as refused:
+        api.submit_run(family="yolo", dataset_id=shapes, config={**TINY, "extra_datasets": [other.id]})
+    assert refused.value.errors[0].field == "extra_datasets"
+    from jobs.launch import plan_launch
+
+    plan = plan_launch("yolo", dataset_id=shapes, config={**TINY, "extra_datasets": [other.id],
+                                                          "class_map": {"Square": "square"}})  # mapped: accepted
+    assert plan.runs[0].review()["classes"] == "3: circle, square, triangle"
