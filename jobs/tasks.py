@@ -234,6 +234,7 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
             artifacts.record(session=s, run_id=run_id, files=files)
         if status == RunStatus.completed and result and result.model:
             m = result.model
+            queries.update_run(session=s, run_id=run_id, phase="registering")
             version_id = registry.register_candidate(session=s, run_id=run_id, family=family, task=m.task,
                                                      scope=m.scope, artifact_path=str(m.path),
                                                      sha256=sha256_file(Path(m.path)),
@@ -245,4 +246,7 @@ def _finish(run_id: int, status: RunStatus, error: str | None, result: FitResult
         except Exception:  # the run did complete; its model stays a candidate for someone to activate
             log.error("run %s: activation policy failed for model #%s:\n%s", run_id, version_id,
                       traceback.format_exc())
+        finally:  # "registering" → "done": whoever saw "completed" can tell when the decision is in
+            with session_scope() as s:
+                queries.update_run(session=s, run_id=run_id, phase="done")
     return True

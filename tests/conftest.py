@@ -144,7 +144,8 @@ def worker(stack, scoring_worker):
 
 
 def wait_for_status(run_id: int, statuses, timeout: float = 120.0):
-    """Poll the database until the run reaches one of ``statuses``; return the run."""
+    """Poll the database until the run reaches one of ``statuses`` (a completed run: once its model's
+    activation is decided); return the run."""
     from db import queries
     from db.session import session_scope
 
@@ -153,7 +154,8 @@ def wait_for_status(run_id: int, statuses, timeout: float = 120.0):
     while True:
         with session_scope() as s:
             run = queries.get_run(session=s, run_id=run_id)
-        if run.status.value in wanted:
+        # a completed run whose model the activation policy has not decided yet is still "registering"
+        if run.status.value in wanted and not (run.status.value == "completed" and run.phase == "registering"):
             return run
         if time.monotonic() > deadline:
             raise AssertionError(f"run {run_id} stayed {run.status.value} (wanted {sorted(wanted)}); "
