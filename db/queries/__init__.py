@@ -16,11 +16,13 @@ queries.create_run(session=s, ...)``); the modules say where each one lives:
 - ``artifacts``: files a run wrote, with their recorded sha256
 - ``manifests``: what produced each attempt of a run
 - ``notifications``: the outbox of events and their webhook deliveries
+- ``catalog``: the base models of the operator's models folder and their recorded digests
 """
 from __future__ import annotations
 
 from db.queries.artifacts import get_artifact, list_artifacts, replace_artifacts
 from db.queries.attempts import ACTIVE, UNFINISHED, attempt_state, bump_attempt, set_status_if_current, update_if_current
+from db.queries.catalog import catalog_entry, delete_catalog_entry, list_catalog, upsert_catalog_entry
 from db.queries.checkpoints import (
                              add_checkpoint,
                              best_monitored,
@@ -142,4 +144,5 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "create_share_link", "get_share_link", "list_share_links", "revoke_share_link",
            "replace_artifacts", "list_artifacts", "get_artifact", "save_manifest", "latest_manifest", "run_manifests",
            "add_notification", "undelivered_notifications", "add_delivery", "claim_delivery", "due_deliveries",
-           "finish_delivery", "delivery_failures", "notifications_about", "notification_payload"]
+           "finish_delivery", "delivery_failures", "notifications_about", "notification_payload",
+           "upsert_catalog_entry", "catalog_entry", "list_catalog", "delete_catalog_entry"]
