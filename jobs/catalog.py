@@ -315,14 +315,20 @@ def entries_for(family: str, task: str | None = None) -> list:
     return rows
 
 
+def _getter(config: Any):
+    return config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+
+
 def production_choice(family: str, config: Any) -> str | None:
     """The seed's production base model for this config: yolo ``yolo11n.pt`` per task, reid the
-    OSNet variant's ImageNet weights, anomaly the ViT-base backbone; None for the others."""
+    OSNet variant's ImageNet weights, anomaly the ViT-base backbone; None for the others.
+    ``config`` is a validated config or its plain data."""
+    get = _getter(config)
     if family == "yolo":
-        suffix = {"detect": "", "segment": "-seg", "classify": "-cls"}[getattr(config, "task", "detect")]
+        suffix = {"detect": "", "segment": "-seg", "classify": "-cls"}.get(get("task") or "detect", "")
         return f"yolo11n{suffix}.pt"
     if family == "reid":
-        return f"{getattr(config, 'model', 'osnet_x1_0')}_imagenet.pth"
+        return f"{get('model') or 'osnet_x1_0'}_imagenet.pth"
     if family == "anomaly":
         from engine.families.anomaly.config import PRODUCTION_BACKBONE
 
@@ -333,7 +339,7 @@ def production_choice(family: str, config: Any) -> str | None:
 def start_note(family: str, config: Any) -> str | None:
     """One plain sentence when a run starts from nothing pretrained (None when it starts from
     base weights or a model version): what the Launch and Progress pages and the model card say."""
-    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+    get = _getter(config)
     if get("init_version"):
         return None
     if family == "anomaly":

@@ -10,6 +10,7 @@ from engine.families import FAMILIES
 from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
+from ui.catalog import show_start_note
 from ui.clone import clone_source
 from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
@@ -71,6 +72,7 @@ defaults = clone.defaults(default_config(family)) if clone else default_config(f
 with form_tab:
     custom = family_form(family_key)
     form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
+    show_start_note(family_key, form_data)  # trains from scratch / demo features: said plainly
     launch_form = st.button("Validate and launch", type="primary", key="launch-form")
 with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments. It follows the form: "
@@ -121,6 +123,8 @@ def launch(config: dict | str, source: str) -> None:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
         return
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.name or ''}".rstrip() for r in runs))
+    if source == "YAML":
+        show_start_note(family_key, plan.runs[0].config)
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
 

@@ -13,6 +13,7 @@ from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
 from ui.artifacts import files_panel
+from ui.catalog import show_start_note
 from ui.charts import curve_figures, resource_figure, resource_warnings
 from ui.checkpoints import checkpoint_table
 from ui.curves import snapshot
@@ -171,6 +172,7 @@ if run.description or run.tags or run.cloned_from or run.parent_id:
 
 overview, files_tab, reproduce_tab, notes_tab = st.tabs(["Overview", "Files", "Reproduce", "Notes"])
 with overview:
+    show_start_note(run.family, run.config)  # trains from scratch / demo features: said plainly
     # only a run that can still change polls the database; the buttons live inside the refreshing
     # part, so a run that finishes or fails while the page is open loses Cancel and offers Resume
     st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)
