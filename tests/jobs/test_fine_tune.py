@@ -1,0 +1,137 @@
+"""Fine-tuning from a registered model version (``init_version``) in yolo, reid and ppo, on a real
+queue and worker with tiny generated data: the first epoch (or first validation) of a run started
+from a version is better than the same run from scratch by a stated margin, and the run records
+its parent version; a yolo version starts a dataset with another class count on a new head.
+(anomaly and transition: tests/jobs/test_init_version.py.)"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from db import queries
+from db.models import RunStatus
+from db.session import session_scope
+from jobs import api
+from jobs.datasets import generate_sample_job, import_dataset
+from settings import get_settings
+from tests.conftest import wait_for_status
+from tests.fixtures.yolo_data import TINY as YOLO_TINY
+
+FINAL = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled]
+
+
+def _first(run_id: int, name: str) -> float:
+    with session_scope() as s:
+        rows = queries.metric_rows(session=s, run_id=run_id, names=[name])
+    assert rows, f"run {run_id} logged no {name}"
+    return min(rows, key=lambda m: m.step).value
+
+
+def _version_of(run_id: int):
+    with session_scope() as s:
+        (mv,) = queries.model_versions_for_runs(session=s, run_ids=[run_id])
+    return mv
+
+
+def _completed(run, timeout: float = 400):
+    done = wait_for_status(run.id, FINAL, timeout=timeout)
+    assert done.status == RunStatus.completed, done.error
+    return done
+
+
+def _tuned_and_scratch(family: str, config: dict, dataset_id: int, version_id: int, timeout: float = 400):
+    tuned = api.submit_run(family=family, config={**config, "init_version": version_id}, dataset_id=dataset_id)
+    scratch = api.submit_run(family=family, config=config, dataset_id=dataset_id)
+    tuned, scratch = _completed(tuned, timeout), _completed(scratch, timeout)
+    assert tuned.parent_version_id == version_id and scratch.parent_version_id is None
+    with session_scope() as s:
+        lineage = queries.runs_started_from(session=s, model_version_ids=[version_id])
+    assert tuned.id in [r.id for r in lineage[version_id]] and scratch.id not in [r.id for r in lineage[version_id]]
+    return tuned, scratch
+
+
+# ---- yolo (classify: top-1 is a clear first-epoch signal on 64 px shapes) ---------------------------
+
+YOLO = {**YOLO_TINY, "task": "classify", "warmup_epochs": 0, "mosaic": 0.0}
+# first-epoch val/top1 of a run from the version minus the same run from scratch (measured: see the print)
+YOLO_MARGIN = 0.2
+
+
+@pytest.fixture(scope="module")
+def yolo_source(stack, worker):
+    dataset_id = generate_sample_job("yolo", "yolo-finetune-cls", {"task": "classify", "count": 90, "size": 64})[
+        "dataset_id"]
+    run = _completed(api.submit_run(family="yolo", config={**YOLO, "epochs": 10}, dataset_id=dataset_id))
+    return dataset_id, _version_of(run.id)
+
+
+def test_yolo_fine_tune_starts_better_than_scratch_and_records_its_parent(yolo_source):
+    dataset_id, mv = yolo_source
+    tuned, scratch = _tuned_and_scratch("yolo", {**YOLO, "epochs": 1}, dataset_id, mv.id)
+    t, s0 = _first(tuned.id, "val/top1"), _first(scratch.id, "val/top1")
+    print(f"yolo first-epoch val/top1: from version {mv.id} {t:.3f}, from scratch {s0:.3f}")
+    assert t >= s0 + YOLO_MARGIN
+
+
+def test_yolo_version_starts_another_class_count_on_a_new_head(yolo_source):
+    from engine.families.yolo.samples import generate
+
+    _, mv = yolo_source
+    root = get_settings().resolved_data_root / "yolo-finetune-2cls"
+    generate(root, task="classify", count=60, size=64, seed=5)
+    for split in root.iterdir():
+        if split.is_dir():
+            shutil.rmtree(split / "triangle", ignore_errors=True)  # 3 classes → 2
+    dataset, _ = import_dataset(name="yolo-finetune-2cls", kind="yolo", root=root)
+    run = _completed(api.submit_run(family="yolo", config={**YOLO, "epochs": 1, "init_version": mv.id},
+                                    dataset_id=dataset.id))
+    assert run.parent_version_id == mv.id
+    log = (Path(run.out_dir) / "train.log").read_text()
+    assert f"fine-tuning from model version {mv.id} (classify)" in log
+    from ultralytics import YOLO as Ultralytics  # a file this test's own run wrote
+
+    names = Ultralytics(_version_of(run.id).artifact_path, task="classify").names
+    assert sorted(names.values()) == ["circle", "square"]
+
+
+# ---- reid ---------------------------------------------------------------------------------------
+
+REID = {"model": "osnet_x0_25", "height": 64, "width": 32, "batch_size": 16, "lr": 0.003, "workers": 0,
+        "cpu_threads": 1, "device": "cpu", "min_identities": 4, "eval_freq": 1}
+# first-epoch val/mAP from the version minus from scratch (another generated set of identities)
+REID_MARGIN = 0.1
+
+
+def test_reid_fine_tune_starts_better_than_scratch_and_records_its_parent(stack, worker):
+    source = api.generate_sample_dataset("market1501", name="reid-finetune-src", identities=48,
+                                         images_per_identity=6, seed=0, timeout_s=120)
+    first = _completed(api.submit_run(family="reid", dataset_id=source["dataset_id"], config={**REID, "epochs": 6,
+                                                                                             "eval_freq": 6}))
+    mv = _version_of(first.id)
+    target = api.generate_sample_dataset("market1501", name="reid-finetune-dst", identities=24,
+                                         images_per_identity=6, seed=7, timeout_s=120)
+    tuned, scratch = _tuned_and_scratch("reid", {**REID, "epochs": 1}, target["dataset_id"], mv.id)
+    t, s0 = _first(tuned.id, "val/mAP"), _first(scratch.id, "val/mAP")
+    print(f"reid first-epoch val/mAP: from version {mv.id} {t:.3f}, from scratch {s0:.3f}")
+    assert t >= s0 + REID_MARGIN
+
+
+# ---- ppo ----------------------------------------------------------------------------------------
+
+PPO = {"n_steps": 64, "batch_size": 64, "eval_freq": 256, "checkpoint_freq": 256, "keep_checkpoints": 2,
+       "eval_images_per_category": 1, "success_window": 8, "stage_budget": 0.2}
+# the first validation's mean SSIM from the continued policy minus a fresh policy's
+PPO_MARGIN = 0.02
+
+
+def test_ppo_continues_a_policy_better_than_scratch_and_records_its_parent(stack, worker):
+    info = api.generate_sample_dataset("logos", name="ppo-finetune", count=5, size=48, seed=1, timeout_s=120)
+    first = _completed(api.submit_run(family="ppo", config={**PPO, "total_timesteps": 768},
+                                      dataset_id=info["dataset_id"]))
+    mv = _version_of(first.id)
+    tuned, scratch = _tuned_and_scratch("ppo", {**PPO, "total_timesteps": 256}, info["dataset_id"], mv.id)
+    t, s0 = _first(tuned.id, "val/ssim"), _first(scratch.id, "val/ssim")
+    print(f"ppo first val/ssim: from version {mv.id} {t:.4f}, from scratch {s0:.4f}")
+    assert t >= s0 + PPO_MARGIN
