@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from db.migrate import upgrade
+    if not getattr(args, "opens_db_itself", False):
+        from db.migrate import upgrade
 
-    upgrade()
+        upgrade()
     return args.run(args, extra) if getattr(args, "takes_extra", False) else args.run(args)

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
                               description="Names: " + "; ".join(PULLABLE) + ". Offline it fails at once, "
                                           "naming the file to place and where.")
     pull.add_argument("name")
-    pull.set_defaults(run=_pull)
+    pull.set_defaults(run=_pull, opens_db_itself=True)  # offline it answers before the database is opened
     ls = actions.add_parser("list", help="the catalog, each entry checked against its digest")
     ls.set_defaults(run=_list)
 
@@ -48,9 +48,13 @@ def _add(args) -> int:
 
 
 def _pull(args) -> int:
-    from jobs.catalog import CatalogError, pull
+    from jobs.catalog import CatalogError, pull, pull_check
 
     try:
+        pull_check(args.name)
+        from db.migrate import upgrade
+
+        upgrade()
         entry = pull(args.name)
     except (CatalogError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

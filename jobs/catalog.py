@@ -19,7 +19,8 @@ checkpoints and model versions follow (``Checkpoint.sha256``, ``ModelVersion.sha
   digest. ``jobs.launch.plan_launch`` calls it before anything is queued and the worker calls it
   again before the family loads anything, so a file swapped after launch is refused there too.
 
-Light on purpose (no torch, no ultralytics at import): the pages read it.
+Light on purpose (no torch, no ultralytics, not even the database at import): the pages read it,
+and an offline ``models pull`` answers before the command has opened the database.
 """
 from __future__ import annotations
 
@@ -31,18 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db import queries
-from db.session import session_scope
 from engine.core import VerifiedFile
 from engine.digests import folder_sha256, sha256_file
 from engine.trust import UntrustedModelError, models_dir, user_weights
 
-__all__ = ["CatalogError", "PullOffline", "PULLABLE", "CatalogRef", "add_file", "pull", "verify_entry",
+__all__ = ["CatalogError", "PullOffline", "PULLABLE", "CatalogRef", "add_file", "pull", "pull_check", "verify_entry",
            "verify_config", "catalog_refs", "entries_for", "production_choice", "start_note", "folder_report",
            "describe", "FROM_SCRATCH"]
 
 FROM_SCRATCH = "from scratch"
-PROBE_TIMEOUT_S = 3.0  # a pull gives up on an unreachable host within this (the issue's bound is 5 s)
+PROBE_TIMEOUT_S = 2.5  # a pull gives up on an unreachable host within this (the whole command: < 5 s)
 FAMILY_KEYS = {"yolo": "model", "reid": "weights", "anomaly": "backbone", "ppo": "init_weights",
                "transition": "initial_weights"}
 _YOLO_ASSET = re.compile(r"^(yolo11|yolov8|yolo26)[nslmx](-seg|-cls)?\.pt$")
@@ -93,7 +92,15 @@ def describe(path: Path) -> dict[str, Any]:
     return {"format": path.suffix.lstrip(".") or "file", "size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
+def _db():
+    from db import queries
+    from db.session import session_scope
+
+    return queries, session_scope
+
+
 def _record(name: str, path: Path, *, family: str, task: str | None, source: str):
+    queries, session_scope = _db()
     info = describe(path)
     with session_scope() as s:
         return queries.upsert_catalog_entry(session=s, name=name, family=family, task=task, source=source, **info)
@@ -188,14 +195,23 @@ def _pull_plan(name: str) -> tuple[str, str | None, str, str]:
     raise CatalogError(f"{name!r} is not a name `models pull` knows; it pulls: " + "; ".join(PULLABLE))
 
 
-def pull(name: str):
-    """Fetch ``name`` into the models folder with its library's downloader and record it;
-    ``PullOffline`` at once when the host is unreachable. Returns the ``CatalogEntry``."""
+def pull_check(name: str) -> tuple[str, str | None, str, str]:
+    """What pulling ``name`` takes, after checking that its host answers: ``CatalogError`` for a
+    name nothing can pull, ``PullOffline`` (within ``PROBE_TIMEOUT_S``) when the host is out of
+    reach. Touches neither the database nor the folder."""
     family, task, host, url = _pull_plan(name)
-    target = user_weights(name, what="catalog name", must_exist=False)
+    user_weights(name, what="catalog name", must_exist=False)  # a name leaving the folder is refused
     why = _reachable(host)
     if why is not None:
         raise _offline(name, host, why, url=url, family=family)
+    return family, task, host, url
+
+
+def pull(name: str):
+    """Fetch ``name`` into the models folder with its library's downloader and record it;
+    ``PullOffline`` at once when the host is unreachable. Returns the ``CatalogEntry``."""
+    family, task, host, url = pull_check(name)
+    target = user_weights(name, what="catalog name", must_exist=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     if family == "yolo":
         from ultralytics.utils.downloads import attempt_download_asset
@@ -270,6 +286,7 @@ def verify_entry(name: str, *, family: str | None = None) -> VerifiedFile:
     """The catalogued file ``name`` as a ``VerifiedFile`` while it still has its recorded digest;
     ``CatalogError`` when it is not catalogued or is another family's, ``UntrustedModelError``
     when it changed, ``FileNotFoundError`` when it is gone."""
+    queries, session_scope = _db()
     path = user_weights(name, what="base model", must_exist=False)
     with session_scope() as s:
         entry = queries.catalog_entry(session=s, name=name)
@@ -307,6 +324,7 @@ def verify_config(family: str, config: Any) -> list[VerifiedFile]:
 
 def entries_for(family: str, task: str | None = None) -> list:
     """Catalog entries of ``family`` (yolo: those of a compatible task; a yaml fits any task)."""
+    queries, session_scope = _db()
     with session_scope() as s:
         rows = queries.list_catalog(session=s, family=family)
     if family == "yolo" and task:
@@ -364,6 +382,7 @@ def folder_report() -> list[dict[str, Any]]:
     """Every catalogued entry with its state on disk, plus top-level files of the models folder
     that are not catalogued (they load only once recorded). Hashes every entry: for the Models
     page behind a button, not on every refresh."""
+    queries, session_scope = _db()
     base = models_dir()
     with session_scope() as s:
         entries = queries.list_catalog(session=s)

@@ -56,7 +56,8 @@ def build_manifest(*, run_id: int, attempt: int, family: str, config, dataset: D
             "environment": provenance.environment(), "dataset": _dataset(dataset), "config": data,
             "seed": data.get("seed"), "machine": provenance.machine(), "worker": worker,
             "device": getattr(ctx, "device", None), "start_weights": _file(getattr(ctx, "init_weights", None)),
-            "resume": _file(getattr(ctx, "resume", None))}
+            "resume": _file(getattr(ctx, "resume", None)),
+            "base_weights": [_file(f) for f in getattr(ctx, "base_weights", None) or []]}
 
 
 def record_manifest(*, run_id: int, attempt: int, family: str, config, dataset: DatasetRef | None, ctx,

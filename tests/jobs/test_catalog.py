@@ -73,6 +73,10 @@ def test_models_add_then_launch_with_the_entry(stack, worker, detect_data, tmp_p
     assert done.status == RunStatus.completed, done.error
     assert done.config["model"] == "catalog-yolo11n.yaml"  # the YAML keeps the real loading name
     assert start_note("yolo", done.config) is None  # it started from base weights, not from scratch
+    with session_scope() as s:
+        manifest = queries.latest_manifest(session=s, run_id=run.id).data
+    assert [(b["what"], b["sha256"]) for b in manifest["base_weights"]] == [
+        ("base model catalog-yolo11n.yaml", entry.sha256)]  # the worker verified it and the record says so
 
 
 def test_a_tampered_catalog_file_is_refused_at_launch(stack, detect_data, tmp_path):

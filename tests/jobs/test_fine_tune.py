@@ -5,7 +5,6 @@ its parent version; a yolo version starts a dataset with another class count on 
 (anomaly and transition: tests/jobs/test_init_version.py.)"""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -52,56 +51,65 @@ def _tuned_and_scratch(family: str, config: dict, dataset_id: int, version_id: i
     return tuned, scratch
 
 
-# ---- yolo (classify: top-1 is a clear first-epoch signal on 64 px shapes) ---------------------------
+# ---- yolo ---------------------------------------------------------------------------------------
+# A few CPU epochs at 64 px teach a yolo11n little accuracy (val mAP and classify top-1 stay near
+# chance), but its losses fall steadily: the first epoch from a version starts with a lower
+# classification loss than the same epoch from scratch.
 
-YOLO = {**YOLO_TINY, "task": "classify", "warmup_epochs": 0, "mosaic": 0.0}
-# first-epoch val/top1 of a run from the version minus the same run from scratch (measured: see the print)
-YOLO_MARGIN = 0.2
+YOLO = {**YOLO_TINY, "task": "detect", "warmup_epochs": 0}
+# first-epoch train/cls_loss from the version as a fraction of the same epoch from scratch
+YOLO_MARGIN = 0.8
 
 
 @pytest.fixture(scope="module")
 def yolo_source(stack, worker):
-    dataset_id = generate_sample_job("yolo", "yolo-finetune-cls", {"task": "classify", "count": 90, "size": 64})[
+    dataset_id = generate_sample_job("yolo", "yolo-finetune-det", {"task": "detect", "count": 32, "size": 64})[
         "dataset_id"]
-    run = _completed(api.submit_run(family="yolo", config={**YOLO, "epochs": 10}, dataset_id=dataset_id))
+    run = _completed(api.submit_run(family="yolo", config={**YOLO, "epochs": 8}, dataset_id=dataset_id))
     return dataset_id, _version_of(run.id)
 
 
 def test_yolo_fine_tune_starts_better_than_scratch_and_records_its_parent(yolo_source):
     dataset_id, mv = yolo_source
     tuned, scratch = _tuned_and_scratch("yolo", {**YOLO, "epochs": 1}, dataset_id, mv.id)
-    t, s0 = _first(tuned.id, "val/top1"), _first(scratch.id, "val/top1")
-    print(f"yolo first-epoch val/top1: from version {mv.id} {t:.3f}, from scratch {s0:.3f}")
-    assert t >= s0 + YOLO_MARGIN
+    t, s0 = _first(tuned.id, "train/cls_loss"), _first(scratch.id, "train/cls_loss")
+    print(f"yolo first-epoch train/cls_loss: from version {mv.id} {t:.3f}, from scratch {s0:.3f} "
+          f"(ratio {t / s0:.2f})")
+    assert t <= YOLO_MARGIN * s0
 
 
 def test_yolo_version_starts_another_class_count_on_a_new_head(yolo_source):
+    import yaml
+
     from engine.families.yolo.samples import generate
 
     _, mv = yolo_source
-    root = get_settings().resolved_data_root / "yolo-finetune-2cls"
-    generate(root, task="classify", count=60, size=64, seed=5)
-    for split in root.iterdir():
-        if split.is_dir():
-            shutil.rmtree(split / "triangle", ignore_errors=True)  # 3 classes → 2
-    dataset, _ = import_dataset(name="yolo-finetune-2cls", kind="yolo", root=root)
-    run = _completed(api.submit_run(family="yolo", config={**YOLO, "epochs": 1, "init_version": mv.id},
-                                    dataset_id=dataset.id))
+    root = get_settings().resolved_data_root / "yolo-finetune-4cls"
+    generate(root, task="detect", count=24, size=64, seed=5)
+    data = yaml.safe_load((root / "data.yaml").read_text())
+    names = list(data["names"].values()) if isinstance(data["names"], dict) else list(data["names"])
+    data["names"] = names + ["star"]  # a fourth class: the 3-class head cannot take it
+    data.pop("nc", None)
+    (root / "data.yaml").write_text(yaml.safe_dump(data))
+    dataset, _ = import_dataset(name="yolo-finetune-4cls", kind="yolo", root=root)
+    run = _completed(api.submit_run(family="yolo", config={**YOLO, "epochs": 1, "min_per_class": 0,
+                                                           "init_version": mv.id}, dataset_id=dataset.id))
     assert run.parent_version_id == mv.id
     log = (Path(run.out_dir) / "train.log").read_text()
-    assert f"fine-tuning from model version {mv.id} (classify)" in log
+    assert f"fine-tuning from model version {mv.id} (detect)" in log
     from ultralytics import YOLO as Ultralytics  # a file this test's own run wrote
 
-    names = Ultralytics(_version_of(run.id).artifact_path, task="classify").names
-    assert sorted(names.values()) == ["circle", "square"]
+    model = Ultralytics(_version_of(run.id).artifact_path, task="detect")
+    assert len(model.names) == 4 and model.model.model[-1].nc == 4
 
 
 # ---- reid ---------------------------------------------------------------------------------------
 
 REID = {"model": "osnet_x0_25", "height": 64, "width": 32, "batch_size": 16, "lr": 0.003, "workers": 0,
         "cpu_threads": 1, "device": "cpu", "min_identities": 4, "eval_freq": 1}
-# first-epoch val/mAP from the version minus from scratch (another generated set of identities)
-REID_MARGIN = 0.1
+# first-epoch val/mAP from the version minus from scratch, on another generated set of identities
+# (measured: 0.421 from a 6-epoch version vs 0.096 from scratch; rank-1 0.458 vs 0.0)
+REID_MARGIN = 0.2
 
 
 def test_reid_fine_tune_starts_better_than_scratch_and_records_its_parent(stack, worker):
@@ -122,8 +130,9 @@ def test_reid_fine_tune_starts_better_than_scratch_and_records_its_parent(stack,
 
 PPO = {"n_steps": 64, "batch_size": 64, "eval_freq": 256, "checkpoint_freq": 256, "keep_checkpoints": 2,
        "eval_images_per_category": 1, "success_window": 8, "stage_budget": 0.2}
-# the first validation's mean SSIM from the continued policy minus a fresh policy's
-PPO_MARGIN = 0.02
+# the first validation's mean SSIM (at 256 timesteps) from the continued policy minus a fresh
+# policy's (measured: 0.938 from a 768-timestep version vs 0.861 from scratch)
+PPO_MARGIN = 0.04
 
 
 def test_ppo_continues_a_policy_better_than_scratch_and_records_its_parent(stack, worker):
