@@ -133,3 +133,35 @@ def test_models_pull_offline_fails_at_once_naming_the_file_and_where(stack, tmp_
 def test_pull_refuses_a_name_it_does_not_know(stack):
     proc = _engine("models", "pull", "resnet50.bin")
     assert proc.returncode == 2 and "not a name `models pull` knows" in proc.stderr and "yolo11n.pt" in proc.stderr
+
+
+def test_a_vit_folder_is_catalogued_as_one_digest_and_a_changed_file_inside_is_refused(stack, tmp_path):
+    from engine.trust import UntrustedModelError
+    from jobs.catalog import add_file, catalog_refs, verify_entry
+
+    vit = tmp_path / "my-vit"
+    vit.mkdir()
+    (vit / "config.json").write_text('{"model_type": "vit"}')
+    (vit / "model.safetensors").write_bytes(b"\0" * 64)
+    entry = add_file(vit, name="vits/my-vit")
+    assert (entry.family, entry.format, entry.size) == ("anomaly", "safetensors folder", 64 + 21)
+    from engine.families.anomaly.config import AnomalyConfig
+
+    config = AnomalyConfig(backbone="vits/my-vit")
+    assert [r.name for r in catalog_refs("anomaly", config)] == ["vits/my-vit"]
+    assert catalog_refs("anomaly", AnomalyConfig()) == []  # tiny-vit: built locally, nothing to check
+    assert verify_entry("vits/my-vit", family="anomaly").sha256 == entry.sha256
+    (get_settings().resolved_models_dir / "vits" / "my-vit" / "model.safetensors").write_bytes(b"\1" * 64)
+    with pytest.raises(UntrustedModelError, match="'vits/my-vit' changed since it was catalogued"):
+        verify_entry("vits/my-vit", family="anomaly")
+    with pytest.raises(ConfigError, match=r"backbone.*'vits/my-vit' changed since it was catalogued"):
+        plan_launch("anomaly", config={"backbone": "vits/my-vit"})
+
+
+def test_a_file_already_in_the_folder_is_recorded_in_place(stack):
+    from jobs.catalog import add_file
+
+    folder = get_settings().resolved_models_dir
+    (folder / "policy-start.pt").write_bytes(b"a ppo policy, never loaded here")
+    entry = add_file(folder / "policy-start.pt", family="ppo")
+    assert entry.name == "policy-start.pt" and entry.source == "recorded in place" and entry.family == "ppo"
