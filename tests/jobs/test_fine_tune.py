@@ -59,7 +59,7 @@ def _tuned_and_scratch(family: str, config: dict, dataset_id: int, version_id: i
 
 YOLO = {**YOLO_TINY, "task": "detect", "warmup_epochs": 0, "batch": 64}
 # first-epoch train/cls_loss from the version as a fraction of the same epoch from scratch
-# (measured by hand with these settings: 5.38 at epoch 1 from scratch, 3.18 after 8 epochs)
+# (measured: 3.15 from an 8-epoch version vs 5.38 from scratch, ratio 0.58)
 YOLO_MARGIN = 0.8
 
 
