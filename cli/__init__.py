@@ -7,6 +7,10 @@ and sweeps. The edge of the project: it drives ``jobs`` and the database, and no
     python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   queue a sweep and follow it
     python -m engine runs show RUN_ID [--json]                 a run's manifest and recorded files
     python -m engine evaluate VERSION_ID --dataset NAME [--split test] [--wait]   a saved model's metrics
+    python -m engine resume RUN_ID [--checkpoint ID]           continue a cancelled/failed run from a checkpoint
+    python -m engine models add PATH [--family F]              copy a base model in and record its sha256
+    python -m engine models pull NAME                          fetch a named base model (yolo11n.pt, ...)
+    python -m engine models list                               the catalog, each entry checked
 
 Every subcommand has ``--help`` (``train FAMILY --help`` lists every config key with its default
 and meaning). A family adds ``train`` options by a ``cli_arguments(parser)`` hook in the
@@ -25,7 +29,7 @@ PROG = "python -m engine"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import data, evaluate, runs, sweep, train
+    from cli import data, evaluate, models, resume, runs, sweep, train
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_parser(sub)
     runs.add_parser(sub)
     evaluate.add_parser(sub)
+    resume.add_parser(sub)
+    models.add_parser(sub)
     return parser
 
 
@@ -46,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from db.migrate import upgrade
+    if not getattr(args, "opens_db_itself", False):
+        from db.migrate import upgrade
 
-    upgrade()
+        upgrade()
     return args.run(args, extra) if getattr(args, "takes_extra", False) else args.run(args)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
@@ -330,3 +330,19 @@ class Evaluation(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_s: float | None = None
+class CatalogEntry(SQLModel, table=True):
+    """One base model in the operator's models folder (``TRAINYARD_MODELS_DIR``): a file or a
+    folder, the family it starts, its format, size and the sha256 recorded when it was added or
+    pulled. A catalogued file loads only while it still has that digest (at launch and again on
+    the worker); the record lives here, not beside the file, so whoever swaps the file cannot
+    also rewrite the digest it is checked against."""
+    __tablename__ = "catalog_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, description="Path relative to the models folder (the loading name).")
+    family: str = Field(index=True)
+    task: str | None = Field(default=None, description="yolo: detect, segment or classify; else None.")
+    format: str = Field(description="pt, yaml, pth, safetensors folder, ...")
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(description="sha256 of the file, or engine.digests.folder_sha256 of a folder.")
+    source: str = Field(default="", description="Where it came from: 'added from PATH', 'pulled NAME (library)'.")
+    added_at: datetime = Field(default_factory=utcnow)

@@ -113,11 +113,13 @@ def cancel_run(run_id: int) -> RunStatus:
     return RunStatus.cancelled
 
 
-def resume_run(run_id: int) -> Run:
-    """Continue a cancelled or failed run from its latest intact checkpoint, as the same run, so
-    its curves continue where they stopped. A checkpoint is intact when its file still has the
-    sha256 registered for it (a file changed or rewritten on disk since is never loaded).
-    Metrics logged after that checkpoint are dropped because the trainer logs those steps again."""
+def resume_run(run_id: int, checkpoint_id: int | None = None) -> Run:
+    """Continue a cancelled or failed run from a checkpoint, as the same run, so its curves
+    continue where they stopped: the newest intact one, or ``checkpoint_id`` (one of the run's
+    own checkpoints, refused when its file no longer verifies). A checkpoint is intact when its
+    file still has the sha256 registered for it (a file changed or rewritten on disk since is
+    never loaded). Metrics logged after that checkpoint are dropped because the trainer logs
+    those steps again."""
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
         if run is None:
@@ -127,7 +129,18 @@ def resume_run(run_id: int) -> Run:
         ckpts = queries.checkpoints_newest_first(session=s, run_id=run_id)
         if not ckpts:
             raise ValueError(f"run {run_id} saved no checkpoint to resume from; retry it instead")
-        ckpt = _newest_intact(ckpts)
+        if checkpoint_id is not None:
+            chosen = [c for c in ckpts if c.id == checkpoint_id]
+            if not chosen:
+                raise LookupError(f"run {run_id} has no checkpoint with id {checkpoint_id} (its checkpoints: "
+                                  f"{', '.join(str(c.id) for c in ckpts)})")
+            ckpt = _newest_intact(chosen)
+            if ckpt is None:
+                raise ValueError(f"run {run_id}: checkpoint {checkpoint_id} ({chosen[0].path}) no longer has the "
+                                 f"sha256 registered for it (changed, rewritten or missing on disk); refusing to "
+                                 f"resume from it. Pick another checkpoint")
+        else:
+            ckpt = _newest_intact(ckpts)
         if ckpt is None:
             raise ValueError(f"run {run_id}: none of its {len(ckpts)} checkpoint file(s) still has the sha256 "
                              f"registered for it (changed, rewritten or missing on disk); refusing to resume. "

@@ -159,6 +159,25 @@ def _combined(fam: Family, configs: list[FamilyConfig], ref: DatasetRef | None,
     if errors:
         raise ConfigError(fam.key, list(dict.fromkeys(errors)), source)
     return out
+def _check_catalog(fam: Family, configs: list[FamilyConfig], source: str) -> None:
+    """Refuse a launch that loads a models-folder file the base-model catalog does not hold, holds
+    for another family, or whose digest no longer matches its record (``jobs.catalog``)."""
+    from engine.trust import UntrustedModelError
+    from jobs.catalog import CatalogError, catalog_refs, verify_entry
+
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for cfg in configs:
+        for ref in catalog_refs(fam.key, cfg):
+            if ref.name in seen:
+                continue
+            seen.add(ref.name)
+            try:
+                verify_entry(ref.name, family=fam.key)
+            except (CatalogError, UntrustedModelError, FileNotFoundError) as exc:
+                errors.append(FieldError(ref.key, str(exc)))
+    if errors:
+        raise ConfigError(fam.key, errors, source)
 
 
 def plan_launch(family: str | Family, *, dataset_id: int | None = None,
@@ -191,6 +210,7 @@ def plan_launch(family: str | Family, *, dataset_id: int | None = None,
     if not configs:
         raise ConfigError(fam.key, [FieldError("", "this launch creates no run")], source)
     _check_init_versions(fam, configs, source)
+    _check_catalog(fam, configs, source)
     gated = _combined(fam, configs, ref, source)
     labels = [cfg.run_label() for cfg in configs]
     runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(seen, cfg)),

@@ -57,7 +57,8 @@ def build_manifest(*, run_id: int, attempt: int, family: str, config, dataset: D
             "seed": data.get("seed"), "machine": provenance.machine(), "worker": worker,
             "device": getattr(ctx, "device", None), "start_weights": _file(getattr(ctx, "init_weights", None)),
             "resume": _file(getattr(ctx, "resume", None)),
-            "extra_datasets": [_dataset(ref) for ref in getattr(ctx, "extra_datasets", None) or ()]}
+            "extra_datasets": [_dataset(ref) for ref in getattr(ctx, "extra_datasets", None) or ()],
+            "base_weights": [_file(f) for f in getattr(ctx, "base_weights", None) or []]}
 
 
 def record_manifest(*, run_id: int, attempt: int, family: str, config, dataset: DatasetRef | None, ctx,

@@ -20,6 +20,7 @@ from engine.core import DatasetRef, FitResult, RunCancelled, RunDiverged, RunPru
 from engine.families import FAMILIES
 from engine.resources import ResourceSampler
 from jobs import artifacts, notify, registry
+from jobs.catalog import verify_config
 from jobs.context import DbRunContext, StaleAttempt
 from jobs.inputs import dataset_ref, extra_datasets_for, init_weights_for, stores_for, verified_checkpoint
 from jobs.logs import LOG_NAME, capture_run_output
@@ -141,6 +142,7 @@ def build_context(claim: Claim, config) -> tuple[DbRunContext, DatasetRef | None
     ctx.resume = resume
     ctx.init_weights = init_weights_for(claim.family, config)
     ctx.extra_datasets = extra_datasets_for(config, kind=FAMILIES[claim.family].dataset_kind)
+    ctx.base_weights = verify_config(claim.family, config)  # the catalog's digests, checked again here
     ctx.stores = stores_for(claim.family)
     record_manifest(run_id=claim.run_id, attempt=claim.attempt, family=claim.family, config=config, dataset=dataset,
                     ctx=ctx, worker=_worker_name())

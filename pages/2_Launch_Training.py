@@ -10,6 +10,7 @@ from engine.families import FAMILIES
 from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
+from ui.catalog import show_start_note
 from ui.clone import clone_source
 from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
@@ -80,6 +81,7 @@ with form_tab:
     form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
     if extra_ids is not None:
         form_data["extra_datasets"] = extra_ids
+    show_start_note(family_key, form_data)  # trains from scratch / demo features: said plainly
     buttons = st.columns([1, 1, 4])
     review_form = buttons[0].button("Review", key="launch-review",
                                     help="what Start would queue: datasets, split sizes, classes and the final config")
@@ -136,6 +138,8 @@ def launch(config: dict | str, source: str) -> None:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
         return
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.name or ''}".rstrip() for r in runs))
+    if source == "YAML":
+        show_start_note(family_key, plan.runs[0].config)
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
 

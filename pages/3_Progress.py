@@ -13,6 +13,7 @@ from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
 from ui.artifacts import files_panel
+from ui.catalog import show_start_note
 from ui.charts import curve_figures, resource_figure, resource_warnings
 from ui.checkpoints import checkpoint_table
 from ui.curves import snapshot
@@ -48,7 +49,16 @@ run = st.selectbox("Run", runs, index=index, format_func=run_label)
 st.query_params["run"] = str(run.id)
 
 
-def actions(run, *, can_resume: bool) -> None:
+def _checkpoint_label(c) -> str:
+    bits = [f"#{c.id} step {c.step}", Path(c.path).name]
+    if c.monitored is not None:
+        bits.append(f"monitored {c.monitored:.4g}")
+    if c.best:
+        bits.append("best")
+    return " · ".join(bits)
+
+
+def actions(run, *, ckpts: list) -> None:
     status = RunStatus(run.status)
     cols = st.columns(4)
     cols[3].page_link("pages/2_Launch_Training.py", label="Clone and edit", icon=":material/content_copy:",
@@ -59,11 +69,17 @@ def actions(run, *, can_resume: bool) -> None:
         st.toast(f"Run #{run.id}: cancel requested; it stops at its next batch.")
         st.rerun()
     if status in (RunStatus.cancelled, RunStatus.failed):
-        if can_resume and cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
+        # newest first: the default is the latest one; the worker verifies its sha256 again before loading it
+        newest_first = sorted(ckpts, key=lambda c: (c.step, c.id), reverse=True)
+        chosen = st.selectbox("Resume from checkpoint", newest_first, format_func=_checkpoint_label,
+                              key=f"resume-pick-{run.id}",
+                              help="Only a checkpoint whose file still has its recorded sha256 is loaded; "
+                                   "metrics logged after it are dropped and logged again") if ckpts else None
+        if chosen is not None and cols[1].button("Resume from checkpoint", icon=":material/play_arrow:"):
             try:
-                api.resume_run(run.id)
+                api.resume_run(run.id, checkpoint_id=chosen.id)
                 st.rerun()
-            except (ValueError, QueueUnavailable) as exc:
+            except (LookupError, ValueError, QueueUnavailable) as exc:
                 st.error(str(exc))
         if cols[2].button("Retry from scratch", icon=":material/replay:"):
             try:
@@ -83,7 +99,7 @@ def live(run_id: int) -> None:
         samples = queries.resource_samples(session=s, run_id=run_id, limit=600)
         ckpts = queries.checkpoints_per_file(session=s, run_id=run_id)
     status = RunStatus(run.status)
-    actions(run, can_resume=bool(ckpts))
+    actions(run, ckpts=ckpts)
 
     head = st.columns([1, 4])
     with head[0]:
@@ -156,6 +172,7 @@ if run.description or run.tags or run.cloned_from or run.parent_id:
 
 overview, files_tab, reproduce_tab, notes_tab = st.tabs(["Overview", "Files", "Reproduce", "Notes"])
 with overview:
+    show_start_note(run.family, run.config)  # trains from scratch / demo features: said plainly
     # only a run that can still change polls the database; the buttons live inside the refreshing
     # part, so a run that finishes or fails while the page is open loses Cancel and offers Resume
     st.fragment(run_every=2 if RunStatus(run.status).active else None)(live)(run.id)

@@ -16,7 +16,9 @@ from db.session import session_scope
 from engine.families import FAMILIES
 from engine.trust import UntrustedModelError
 from jobs import registry
+from jobs.catalog import FAMILY_KEYS, start_note
 from jobs.logs import LOG_NAME
+from ui.catalog import catalog_panel, show_start_note
 from ui.evaluations import leaderboard, version_evaluations
 from ui.metrics import fmt, headline_values
 from ui.page import page
@@ -46,6 +48,9 @@ with st.expander("Activation policy", expanded=False):
     if p[2].button("Save policy", key="policy-save", disabled=choice == policies.get(fam)):
         registry.set_policy(fam, choice, actor=ACTOR)
         st.rerun()
+
+with st.expander("Base models (catalog)", expanded=not versions):
+    catalog_panel(key="catalog")
 
 if not versions:
     st.info("No model yet: a completed run registers its model here as a candidate.")
@@ -86,7 +91,12 @@ with left:
                      hide_index=True)
     parent = run.parent_version_id if run else None
     kids = children.get(version.id, [])
-    st.markdown("**Lineage** · " + (f"started from version #{parent}" if parent else "trained from scratch")
+    base = run.config.get(FAMILY_KEYS.get(version.family, ""), None) if run else None
+    if run:
+        show_start_note(version.family, run.config)
+    st.markdown("**Lineage** · " + (f"started from version #{parent}" if parent
+                                    else f"started from base model `{base}`" if base and start_note(version.family, run.config) is None
+                                    else "trained from scratch")
                 + f" · {len(kids)} run(s) started from this version")
     if kids:
         st.dataframe(pd.DataFrame([{"run": r.id, "name": r.name, "status": r.status, "created": r.created_at}

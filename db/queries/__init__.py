@@ -17,11 +17,13 @@ queries.create_run(session=s, ...)``); the modules say where each one lives:
 - ``manifests``: what produced each attempt of a run
 - ``notifications``: the outbox of events and their webhook deliveries
 - ``evaluations``: saved models evaluated on a dataset split, per version and as a leaderboard
+- ``catalog``: the base models of the operator's models folder and their recorded digests
 """
 from __future__ import annotations
 
 from db.queries.artifacts import get_artifact, list_artifacts, replace_artifacts
 from db.queries.attempts import ACTIVE, UNFINISHED, attempt_state, bump_attempt, set_status_if_current, update_if_current
+from db.queries.catalog import catalog_entry, delete_catalog_entry, list_catalog, upsert_catalog_entry
 from db.queries.checkpoints import (
                              add_checkpoint,
                              best_monitored,
@@ -159,4 +161,5 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "finish_delivery", "delivery_failures", "notifications_about", "notification_payload",
            "EVALUATION_STATUSES", "create_evaluation", "get_evaluation", "update_evaluation", "start_evaluation",
            "finish_evaluation", "evaluations_for_versions", "latest_evaluations_on", "list_evaluations",
-           "delete_evaluation"]
+           "delete_evaluation",
+           "upsert_catalog_entry", "catalog_entry", "list_catalog", "delete_catalog_entry"]

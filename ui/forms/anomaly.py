@@ -10,7 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from engine.families.anomaly.config import AnomalyConfig, parse_age_groups
+from engine.families.anomaly.config import TINY_BACKBONE, AnomalyConfig, parse_age_groups
+from ui.catalog import base_model_choice
 from ui.forms import number_field
 
 __all__ = ["render_form", "clone_defaults", "YAML_COMMENTS", "YAML_HINT"]
@@ -52,9 +53,9 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
                                   help="Comma-separated LO-HI ranges in years; one run (one model) per group")
     v["min_samples"] = _num(c[1], "min_samples", v["min_samples"],
                             help="fewest normal drawings per group (50 recommended)")
-    v["backbone"] = c[2].text_input("backbone", value=v["backbone"], key=f"{_K}-backbone",
-                                    help="tiny-vit (offline demo), google/vit-base-patch16-224-in21k (production) "
-                                         "or a local folder")
+    v["backbone"] = base_model_choice(c[2], "anomaly", v, v["backbone"], key=f"{_K}-backbone", label="backbone",
+                                      scratch_label="tiny-vit (random-init demo features)",
+                                      scratch_value=TINY_BACKBONE)
     st.markdown("**Autoencoder**")
     c = st.columns(5)
     dims = c[0].text_input("hidden_dims", value=",".join(map(str, v["hidden_dims"])), key=f"{_K}-dims",

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.reid.config import MODELS, OPTIMIZERS, SCHEDULERS, TRANSFORMS, ReidConfig
+from ui.catalog import base_model_choice
 from ui.forms import number_field
 
 __all__ = ["render_form"]
@@ -32,8 +33,8 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["loss"] = _choice(c[1], "loss", ("softmax", "triplet"), v["loss"],
                         help="triplet = weight_t x hard triplet + weight_x x softmax, with identity-balanced batches")
     v["device"] = _choice(c[2], "device", ("auto", "cpu", "cuda", "mps"), v["device"])
-    v["weights"] = c[3].text_input("weights (models folder)", value=v.get("weights") or "", key=f"{_K}-weights",
-                                   help="a file in the operator's models folder; empty starts from scratch") or None
+    v["weights"] = base_model_choice(c[3], "reid", v, v.get("weights"), key=f"{_K}-weights", label="weights",
+                                     scratch_label="from scratch (pretrained=False)")
     c = st.columns(4)
     v["epochs"] = _num(c[0], "epochs", v["epochs"])
     v["batch_size"] = _num(c[1], "batch_size", v["batch_size"])

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.yolo.config import ARCHS, TASKS, VARIANTS, YoloConfig
+from ui.catalog import base_model_choice
 from ui.forms import number_field
 
 _OPTIMIZERS = list(YoloConfig.model_fields["optimizer"].annotation.__args__)
@@ -63,8 +64,8 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["min_per_class"] = _num(c[2], "min_per_class", v["min_per_class"], f"{k}-min_per_class",
                               label="min training images per class",
                               help="launch gate: images of the train split holding each class")
-    v["model"] = c[3].text_input("start from .pt (optional)", value=v.get("model") or "", key=f"{k}-model",
-                                 help="a local weights file on the workers; empty builds the model from its yaml") or None
+    v["model"] = base_model_choice(c[3], "yolo", v, v.get("model"), key=f"{k}-model",
+                                   scratch_label=f"from scratch ({v['arch']}{v['variant']} yaml)")
     c = st.columns(2)
     classes = c[0].text_input("classes (optional)", value=", ".join(v.get("classes") or []), key=f"{k}-classes",
                               help="comma-separated class names to train on (after the renames); empty: all. "
