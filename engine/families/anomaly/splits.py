@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-__all__ = ["stratified_split"]
+__all__ = ["stratified_split", "train_subset"]
 
 
 def stratified_split(ages: Sequence[float], fractions: tuple[float, float, float], seed: int = 0,
@@ -38,3 +38,13 @@ def stratified_split(ages: Sequence[float], fractions: tuple[float, float, float
     if not val and len(train) >= 3:
         val.append(train.pop())
     return sorted(train), sorted(val), sorted(test)
+
+
+def train_subset(train: Sequence[int], ages: Sequence[float], paths: Sequence[str], fraction: float,
+                 seed: int) -> list[int]:
+    """The training indices ``data_fraction`` keeps (``engine.subsets``): stratified by whole year
+    of age, chosen by ``seed`` and each drawing's path, so the same seed trains on the same files."""
+    from engine.subsets import stratified_subset
+
+    return sorted(stratified_subset(list(train), group=lambda i: int(math.floor(ages[i])), fraction=fraction,
+                                    seed=seed, ident=lambda i: paths[i]))

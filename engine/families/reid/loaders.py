@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from engine.families.reid.config import ReidConfig, uses_identity_sampler
 from engine.families.reid.library import quiet, torchreid
 from engine.safeio import inside, open_image
+from engine.subsets import stratified_subset
 
 __all__ = ["ReidData", "SampleImages", "Item", "split_samples", "build_data", "test_transform", "DATASET_NAME"]
 
@@ -52,11 +53,13 @@ class Splits:
     train_pids: list[str]  # classifier index → Market id
 
 
-def split_samples(samples: Iterable[Any]) -> Splits:
+def split_samples(samples: Iterable[Any], *, data_fraction: float = 1.0, seed: int = 0) -> Splits:
     """Market-1501's rules: train ids relabelled 0..N-1; junk (-1) left out everywhere;
     distractors (0000) kept in the gallery only, as pid 0, never matching a query."""
     rows = [s for s in samples if "junk" not in (s.flags or [])]
     train_rows = [s for s in rows if s.split == "train" and not s.flags]
+    train_rows = stratified_subset(train_rows, group=lambda s: s.label, fraction=data_fraction, seed=seed,
+                                   ident=lambda s: s.path)  # data_fraction: every identity keeps its share
     train_pids = sorted({s.label for s in train_rows})
     index = {pid: i for i, pid in enumerate(train_pids)}
 
@@ -106,7 +109,7 @@ def build_data(root: Path, samples: Iterable[Any], config: ReidConfig, *, cuda: 
     """Loaders for one run: augmented training batches drawn by torchreid's sampler, plain
     resized query and gallery images for evaluation."""
     tr = torchreid()
-    splits = split_samples(samples)
+    splits = split_samples(samples, data_fraction=config.data_fraction, seed=config.seed)
     if not splits.train:
         raise ValueError("the dataset has no train images of real identities (bounding_box_train)")
     if not splits.query or not splits.gallery:

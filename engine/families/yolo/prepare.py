@@ -19,6 +19,7 @@ import yaml
 
 from engine.datasets import ScanReport
 from engine.families.yolo.data import label_path_for
+from engine.subsets import stratified_subset
 
 __all__ = ["build_training_view", "split_train_val"]
 
@@ -51,7 +52,8 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def build_training_view(report: ScanReport, out_dir: Path, *, train_ratio: float = 0.8, seed: int = 0) -> tuple[Path, dict[str, int]]:
+def build_training_view(report: ScanReport, out_dir: Path, *, train_ratio: float = 0.8, seed: int = 0,
+                        data_fraction: float = 1.0) -> tuple[Path, dict[str, int]]:
     """Write the view under ``out_dir``; return what Ultralytics' ``data=`` takes and the split sizes."""
     out_dir = Path(out_dir)
     if out_dir.exists():
@@ -59,6 +61,9 @@ def build_training_view(report: ScanReport, out_dir: Path, *, train_ratio: float
     out_dir.mkdir(parents=True)
     root = Path(report.root)
     splits = _splits(report, train_ratio=train_ratio, seed=seed)
+    if splits.get("train"):  # data_fraction: a stratified share by the image's (main) class
+        splits["train"] = stratified_subset(splits["train"], group=lambda s: s.label or "(background)",
+                                            fraction=data_fraction, seed=seed, ident=lambda s: s.path)
     sizes = {k: len(v) for k, v in splits.items()}
     if report.summary.get("task") == "classify":
         names = set(report.summary.get("names", []))

@@ -77,7 +77,8 @@ def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path) -> tuple[
             log.warning("  %s", problem)
     if not report.samples:
         raise ValueError(f"dataset {dataset.name!r} has no valid images to train on")
-    view, sizes = build_training_view(report, out / "data", train_ratio=config.train_ratio, seed=config.seed)
+    view, sizes = build_training_view(report, out / "data", train_ratio=config.train_ratio, seed=config.seed,
+                                      data_fraction=config.data_fraction)
     log.info("training view %s: %s", view, ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
     return view, sizes
 
