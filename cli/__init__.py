@@ -5,6 +5,8 @@ and sweeps. The edge of the project: it drives ``jobs`` and the database, and no
     python -m engine import KIND FOLDER --name NAME            scan a folder and import it
     python -m engine train FAMILY [--dataset NAME] [--config FILE.yaml] [--set key=value ...] [family options]
     python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   queue a sweep and follow it
+    python -m engine learning-curve FAMILY --dataset NAME [--fractions 0.125,0.25,0.5,1] [--repeats 2] [--set k=v]
+                                                               queue a learning-curve study and follow it
     python -m engine runs show RUN_ID [--json]                 a run's manifest and recorded files
 
 Every subcommand has ``--help`` (``train FAMILY --help`` lists every config key with its default
@@ -24,7 +26,7 @@ PROG = "python -m engine"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import data, runs, sweep, train
+    from cli import curve, data, runs, sweep, train
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_parsers(sub)
     train.add_parser(sub)
     sweep.add_parser(sub)
+    curve.add_parser(sub)
     runs.add_parser(sub)
     return parser
 

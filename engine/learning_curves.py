@@ -109,12 +109,12 @@ class PowerLawFit:
 
     @property
     def steep(self) -> bool:
-        """True when doubling is expected to help: the gain is clearly positive (more than two
-        standard errors) and worth it (at least ``STEEP_SHARE`` of the gain already seen)."""
+        """True when doubling is likely to help: the expected gain exceeds its standard error and is
+        worth it (at least ``STEEP_SHARE`` of the gain already seen from the smallest to the largest size)."""
         gain, sd = self.doubling_gain()
         if not math.isfinite(sd):
             return False
-        return gain - 2 * sd > 0 and gain >= STEEP_SHARE * self.seen_gain
+        return gain > sd and gain >= STEEP_SHARE * self.seen_gain
 
     @property
     def decreasing(self) -> bool:
