@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["CurvePoint", "PowerLawFit", "NotEnoughPoints", "curve_points", "fit_power_law", "doubling_sentence",
-           "MIN_SIZES", "MIN_POINTS", "STEEP_SHARE"]
+           "MIN_SIZES", "MIN_POINTS", "STEEP_SHARE", "NOISE_SHARE"]
 
 MIN_SIZES = 3  # distinct training-set sizes a three-parameter curve needs
 MIN_POINTS = 4  # measured runs: one more than the parameters, so the fit has an uncertainty
 STEEP_SHARE = 0.05  # doubling must be expected to gain this share of the gain already seen to call it steep
+NOISE_SHARE = 0.5  # ... and more than this share of the repeat-to-repeat spread
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,19 @@ class PowerLawFit:
 
     @property
     def steep(self) -> bool:
-        """True when doubling is likely to help: the expected gain exceeds its standard error and is
-        worth it (at least ``STEEP_SHARE`` of the gain already seen from the smallest to the largest size)."""
+        """True when doubling is likely to help: the expected gain exceeds its standard error, is more
+        than half the repeat-to-repeat spread (``noise``: less would be lost in it) and at least
+        ``STEEP_SHARE`` of the gain already seen from the smallest to the largest size."""
         gain, sd = self.doubling_gain()
         if not math.isfinite(sd):
             return False
-        return gain > sd and gain >= STEEP_SHARE * self.seen_gain
+        return gain > sd and gain > NOISE_SHARE * self.noise and gain >= STEEP_SHARE * self.seen_gain
+
+    @property
+    def noise(self) -> float:
+        """The pooled standard deviation of the repeats (0 without repeats)."""
+        var = [p.sd ** 2 for p in self.points if len(p.values) > 1]
+        return math.sqrt(sum(var) / len(var)) if var else 0.0
 
     @property
     def decreasing(self) -> bool:
