@@ -244,7 +244,7 @@ class ShareLink(SQLModel, table=True):
     title: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
-    kind: str = Field(default="runs", description="run, comparison or model")
+    kind: str = Field(default="runs", description="run, comparison, model or curve (a learning-curve study)")
     model_version_id: int | None = Field(default=None, foreign_key="modelversion.id")
     revoked_at: datetime | None = None
 

@@ -11,8 +11,9 @@ from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
 from ui.clone import clone_source
-from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
+from ui.forms import data_fraction_field, family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
+from ui.learning_curves import study_note
 from ui.page import page
 
 page("Launch")
@@ -42,6 +43,8 @@ if family.dataset_kind:
         top[1].warning(f"No `{family.dataset_kind}` dataset yet: import one or generate sample data on the "
                        "Data Sufficiency page.")
 priority = top[2].selectbox("Priority", api.PRIORITIES, index=1)
+if dataset is not None:
+    study_note(dataset.id, family_key, key="launch-note")
 mode = st.segmented_control("Launch", ["Single runs", "Sweep"], default="Single runs", key="launch-mode",
                             help="A sweep searches a space of configs: each trial is one run")
 if mode == "Sweep":
@@ -71,6 +74,9 @@ defaults = clone.defaults(default_config(family)) if clone else default_config(f
 with form_tab:
     custom = family_form(family_key)
     form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
+    if custom and "data_fraction" in family.config_model.model_fields:  # the generic form has every number already
+        form_data["data_fraction"] = data_fraction_field(family.config_model, form_data.get("data_fraction", 1.0),
+                                                         key=f"{family_key}-data-fraction")
     launch_form = st.button("Validate and launch", type="primary", key="launch-form")
 with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments. It follows the form: "
