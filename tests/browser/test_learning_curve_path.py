@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.test_analyst_path import LONG, choose, goto, wait_idle
+from tests.browser.test_analyst_path import LONG, choose, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +15,9 @@ TINY = "age_group=3-12\nepochs=8\nmin_samples=5\nhidden_dims=[32, 16]\nlatent_di
 
 def test_a_tiny_study_from_the_sufficiency_page_shows_its_curve(dashboard, steps):
     page = steps.page
-    goto(steps, dashboard, "Data_Sufficiency", "Data sufficiency")
+    page.goto(f"{dashboard}/Data_Sufficiency")  # a cold dashboard on busy cores: the first page may be slow
+    page.get_by_role("heading", name="Data sufficiency").first.wait_for(timeout=120_000)
+    wait_idle(page)
     choose(page, "Kind", "drawings")
     page.get_by_role("button", name="Generate sample data").click()
     page.get_by_text("Would more data help?").first.wait_for(timeout=LONG)
@@ -28,9 +30,11 @@ def test_a_tiny_study_from_the_sufficiency_page_shows_its_curve(dashboard, steps
 
     page.get_by_text(re.compile(r"Open learning curve #\d+")).click()
     page.get_by_role("heading", name="Learning curves").first.wait_for()
-    page.get_by_text(re.compile(r"doubling the training data is expected to improve val/loss by")).first.wait_for(
+    page.get_by_text(re.compile(r"doubling the training data is expected to improve val/loss by", re.I)).first.wait_for(
         timeout=LONG)
     page.locator(".js-plotly-plot").first.wait_for()
+    # the export is offered once every run has finished (the curve may draw from the first four)
+    page.get_by_role("button", name=re.compile("HTML report")).wait_for(timeout=LONG)
+    page.get_by_text(re.compile(r"6/6 runs finished")).first.wait_for()
     wait_idle(page)
     steps.check("study-curve")
-    assert page.get_by_role("button", name=re.compile("HTML report")).count() == 1
