@@ -42,8 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from db.session import session_scope
     from engine.configs import ConfigError
     from jobs.api import QueueUnavailable
-    from jobs.learning_curves import StudyBlocked, submit_study
+    from jobs.learning_curves import StudyBlocked, parse_fractions, submit_study
 
+    try:
+        parse_fractions(args.fractions)  # a bad fraction is said first, whatever else is wrong
+    except ConfigError as exc:
+        print(f"error: nothing was queued: {exc}", file=sys.stderr)
+        return 2
     dataset_id = None
     if args.dataset:
         with session_scope() as s:

@@ -26,7 +26,7 @@ if not studies:
 wanted = st.query_params.get("study")
 ids = [w.id for w in studies]
 index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
-study = st.selectbox("Study", studies, index=index, format_func=lambda w: f"#{w.id} {w.name} · {w.family} · {w.status}")
+study = st.selectbox("Study", studies, index=index, format_func=lambda w: f"#{w.id} {w.name} · {w.family}")
 st.query_params["study"] = str(study.id)
 
 
