@@ -15,7 +15,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from db import queries
@@ -105,8 +105,9 @@ def plan_study(family: str, *, dataset_id: int | None, config: Any = None, overr
     fracs = parse_fractions(fractions)
     repeats = _check_repeats(repeats)
     base_plan = plan_launch(fam, dataset_id=dataset_id, config=config, overrides=overrides, source=source)
-    max_seed = fam.config_model.model_fields["seed"].metadata
-    seed_cap = next((getattr(m, "le", None) for m in max_seed if getattr(m, "le", None) is not None), 2**31 - 1)
+    seed_field = fam.config_model.model_fields.get("seed")
+    seed_cap = next((m.le for m in (seed_field.metadata if seed_field else ()) if getattr(m, "le", None) is not None),
+                    2**31 - 1)
     items: list[dict[str, Any]] = []
     names: list[str] = []
     label = name or f"{fam.key} learning curve"
@@ -118,10 +119,8 @@ def plan_study(family: str, *, dataset_id: int | None, config: Any = None, overr
                 items.append({**data, "data_fraction": f, "seed": seed})
                 names.append(f"{label}{' ' + planned.label if planned.label else ''} · f={f:g} · r{r + 1}")
     plan = plan_launch(fam, dataset=base_plan.dataset, dataset_id=dataset_id, config=items, source=source)
-    runs = tuple(type(run)(config=run.config, name=n, label=run.label, blockers=run.blockers)
-                 for run, n in zip(plan.runs, names))
-    plan = type(plan)(family=plan.family, dataset_id=plan.dataset_id, runs=runs, dataset=plan.dataset)
-    base = {k: v for k, v in base_plan.runs[0].config.model_dump(mode="json").items()}
+    plan = replace(plan, runs=tuple(replace(run, name=n) for run, n in zip(plan.runs, names)))
+    base = base_plan.runs[0].config.model_dump(mode="json")
     return StudyPlan(plan=plan, fractions=tuple(fracs), repeats=repeats, base=base)
 
 
