@@ -5,6 +5,8 @@ and sweeps. The edge of the project: it drives ``jobs`` and the database, and no
     python -m engine import KIND FOLDER --name NAME            scan a folder and import it
     python -m engine train FAMILY [--dataset NAME] [--config FILE.yaml] [--set key=value ...] [family options]
     python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   queue a sweep and follow it
+    python -m engine learning-curve FAMILY --dataset NAME [--fractions 0.125,0.25,0.5,1] [--repeats 2] [--set k=v]
+                                                               queue a learning-curve study and follow it
     python -m engine runs show RUN_ID [--json]                 a run's manifest and recorded files
     python -m engine evaluate VERSION_ID --dataset NAME [--split test] [--wait]   a saved model's metrics
     python -m engine resume RUN_ID [--checkpoint ID]           continue a cancelled/failed run from a checkpoint
@@ -29,7 +31,7 @@ PROG = "python -m engine"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import data, evaluate, models, resume, runs, sweep, train
+    from cli import curve, data, evaluate, models, resume, runs, sweep, train
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_parsers(sub)
     train.add_parser(sub)
     sweep.add_parser(sub)
+    curve.add_parser(sub)
     runs.add_parser(sub)
     evaluate.add_parser(sub)
     resume.add_parser(sub)

@@ -80,6 +80,9 @@ class Sweep(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     family: str
+    kind: str = Field(default="search", index=True,
+                      description="search (an Optuna study) or curve (a learning-curve study: one run per data "
+                                  "fraction and repeat, jobs.learning_curves)")
     space: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     dataset_id: int | None = Field(default=None, foreign_key="dataset.id")
@@ -241,7 +244,7 @@ class ShareLink(SQLModel, table=True):
     title: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
-    kind: str = Field(default="runs", description="run, comparison or model")
+    kind: str = Field(default="runs", description="run, comparison, model or curve (a learning-curve study)")
     model_version_id: int | None = Field(default=None, foreign_key="modelversion.id")
     revoked_at: datetime | None = None
 

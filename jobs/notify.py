@@ -149,7 +149,7 @@ def sweep_finished(sweep_id: int) -> int | None:
                         **({"best run": f"#{best[1].id}"} if best else {}), **metrics},
                 data={"sweep_id": sweep.id, "name": sweep.name, "family": sweep.family, "status": sweep.status,
                       "trials": len(runs), "best_run_id": best[1].id if best else None, "metrics": metrics},
-                path=f"Sweeps?sweep={sweep.id}")
+                path=f"Learning_Curve?study={sweep.id}" if sweep.kind == "curve" else f"Sweeps?sweep={sweep.id}")
 
 
 def model_activated(version_id: int, *, reason: str = "") -> int | None:

@@ -173,6 +173,10 @@ def trial_finished(run_id: int) -> None:
     with session_scope() as s:
         run = queries.get_run(session=s, run_id=run_id)
         sweep = queries.get_sweep(session=s, sweep_id=run.sweep_id) if run and run.sweep_id else None
+    if sweep is not None and sweep.kind == "curve":  # a learning-curve study: no Optuna study to tell
+        from jobs.learning_curves import study_run_finished
+
+        return study_run_finished(sweep.id)
     if sweep is None or run.trial_number is None:
         return
     study = load_study(sweep)

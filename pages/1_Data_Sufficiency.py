@@ -8,10 +8,11 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from engine.datasets import DATASET_KINDS
-from engine.families import FAMILIES  # noqa: F401  (registers the families' dataset kinds)
+from engine.families import FAMILIES  # also registers the families' dataset kinds
 from jobs import api
 from settings import get_settings
 from ui.kinds import generic_sufficiency, kind_view
+from ui.learning_curves import study_launcher, study_note
 from ui.page import page
 
 page("Data sufficiency")
@@ -90,6 +91,16 @@ st.caption(f"Folder: `{dataset.root}`")
 
 view = kind_view(dataset.kind)
 (view.render_sufficiency if view else generic_sufficiency)(dataset)
+
+st.subheader("Would more data help?")
+trains = [key for key, fam in FAMILIES.items() if fam.dataset_kind == dataset.kind]
+if trains:
+    study_note(dataset.id, key="sufficiency-note")
+    curve_family = FAMILIES[trains[0]] if len(trains) == 1 else FAMILIES[
+        st.selectbox("Family", trains, key="curve-family")]
+    study_launcher(curve_family, dataset.id, key="sufficiency-curve")
+else:
+    st.caption("No installed family trains on this kind of dataset.")
 
 problems = summary.get("problems", [])
 if problems:

@@ -12,8 +12,9 @@ from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
 from ui.catalog import show_start_note
 from ui.clone import clone_source
-from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
+from ui.forms import data_fraction_field, family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
+from ui.learning_curves import study_note
 from ui.page import page
 
 page("Launch")
@@ -50,6 +51,8 @@ if dataset is not None and "extra_datasets" in family.config_model.model_fields:
     extra_ids = st.multiselect("Combine with (optional)", list(others), default=cloned, key="launch-combine",
                                format_func=lambda i: f"{others[i].name} ({others[i].summary.get('samples', '?')} samples)",
                                help=family.config_model.model_fields["extra_datasets"].description)
+if dataset is not None:
+    study_note(dataset.id, family_key, key="launch-note")
 mode = st.segmented_control("Launch", ["Single runs", "Sweep"], default="Single runs", key="launch-mode",
                             help="A sweep searches a space of configs: each trial is one run")
 if mode == "Sweep":
@@ -81,6 +84,9 @@ with form_tab:
     form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
     if extra_ids is not None:
         form_data["extra_datasets"] = extra_ids
+    if custom and "data_fraction" in family.config_model.model_fields:  # the generic form has every number already
+        form_data["data_fraction"] = data_fraction_field(family.config_model, form_data.get("data_fraction", 1.0),
+                                                         key=f"{family_key}-data-fraction")
     show_start_note(family_key, form_data)  # trains from scratch / demo features: said plainly
     buttons = st.columns([1, 1, 4])
     review_form = buttons[0].button("Review", key="launch-review",

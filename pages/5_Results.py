@@ -22,6 +22,22 @@ if not state.ok:
     st.error(state.message)
     st.stop()
 link = state.link
+if link.kind == "curve":  # a learning-curve study: its curves, sentences and export, nothing else
+    from jobs.learning_curves import study_of_runs, study_result
+    from ui.learning_curves import render_study, study_report
+
+    study_id = study_of_runs(link.run_ids)
+    result = study_result(study_id) if study_id is not None else None
+    if result is None:
+        st.warning("The study of this link no longer exists.")
+        st.stop()
+    st.title(link.title or f"Learning curve · {result.sweep.name}")
+    st.caption("Shared read-only result · learning curve"
+               + (f" · link valid until {link.expires_at:%Y-%m-%d}" if link.expires_at else ""))
+    figures = render_study(result, key="shared-study")
+    st.download_button("HTML report (opens offline)", study_report(result, figures), file_name="learning-curve.html",
+                       mime="text/html", icon=":material/description:", key="html-report")
+    st.stop()
 data = cmp.load(link.run_ids, max_points=1000, with_baselines=False)
 runs, summaries = data["runs"], data["summaries"]
 names = cmp.run_labels(runs)

@@ -12,7 +12,7 @@ page("Sweeps")
 st.title("Sweeps")
 
 with session_scope() as s:
-    sweeps = queries.list_sweeps(session=s)
+    sweeps = queries.list_sweeps(session=s, kind="search")
 if not sweeps:
     st.info("No sweep yet. Start one on the Launch Training page (mode: Sweep) or with "
             "`python -m engine sweep FAMILY --space configs/sweeps/FAMILY.yaml`.")

@@ -19,8 +19,9 @@ def link_path(token: str) -> str:
 
 
 def share_box(run_ids: Sequence[int], *, default_title: str, key: str, expiry_default: date | None = None,
-              model_version_id: int | None = None) -> None:
-    """Title, optional expiry and a button that creates the link and shows its address."""
+              model_version_id: int | None = None, kind: str | None = None) -> None:
+    """Title, optional expiry and a button that creates the link and shows its address; ``kind``
+    "curve" shares the learning-curve study the runs make up."""
     with st.container(border=True):
         st.markdown("**Share a read-only link**")
         cols = st.columns([3, 1, 2])
@@ -30,7 +31,7 @@ def share_box(run_ids: Sequence[int], *, default_title: str, key: str, expiry_de
         if st.button("Create share link", icon=":material/share:", key=f"{key}-create"):
             expires_at = datetime.combine(until, time.max, tzinfo=timezone.utc) if expires else None
             link = sharing.create_link(list(run_ids), title=title, expires_at=expires_at,
-                                       model_version_id=model_version_id)
+                                       model_version_id=model_version_id, kind=kind)
             st.success("Link created: anyone with it sees these results read-only"
                        + (f" until {until:%Y-%m-%d}." if expires else "."))
             st.code(link_path(link.token), language=None)

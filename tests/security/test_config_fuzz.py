@@ -112,7 +112,7 @@ def _with_default(schema: dict[str, Any], values: st.SearchStrategy) -> st.Searc
 def _anomaly_preflight(cfg) -> None:
     import torch
 
-    from engine.families.anomaly.splits import stratified_split
+    from engine.families.anomaly.splits import stratified_split, train_subset
     from engine.families.anomaly.trainer import _optimizer, _scheduler, build_model
 
     torch.set_num_threads(1)  # tiny tensors: intra-op threads only spin-wait
@@ -140,6 +140,8 @@ def _anomaly_preflight(cfg) -> None:
     train, val, _ = stratified_split(ages, (cfg.train_split, cfg.val_split, cfg.test_split), seed=cfg.seed,
                                      stratify=cfg.stratify_by_age)
     assert train and val
+    kept = train_subset(train, ages, [f"d{i}.png" for i in range(len(ages))], cfg.data_fraction, cfg.seed)
+    assert kept and set(kept) <= set(train)  # every fraction the model accepts trains on something
     import numpy as np
 
     assert math.isfinite(float(np.percentile(np.arange(10.0), cfg.threshold_percentile)))
@@ -232,6 +234,8 @@ def test_fuzzed_configs_raise_only_config_errors_and_accepted_ones_can_work(key)
     ("anomaly", {"hidden_dims": [64] * 100}), ("anomaly", {"gamma": 1.0, "scheduler": "plateau"}),
     ("yolo", {"lr0": 1e308}), ("yolo", {"seed": -1}), ("yolo", {"epochs": 10**30}), ("yolo", {"scale": 2.0}),
     ("yolo", {"weight_decay": 5.0}), ("yolo", {"imgsz": 10**6}), ("yolo", {"save_period": -5}),
+    *[(key, {"data_fraction": bad}) for key in ("anomaly", "yolo", "reid", "ppo", "transition")
+      for bad in (0, -0.5, 1.0001, math.nan, math.inf, "half")],
 ])
 def test_configs_from_the_issue_are_refused(key, data):
     with pytest.raises(ConfigError):

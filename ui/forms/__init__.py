@@ -26,7 +26,7 @@ from engine.core import Family
 from ui import optional_module
 
 __all__ = ["family_form", "generic_form", "form_yaml_text", "yaml_hint", "field_bounds", "number_field",
-           "slider_field"]
+           "slider_field", "data_fraction_field"]
 
 
 def family_form(family_key: str) -> ModuleType | None:
@@ -86,6 +86,12 @@ def slider_field(container: Any, model: type[BaseModel], name: str, value: Any, 
     kw.setdefault("help", model.model_fields[name].description)
     return float(container.slider(label or name, float(bounds["min_value"]), float(bounds["max_value"]),
                                   float(value), step, key=key, **kw))
+
+
+def data_fraction_field(model: type[BaseModel], value: Any, *, key: str) -> float:
+    """Every family's ``data_fraction`` (a stratified share of the training split), under its form."""
+    col = st.columns(4)[0]
+    return float(number_field(col, model, "data_fraction", value, key=key, label="data fraction", step=0.05))
 
 
 def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) -> dict[str, Any]:

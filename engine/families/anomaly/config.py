@@ -149,6 +149,8 @@ class AnomalyConfig(FamilyConfig):
     threshold_percentile: float = Field(95.0, gt=0, lt=100,
                                         description="threshold = this percentile of val reconstruction error")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (split and initialisation)")
+    data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by whole year of age "
+                                   "(same seed, same subset; val and test unchanged)")
     init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP + "; another age group or dataset "
                                                              "with the same embedding width and layer sizes")
 

@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-__all__ = ["stratified_split", "EVAL_SPLITS", "eval_splits"]
+__all__ = ["stratified_split", "train_subset", "EVAL_SPLITS", "eval_splits"]
 
 # what a saved model can be evaluated on: cut from the age group by the model's own config
 # (``held-out`` = val + test, the normal side of the trainer's AUROC; ``all`` every normal drawing)
@@ -47,3 +47,13 @@ def stratified_split(ages: Sequence[float], fractions: tuple[float, float, float
     if not val and len(train) >= 3:
         val.append(train.pop())
     return sorted(train), sorted(val), sorted(test)
+
+
+def train_subset(train: Sequence[int], ages: Sequence[float], paths: Sequence[str], fraction: float,
+                 seed: int) -> list[int]:
+    """The training indices ``data_fraction`` keeps (``engine.subsets``): stratified by whole year
+    of age, chosen by ``seed`` and each drawing's path, so the same seed trains on the same files."""
+    from engine.subsets import stratified_subset
+
+    return sorted(stratified_subset(list(train), group=lambda i: int(math.floor(ages[i])), fraction=fraction,
+                                    seed=seed, ident=lambda i: paths[i]))

@@ -12,9 +12,11 @@ from typing import Any
 
 from engine.families.anomaly.config import AGE_MAX, RECOMMENDED_SAMPLES, AgeRange, auto_age_groups, parse_age_range
 from engine.families.anomaly.data import is_anomalous
+from engine.families.anomaly.splits import stratified_split, train_subset
 
 __all__ = ["RECOMMENDED_SAMPLES", "DEFAULT_MIN_SAMPLES", "GroupStats", "MergeSuggestion", "group_stats",
-           "auto_age_groups", "merge_suggestions", "flag_counts", "launch_blockers"]
+           "auto_age_groups", "merge_suggestions", "flag_counts", "launch_blockers",
+           "kept_normal", "fraction_blockers"]
 
 DEFAULT_MIN_SAMPLES = 10
 
@@ -126,4 +128,27 @@ def launch_blockers(dataset: Any, config: Any) -> list[str]:
         hint = " (recommended: 50)" if config.min_samples < RECOMMENDED_SAMPLES else ""
         return [f"age group {group.label} has {st.normal} normal drawing(s), below min_samples={config.min_samples}"
                 f"{hint}; merge it with an adjacent group or add drawings"]
+    return fraction_blockers(dataset, config)
+
+
+def kept_normal(samples: Sequence[Any], config: Any) -> tuple[int, int]:
+    """(normal drawings the run uses, normal drawings of the group) under ``config.data_fraction``:
+    the training split shrinks to its stratified subset, validation and test stay whole."""
+    normal = [r for r in samples_in_group(samples, parse_age_range(config.age_group)) if not is_anomalous(r.label)]
+    ages = [float(r.group_value) for r in normal]
+    tr, va, te = stratified_split(ages, (config.train_split, config.val_split, config.test_split),
+                                  seed=config.seed, stratify=config.stratify_by_age)
+    kept = train_subset(tr, ages, [r.path for r in normal], config.data_fraction, config.seed)
+    return len(kept) + len(va) + len(te), len(normal)
+
+
+def fraction_blockers(dataset: Any, config: Any) -> list[str]:
+    """Why ``config.data_fraction`` is too small for the age group: it leaves fewer normal drawings
+    than ``min_samples`` (or no training drawing at all)."""
+    if getattr(config, "data_fraction", 1.0) >= 1:
+        return []
+    kept, total = kept_normal(list(dataset.samples), config)
+    if kept < config.min_samples:
+        return [f"data_fraction={config.data_fraction:g} leaves age group {config.age_group} with {kept} of {total} "
+                f"normal drawing(s), below min_samples={config.min_samples}; raise data_fraction or add drawings"]
     return []

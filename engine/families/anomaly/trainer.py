@@ -38,7 +38,7 @@ from engine.families.anomaly.embeddings import ensure_embeddings, load_vectors
 from engine.families.anomaly.metrics import auroc, precision_recall
 from engine.families.anomaly.model import Autoencoder
 from engine.families.anomaly.plots import write_error_plots
-from engine.families.anomaly.splits import stratified_split
+from engine.families.anomaly.splits import stratified_split, train_subset
 from engine.families.anomaly.sufficiency import samples_in_group
 from engine.lifecycle import Lifecycle, resume_state
 from engine.stores import EMBEDDINGS, EmbeddingStore, MemoryEmbeddingStore
@@ -133,6 +133,8 @@ def _prepare(config: AnomalyConfig, dataset: DatasetRef, ctx: RunContext, device
     tr, va, te = stratified_split([float(r.group_value) for r in normal],
                                   (config.train_split, config.val_split, config.test_split),
                                   seed=config.seed, stratify=config.stratify_by_age)
+    tr = train_subset(tr, [float(r.group_value) for r in normal], [r.path for r in normal], config.data_fraction,
+                      config.seed)
     dim = x_normal.shape[1]
     mean = x_normal[tr].mean(axis=0) if config.standardize else np.zeros(dim, np.float32)
     std = x_normal[tr].std(axis=0) + 1e-6 if config.standardize else np.ones(dim, np.float32)

@@ -41,6 +41,8 @@ class PpoConfig(FamilyConfig):
     n_envs: int = Field(1, ge=1, le=64, description="parallel environments (in-process vectorised)")
     total_timesteps: int = Field(4096, ge=16, le=100_000_000, description="environment steps to train")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (split sampling, policy, environment)")
+    data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by image category "
+                                   "(same seed, same subset; val and test unchanged)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("cpu", description="where the policy trains (small MLPs run best on cpu)")
     init_weights: str | None = Field(None, description="start from a policy file in the models folder (a Trainyard ppo model.pt)")
     init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP)

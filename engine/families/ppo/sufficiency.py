@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.families.ppo.config import CATEGORIES
+from engine.subsets import kept_count
 
-__all__ = ["CategoryStats", "category_stats", "unusable", "warnings", "launch_blockers", "RECOMMENDED_PER_CATEGORY"]
+__all__ = ["CategoryStats", "category_stats", "unusable", "warnings", "launch_blockers", "fraction_of_train", "RECOMMENDED_PER_CATEGORY"]
 
 RECOMMENDED_PER_CATEGORY = 20
 SPLITS = ("train", "val", "test")
@@ -40,6 +41,15 @@ def category_stats(samples: Iterable[Any]) -> list[CategoryStats]:
         else:
             st.unusable += 1
     return list(stats.values())
+
+
+def fraction_of_train(stats: Sequence[CategoryStats], fraction: float) -> list[CategoryStats]:
+    """The counts a run with ``data_fraction`` trains on: each category's training images cut to
+    their stratified share (``engine.subsets.kept_count``), validation and test unchanged."""
+    if fraction >= 1:
+        return list(stats)
+    return [CategoryStats(st.category, Counter({**st.splits, "train": kept_count(st.splits["train"], fraction)}),
+                          st.unusable) for st in stats]
 
 
 def unusable(samples: Iterable[Any]) -> list[tuple[str, str]]:
@@ -73,6 +83,9 @@ def launch_blockers(dataset: Any, config: Any) -> list[str]:
     if dataset.kind != "logos":
         return [f"dataset {dataset.name!r} is of kind {dataset.kind!r}; ppo trains on 'logos'"]
     stats = category_stats(dataset.samples)
+    stats = fraction_of_train(stats, getattr(config, "data_fraction", 1.0))
     out = warnings(stats, min_per_category=config.min_images_per_category, categories=config.curriculum_order)
+    if getattr(config, "data_fraction", 1.0) < 1:
+        out = [f"with data_fraction={config.data_fraction:g}, {w}" if w.startswith("category") else w for w in out]
     return [w + "; add images, merge the category into another in categories.yaml, or drop it from curriculum_order"
             if w.startswith("category") else w for w in out]

@@ -35,6 +35,7 @@ from engine.families.ppo.params import PARAMS
 from engine.families.ppo.vectorize import Vectorizer
 from engine.lifecycle import Lifecycle, capture_rng, resume_state
 from engine.safeio import UnsafeFile, inside, open_image
+from engine.subsets import stratified_subset
 from engine.trust import UntrustedModelError, user_weights
 
 __all__ = ["PpoTrainer", "ARTIFACT_KIND", "CHECKPOINT_KIND", "RANK", "MONITOR", "load_images", "env_kwargs",
@@ -281,6 +282,8 @@ class PpoTrainer(Trainer):
         self.require_dataset(dataset)
         ctx.progress(0, 1, "prepare")
         images = load_images(dataset)
+        images["train"] = stratified_subset(images.get("train", []), group=lambda im: im.category,
+                                            fraction=config.data_fraction, seed=config.seed, ident=lambda im: im.path)
         counts = {s: len(images.get(s, [])) for s in SPLITS}
         order = [c for c in config.curriculum_order if c in {im.category for im in images.get("train", [])}]
         if not order:

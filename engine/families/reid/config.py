@@ -105,6 +105,8 @@ class ReidConfig(FamilyConfig):
     cpu_threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: torch's default)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
     seed: int = Field(1, ge=0, le=2**31 - 1, description="random seed (initialisation, sampling, augmentation)")
+    data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by identity "
+                                   "(same seed, same subset; val and test unchanged)")
 
     @model_validator(mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from engine.families.reid.config import ReidConfig, uses_identity_sampler
 from engine.families.reid.library import quiet, torchreid
 from engine.safeio import inside, open_image
+from engine.subsets import stratified_subset
 
 __all__ = ["ReidData", "SampleImages", "Item", "split_samples", "build_data", "test_transform", "DATASET_NAME"]
 
@@ -55,20 +56,24 @@ class Splits:
     train_pids: list[str]  # classifier index → Market id
 
 
-def split_samples(samples: Iterable[Any], extra: Sequence[tuple[str, Iterable[Any]]] = ()) -> Splits:
+def split_samples(samples: Iterable[Any], extra: Sequence[tuple[str, Iterable[Any]]] = (), *,
+                  data_fraction: float = 1.0, seed: int = 0) -> Splits:
     """Market-1501's rules: train ids relabelled 0..N-1; junk (-1) left out everywhere;
     distractors (0000) kept in the gallery only, as pid 0, never matching a query.
 
     ``extra`` are more datasets, ``(name, samples)``, whose train identities join the training set
     (source index 1, 2, ... in each item): identities stay apart per dataset (``0001`` of one is not
     ``0001`` of another; they are listed as ``NAME/0001``), as torchreid keeps them apart when it
-    combines sources. Query and gallery are the first dataset's only."""
+    combines sources. Query and gallery are the first dataset's only. ``data_fraction`` keeps a
+    stratified, seed-determined share of each identity's training images."""
     rows = [s for s in samples if "junk" not in (s.flags or [])]
     sources = [("", rows)] + [(name, [s for s in more if "junk" not in (s.flags or [])]) for name, more in extra]
     train: list[tuple[str, Any, int]] = []  # (identity key, sample, source index)
     for index, (name, source_rows) in enumerate(sources):
         train += [(f"{name}/{s.label}" if index else s.label, s, index) for s in source_rows
                   if s.split == "train" and not s.flags]
+    # data_fraction: every identity (of every source) keeps its share of its training images
+    train = stratified_subset(train, group=lambda t: t[0], fraction=data_fraction, seed=seed, ident=lambda t: t[1].path)
     train_pids = sorted({key for key, _, _ in train}, key=lambda k: ("/" in k, k))
     relabel = {pid: i for i, pid in enumerate(train_pids)}
 
@@ -121,7 +126,8 @@ def build_data(root: Path, samples: Iterable[Any], config: ReidConfig, *, cuda: 
     more datasets (``DatasetRef``-like: ``name``, ``root``, ``samples``) whose train identities
     join the training set."""
     tr = torchreid()
-    splits = split_samples(samples, [(ref.name, ref.samples) for ref in extra])
+    splits = split_samples(samples, [(ref.name, ref.samples) for ref in extra],
+                           data_fraction=config.data_fraction, seed=config.seed)
     roots = [Path(root)] + [Path(ref.root) for ref in extra]
     if not splits.train:
         raise ValueError("the dataset has no train images of real identities (bounding_box_train)")

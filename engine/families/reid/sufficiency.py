@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.families.reid.config import ReidConfig, uses_identity_sampler
+from engine.subsets import fraction_blockers
 
 __all__ = ["IdentityStats", "identity_stats", "warnings", "launch_blockers", "short_identities", "name_list"]
 
@@ -125,6 +126,16 @@ def warnings(stats: IdentityStats, *, min_identities: int = 10, min_images_per_i
     return out
 
 
+def fraction_shortage(stats: IdentityStats, config: ReidConfig) -> list[str]:
+    """Identities that ``data_fraction`` leaves below the images a run needs of each
+    (``min_images_per_identity``, and ``num_instances`` for a triplet batch); identities short
+    at the full size are named by the other reasons."""
+    minimum = max(config.min_images_per_identity, config.num_instances if uses_identity_sampler(config) else 0)
+    per = stats.images.get("train", {})
+    return fraction_blockers({pid: n for pid, n in per.items() if n >= minimum}, config.data_fraction, minimum,
+                             what="train identity", unit="images")
+
+
 def launch_blockers(dataset: Any, config: ReidConfig) -> list[str]:
     """Reasons to refuse a launch on ``dataset`` (with its samples): too few identities or images
     per identity, a triplet batch the data cannot fill (naming the identities that fall short),
@@ -152,6 +163,7 @@ def launch_blockers(dataset: Any, config: ReidConfig) -> list[str]:
         if n_ids < per_batch:
             out.append(f"a batch of {config.batch_size} with num_instances={config.num_instances} needs "
                        f"{per_batch} train identities; the dataset has {n_ids}")
+    out += fraction_shortage(stats, config)
     if not stats.scorable_queries():
         out.append("no query identity has a gallery image from another camera: the run could not be evaluated")
     return out

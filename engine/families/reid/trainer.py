@@ -364,7 +364,7 @@ class ReidTrainer(Trainer):
         summary = dict(chosen["metrics"]) | {
             "best_epoch": float(life.policy.best_step if life.policy.best_step is not None else chosen["step"]),
             "epochs": float(epoch + 1), "train/seconds": time.monotonic() - started,
-            "data/train_identities": float(data.num_train_pids),
+            "data/train_identities": float(data.num_train_pids), "data/train_images": float(len(data.splits.train)),
             "data/gallery_identities": float(len({p for p in gallery.pids if p > 0}))}
         artifact = _package(Path(ctx.out_dir) / "model.pt", config, dataset, data, chosen["model"], summary, gallery)
         return FitResult(metrics=summary, model=ModelArtifact(path=artifact, scope=dataset.name, metrics=summary))

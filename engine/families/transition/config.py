@@ -80,6 +80,8 @@ class TransitionConfig(FamilyConfig):
         "auto", description="auto: 16-mixed on CUDA, 32-true elsewhere")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
     seed: int = Field(42, ge=0, le=2**32 - 1, description="random seed (split, initialisation, shuffling)")
+    data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by patient "
+                                   "(same seed, same subset; val and test unchanged)")
     deterministic: bool = Field(True, description="deterministic algorithms (reproducible, a little slower)")
     initial_weights: str | None = Field(None, description="start from these weights (a file in the models folder)")
     init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP)

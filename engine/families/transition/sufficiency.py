@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.families.transition.splits import SplitError, split_counts, split_for
+from engine.subsets import fraction_blockers
 
 __all__ = ["samples_per_group", "split_preview", "warnings", "launch_blockers", "RECOMMENDED_GROUPS"]
 
@@ -57,4 +58,8 @@ def launch_blockers(dataset: Any, config: Any) -> list[str]:
     if short:
         out.append(f"{len(short)} patient(s) below min_samples_per_group={config.min_samples_per_group} "
                    f"transitions: {', '.join(short)}")
+    if not isinstance(split, str):  # data_fraction shrinks the training patients' transitions only
+        trained = {g: per_group.get(g, 0) for g in split["train"] if per_group.get(g, 0) >= config.min_samples_per_group}
+        out += fraction_blockers(trained, getattr(config, "data_fraction", 1.0), config.min_samples_per_group,
+                                 what="training patient", unit="transitions (min_samples_per_group)")
     return out

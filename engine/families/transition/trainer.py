@@ -28,6 +28,7 @@ from engine.families.transition.config import SPLITS, TransitionConfig
 from engine.families.transition.frames import Transition, load_frame, load_split, normalisation
 from engine.families.transition.splits import split_for
 from engine.safeio import inside
+from engine.subsets import stratified_subset
 from engine.trust import UntrustedModelError, user_weights, verify_recorded
 
 __all__ = ["TransitionTrainer", "quiet_lightning", "resolve_precision", "CHECKPOINT_PATTERN"]
@@ -114,6 +115,8 @@ def _prepare(config: TransitionConfig, dataset: DatasetRef, out: Path) -> tuple[
     items = load_transitions(dataset)
     split = split_for(sorted({t.group for t in items}), config)
     by_split = {s: [t for t in items if t.group in set(split[s])] for s in SPLITS}
+    by_split["train"] = stratified_subset(by_split["train"], group=lambda t: t.group, fraction=config.data_fraction,
+                                          seed=config.seed, ident=lambda t: f"{t.ft1}|{t.ft2}")
     for s in SPLITS:
         if not by_split[s]:
             raise ValueError(f"the {s} split ({', '.join(split[s])}) holds no transitions")

@@ -89,6 +89,8 @@ class YoloConfig(FamilyConfig):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
     amp: bool = Field(True, description="mixed precision (used on CUDA only)")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (training and the train/val split)")
+    data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by class "
+                                   "(same seed, same subset; val and test unchanged)")
     deterministic: bool = Field(True, description="deterministic ops; reproducible but slower")
     close_mosaic: int = Field(10, ge=0, le=MAX_EPOCHS, description="turn mosaic off for the final N epochs")
     dropout: float = Field(0.0, ge=0, lt=1, description="classification head dropout (classify only)")

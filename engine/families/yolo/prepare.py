@@ -26,6 +26,7 @@ import yaml
 from engine.datasets import ScanReport
 from engine.families.yolo.data import label_path_for
 from engine.safeio import read_text
+from engine.subsets import stratified_subset
 
 __all__ = ["build_training_view", "split_train_val"]
 
@@ -75,12 +76,15 @@ def _rewrite_labels(src: Path, dst: Path, mapping: Mapping[int, int]) -> None:
 
 def build_training_view(report: ScanReport | Sequence[ScanReport], out_dir: Path, *, train_ratio: float = 0.8,
                         seed: int = 0, names: Sequence[str] | None = None,
-                        maps: Sequence[Mapping[int, int]] | None = None) -> tuple[Path, dict[str, int]]:
+                        maps: Sequence[Mapping[int, int]] | None = None,
+                        data_fraction: float = 1.0) -> tuple[Path, dict[str, int]]:
     """Write the view under ``out_dir``; return what Ultralytics' ``data=`` takes and the split sizes.
 
     ``report`` is one scanned dataset or several of the same task; ``names`` the final classes and
     ``maps`` each source's class id → final id (default: the first dataset's classes, unchanged).
-    A source without a val split gets one drawn from its train images (``train_ratio``, ``seed``)."""
+    A source without a val split gets one drawn from its train images (``train_ratio``, ``seed``).
+    ``data_fraction`` keeps a stratified share of each source's train split by the image's (main)
+    class, the same images for the same seed; val and test are untouched."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -91,6 +95,10 @@ def build_training_view(report: ScanReport | Sequence[ScanReport], out_dir: Path
     if maps is None:
         maps = [{i: i for i in range(len(first_names))}] + [None] * (len(reports) - 1)  # type: ignore[list-item]
     per_source = [_splits(r, train_ratio=train_ratio, seed=seed) for r in reports]
+    for splits in per_source:
+        if splits.get("train"):
+            splits["train"] = stratified_subset(splits["train"], group=lambda s: s.label or "(background)",
+                                                fraction=data_fraction, seed=seed, ident=lambda s: s.path)
     sizes: dict[str, int] = defaultdict(int)
     for splits in per_source:
         for k, v in splits.items():

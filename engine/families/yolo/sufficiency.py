@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.core import TaskMismatch
 from engine.families.yolo.config import compatible_tasks
+from engine.subsets import fraction_blockers
 
 __all__ = ["ClassStats", "DatasetStats", "dataset_stats", "box_size_bins", "warnings", "launch_blockers",
            "SIZE_BINS"]
@@ -128,4 +129,8 @@ def launch_blockers(dataset: Any, config: Any) -> list[str]:
     minimum = getattr(config, "min_per_class", 0)
     out += [f"class {c.name!r} has {c.train_images} training image(s), below min_per_class={minimum}"
             for c in stats.classes if minimum and c.train_images < minimum]
+    fraction = getattr(config, "data_fraction", 1.0)
+    if fraction < 1 and minimum:  # classes already short are named above
+        out += fraction_blockers({c.name: c.train_images for c in stats.classes if c.train_images >= minimum},
+                                 fraction, minimum, what="class", unit="training images (min_per_class)")
     return out

@@ -93,7 +93,7 @@ def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path,
         raise ValueError("; ".join(problems))
     names, maps = config.combined_classes([list(rep.summary.get("names", [])) for rep in reports])
     view, sizes = build_training_view(reports, out / "data", train_ratio=config.train_ratio, seed=config.seed,
-                                      names=names, maps=maps)
+                                      names=names, maps=maps, data_fraction=config.data_fraction)
     if len(refs) > 1 or config.classes or config.class_map:
         log.info("training on %s: %d class(es): %s", " + ".join(r.name for r in refs), len(names), ", ".join(names))
     log.info("training view %s: %s", view, ", ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
