@@ -44,7 +44,10 @@ from db.queries.manifests import latest_manifest, run_manifests, save_manifest
 from db.queries.metrics import (
                              CURVE_BUCKETS,
                              METRIC_COLUMNS,
+                             PYRAMID_LEVELS,
                              add_metrics,
+                             curve_level,
+                             curve_points,
                              delete_metrics_after,
                              downsampled_metrics,
                              first_finite_metric,
@@ -55,6 +58,9 @@ from db.queries.metrics import (
                              metric_names,
                              metric_rows,
                              metric_summaries,
+                             pyramid_metrics,
+                             rebuild_summaries,
+                             scanned_summaries,
 )
 from db.queries.models import (
                              ACTIVATION_POLICIES,
@@ -128,6 +134,8 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "update_if_current", "set_status_if_current", "attempt_state", "METRIC_COLUMNS", "add_metrics",
            "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics", "first_finite_metric", "last_points",
            "last_metric_value", "delete_metrics_after", "metric_names", "metric_summaries", "downsampled_metrics",
+           "PYRAMID_LEVELS", "curve_level", "curve_points", "pyramid_metrics", "rebuild_summaries",
+           "scanned_summaries",
            "add_checkpoint", "list_checkpoints", "checkpoints_per_file", "latest_checkpoint",
            "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored",
            "add_resource_sample", "resource_samples", "create_dataset", "get_dataset", "get_dataset_by_name",

@@ -14,6 +14,8 @@ from db.models import (
     Artifact,
     Checkpoint,
     Metric,
+    MetricBucket,
+    MetricSummary,
     ModelEvent,
     ModelVersion,
     ResourceSample,
@@ -188,6 +190,8 @@ def purge_run(*, session: Session, run_id: int) -> dict[str, int]:
     share links naming its versions keep their rows with the reference cleared. The caller
     checks that the run may go (not active, no active model). Returns what was deleted."""
     versions = [v.id for v in session.exec(select(ModelVersion).where(ModelVersion.run_id == run_id))]
+    session.exec(delete(MetricSummary).where(MetricSummary.run_id == run_id))
+    session.exec(delete(MetricBucket).where(MetricBucket.run_id == run_id))
     counts = {"metrics": session.exec(delete(Metric).where(Metric.run_id == run_id)).rowcount,
               "checkpoints": session.exec(delete(Checkpoint).where(Checkpoint.run_id == run_id)).rowcount,
               "resource samples": session.exec(delete(ResourceSample).where(ResourceSample.run_id == run_id)).rowcount,
