@@ -40,20 +40,27 @@ with st.expander("Filters", expanded=not st.query_params.get("runs")):
                            key="f-sweep")
     since = f[4].date_input("Created since", value=None, key="f-since")
     g = st.columns([3, 2])
-    search = g[0].text_input("Search", placeholder="name, description or tag", key="f-search")
+    search = g[0].text_input("Search", placeholder="id, name, tag, family, status, dataset or date (2026-12-03)",
+                             key="f-search")
     with session_scope() as s:
         known_tags = queries.run_tags(session=s)
     tags = g[1].multiselect("Tags", known_tags, placeholder="any tags", key="f-tags")
 
+PAGE_SIZE = 50  # candidates per page: the database filters, counts and pages (ten thousand runs cost one page)
 with session_scope() as s:
-    candidates = queries.find_runs(
-        session=s, family=None if family == "(all)" else family, dataset_id=dataset.id if dataset else None,
+    filters = dict(
+        family=None if family == "(all)" else family, dataset_id=dataset.id if dataset else None,
         statuses=statuses or None, sweep_id=sweep.id if sweep else None,
         since=datetime.combine(since, time.min, tzinfo=timezone.utc) if isinstance(since, date) else None,
-        text=search or None, tags=tags or None)
+        query=search or "", tags=tags or None)
+    _, total = queries.search_runs(session=s, **filters, limit=0)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_no = g[0].number_input("Page", 1, pages, 1, key="f-page", help=f"{total} runs match") if pages > 1 else 1
+    candidates, total = queries.search_runs(session=s, **filters, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     wanted = parse_ids(st.query_params.get("runs"))
-    missing = [i for i in wanted if i not in {r.id for r in candidates}]
-    candidates += queries.find_runs(session=s, run_ids=missing, limit=len(missing) or 1) if missing else []
+    kept = [i for i in dict.fromkeys([*wanted, *st.session_state.get("runs", [])])
+            if i not in {r.id for r in candidates}]
+    candidates += queries.find_runs(session=s, run_ids=kept, limit=len(kept) or 1) if kept else []
 
 labels = {r.id: f"#{r.id} {r.name} · {r.family}{' ' + r.task if r.task else ''} · {r.status.value}"
                  + (f" · {', '.join(r.tags)}" if r.tags else "") for r in candidates}

@@ -3,7 +3,8 @@ parallel coordinates. Plain functions of data read through ``db.queries`` (no St
 so the comparison page, the results page and the HTML report draw the same things."""
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -191,11 +192,43 @@ def parallel_figure(frame: pd.DataFrame, metric: str, *, height: int = 420) -> g
     return fig
 
 
+CACHED_SERIES = 4_000  # (run, metric, level, version) curves the dashboard process keeps
+_SERIES: OrderedDict[tuple[int, str, int | None, int], list[dict[str, Any]]] = OrderedDict()
+_SERIES_LOCK = threading.Lock()
+
+
+def cached_curves(session, summaries: Iterable[Mapping[str, Any]], *, max_points: int = 1000) -> list[dict[str, Any]]:
+    """The curves of the (run, metric) ``summaries`` (rows of ``queries.metric_summaries``), read
+    from the pyramid at the level that gives ≤ ``max_points`` buckets and kept in the process per
+    (run, metric, level, version): a rerun, or a run added to the selection, reads only the series
+    not kept yet, and a series that changed (new rows, a resume) has a new version, so a new key."""
+    from db import queries
+
+    keys = [(x["run_id"], x["name"], queries.curve_level(x["first_step"], x["last_step"], max_points), x["version"])
+            for x in summaries]
+    with _SERIES_LOCK:
+        found = {k: _SERIES[k] for k in keys if k in _SERIES}
+        for k in found:
+            _SERIES.move_to_end(k)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        fresh: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+        for p in queries.curve_points(session=session, series=[k[:3] for k in missing]):
+            fresh[(p["run_id"], p["name"])].append(p)
+        with _SERIES_LOCK:
+            for k in missing:
+                found[k] = _SERIES[k] = fresh.get(k[:2], [])
+            while len(_SERIES) > CACHED_SERIES:
+                _SERIES.popitem(last=False)
+    return [p for k in keys for p in found[k]]
+
+
 def load(run_ids: Sequence[int], *, curve_names: Sequence[str] | None = None, max_points: int = 1000,
          with_baselines: bool = True) -> dict[str, Any]:
     """Everything a comparison shows, read in one session: runs (in the order asked), dataset
-    names, metric summaries, each run's registered versions and the run of the active version of
-    its scope (default baseline), and downsampled curves (``curve_names``: None = every metric)."""
+    names, metric summaries (kept at ingest), each run's registered versions and the run of the
+    active version of its scope (default baseline), and the curves (``curve_names``: None =
+    every metric) from the pyramid, through the process's cache (``cached_curves``)."""
     from db import queries
     from db.session import session_scope
 
@@ -204,19 +237,25 @@ def load(run_ids: Sequence[int], *, curve_names: Sequence[str] | None = None, ma
         runs = [found[i] for i in run_ids if i in found]
         versions = queries.model_versions_for_runs(session=s, run_ids=[r.id for r in runs])
         active_runs: dict[int, int | None] = {}
+        scopes: dict[tuple, Any] = {}  # one lookup per scope, however many runs share it
         for r in runs:
             mine = [v for v in versions if v.run_id == r.id]
-            active = (queries.active_model(session=s, family=mine[-1].family, scope=mine[-1].scope, task=mine[-1].task)
-                      if mine and with_baselines else None)
+            active = None
+            if mine and with_baselines:
+                scope = (mine[-1].family, mine[-1].scope, mine[-1].task)
+                if scope not in scopes:
+                    scopes[scope] = queries.active_model(session=s, family=scope[0], scope=scope[1], task=scope[2])
+                active = scopes[scope]
             active_runs[r.id] = active.run_id if active else None
         extra = sorted({i for i in active_runs.values() if i and i not in found})
         baseline_runs = queries.find_runs(session=s, run_ids=extra, limit=len(extra) or 1) if extra else []
         all_ids = [r.id for r in runs] + [r.id for r in baseline_runs]
-        names = queries.metric_names(session=s, run_ids=[r.id for r in runs])
         summaries = queries.metric_summaries(session=s, run_ids=all_ids)
-        points = queries.downsampled_metrics(session=s, run_ids=[r.id for r in runs],
-                                             names=names if curve_names is None else curve_names,
-                                             max_points=max_points)
+        mine = {r.id for r in runs}
+        names = sorted({x["name"] for x in summaries if x["run_id"] in mine})
+        wanted = set(names if curve_names is None else curve_names)
+        points = cached_curves(s, [x for x in summaries if x["run_id"] in mine and x["name"] in wanted],
+                               max_points=max_points)
         datasets = {d.id: d.name for d in queries.list_datasets(session=s)}
     return {"runs": runs, "baseline_runs": baseline_runs, "versions": versions, "active_runs": active_runs,
             "names": names, "summaries": summaries, "points": points, "datasets": datasets}

@@ -14,8 +14,8 @@ from sqlmodel import select
 from db import queries
 from db.migrate import upgrade
 from db.models import MetricBucket, utcnow
-from db.queries import metrics as mq
 from db.nonfinite import encode_float
+from db.queries import metrics as mq
 from db.session import session_scope
 from tests.db.test_comparison_queries import db_url  # noqa: F401  (fixture: sqlite and postgresql)
 
