@@ -169,6 +169,7 @@ class MetricSummary(SQLModel, table=True):
     highest step (the earliest, resp. newest row of a step) and may be non-finite (``*_special``).
     ``version`` grows with every change, so caches keyed by it never serve a replaced curve."""
     __tablename__ = "metric_summary"
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key is the table: one B-tree, not two
     run_id: int = Field(foreign_key="run.id", primary_key=True)
     name: str = Field(primary_key=True)
     count: int = 0
@@ -190,6 +191,7 @@ class MetricBucket(SQLModel, table=True):
     (bucket+1)·2^level)`` folded into count, finite min and max, and the last row (highest step,
     newest of that step). Maintained at ingest; the raw ``metric`` rows stay the truth."""
     __tablename__ = "metric_bucket"
+    __table_args__ = {"sqlite_with_rowid": False}
     run_id: int = Field(foreign_key="run.id", primary_key=True)
     name: str = Field(primary_key=True)
     level: int = Field(primary_key=True)

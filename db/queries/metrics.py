@@ -1,7 +1,6 @@
 """Metrics: the curves runs log, written in bulk and read downsampled in the database."""
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -319,15 +318,12 @@ _BUCKET_COLUMNS = ("run_id", "name", "level", "bucket", "count", "vmin", "vmax",
                    "last_time", "last_value", "last_special")
 
 
-def _newer(table: str, key: str, op: str) -> str:
-    return f"excluded.{key} {op} {table}.{key}"
-
-
-def _upsert_sql(table: str, columns: Sequence[str], keys: Sequence[str], sets: Mapping[str, str]) -> str:
-    """``INSERT ... ON CONFLICT (keys) DO UPDATE``: the same text on SQLite (≥ 3.24) and PostgreSQL."""
-    values = ", ".join(f":{c}" for c in columns)
+def _upsert_sql(table: str, columns: Sequence[str], keys: Sequence[str], sets: Mapping[str, str],
+                mark: str) -> str:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE``: the same text on SQLite (≥ 3.24) and PostgreSQL,
+    with the driver's own placeholder ``mark`` (it is run through the driver's executemany)."""
     updates = ", ".join(f"{c} = {expr}" for c, expr in sets.items())
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
 
 
@@ -335,7 +331,7 @@ def _pick(table: str, cond: str, column: str) -> str:
     return f"CASE WHEN {cond} THEN excluded.{column} ELSE {table}.{column} END"
 
 
-def _summary_sql() -> str:
+def _summary_sql(mark: str) -> str:
     t = "metric_summary"
     first = f"excluded.first_step < {t}.first_step"
     last = f"excluded.last_step >= {t}.last_step"  # the newer batch wins a tie: the newest row of a step
@@ -349,81 +345,88 @@ def _summary_sql() -> str:
             **{c: _pick(t, lower, c) for c in ("min_value", "min_step")},
             **{c: _pick(t, higher, c) for c in ("max_value", "max_step")},
             "version": f"{t}.version + 1"}
-    return _upsert_sql(t, _SUMMARY_COLUMNS, ("run_id", "name"), sets)
+    return _upsert_sql(t, _SUMMARY_COLUMNS, ("run_id", "name"), sets, mark)
 
 
-def _bucket_sql() -> str:
+def _bucket_sql(mark: str) -> str:
     t = "metric_bucket"
     last = f"excluded.last_step >= {t}.last_step"
     sets = {"count": f"{t}.count + excluded.count",
             "vmin": f"CASE WHEN {t}.vmin IS NULL OR excluded.vmin < {t}.vmin THEN excluded.vmin ELSE {t}.vmin END",
             "vmax": f"CASE WHEN {t}.vmax IS NULL OR excluded.vmax > {t}.vmax THEN excluded.vmax ELSE {t}.vmax END",
             **{c: _pick(t, last, c) for c in ("last_step", "last_epoch", "last_time", "last_value", "last_special")}}
-    return _upsert_sql(t, _BUCKET_COLUMNS, ("run_id", "name", "level", "bucket"), sets)
+    return _upsert_sql(t, _BUCKET_COLUMNS, ("run_id", "name", "level", "bucket"), sets, mark)
 
 
-SUMMARY_UPSERT, BUCKET_UPSERT = _summary_sql(), _bucket_sql()
-
-
-def _num(v: Any) -> float | None:
-    """A numpy float back to a Python float, NaN (no finite value in the group) to None."""
-    v = float(v)
-    return None if math.isnan(v) else v
+_UPSERTS = {mark: (_summary_sql(mark), _bucket_sql(mark)) for mark in ("?", "%s")}
 
 
 def _fold_in(session: Session, rows: list[dict[str, Any]]) -> None:
     """Fold a batch of encoded rows into the summaries (one upsert row per (run, metric)) and the
-    pyramid (one upsert row per touched bucket of each level), all computed here with numpy: the
-    rows are sorted by (run, name, step, arrival) once and every level groups the one below."""
-    summaries, buckets = _aggregate(rows)
+    pyramid (one upsert row per touched bucket of each level), computed here with numpy: the rows
+    are sorted by (run, name, step, arrival) once and every level groups the one below. Both go
+    through the driver's executemany, as the raw rows do."""
     conn = session.connection()
-    conn.execute(text(SUMMARY_UPSERT), summaries)
-    if buckets:
-        if conn.dialect.name == "sqlite":  # the column type's own timestamp text, as add_metrics writes it
-            to_db = Metric.__table__.c.time.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-            stamps: dict[Any, Any] = {}
-            for b in buckets:
-                t = b["last_time"]
-                if t is not None:
-                    if t not in stamps:
-                        stamps[t] = to_db(t) if to_db else t
-                    b["last_time"] = stamps[t]
-        conn.execute(text(BUCKET_UPSERT), buckets)
+    sqlite = conn.dialect.name == "sqlite"
+    to_db = None
+    if sqlite:  # the column type's own timestamp text, as _insert_raw writes it, once per distinct time
+        to_db = Metric.__table__.c.time.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    summaries, buckets = _aggregate(rows, to_db=to_db)
+    summary_sql, bucket_sql = _UPSERTS["?" if sqlite else "%s"]
+    if sqlite:
+        conn.exec_driver_sql(summary_sql, summaries)
+        conn.exec_driver_sql(bucket_sql, buckets)
+        return
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor:
+            cursor.executemany(summary_sql, summaries)
+            cursor.executemany(bucket_sql, buckets)
+    except conn.dialect.dbapi.Error as exc:  # recognised (and retried) like any other write, as in _insert_raw
+        raise DBAPIError.instance(bucket_sql, None, exc, conn.dialect.dbapi.Error) from exc
+
+
+def _nones(values: np.ndarray) -> list[float | None]:
+    """Floats for the database, NaN (no finite value in the group) as None."""
+    return [None if v != v else v for v in values.tolist()]
 
 
 def _aggregate(rows: Sequence[Mapping[str, Any]], levels: Sequence[int] = PYRAMID_LEVELS,
-               with_summaries: bool = True) -> tuple[list[dict], list[dict]]:
+               to_db: Any = None) -> tuple[list[tuple], list[tuple]]:
+    """Summary rows (``_SUMMARY_COLUMNS``) and bucket rows (``_BUCKET_COLUMNS``) of a batch."""
     keys: dict[tuple[int, str], int] = {}
-    series = np.fromiter((keys.setdefault((r["run_id"], r["name"]), len(keys)) for r in rows), np.int64, len(rows))
-    steps = np.fromiter((r["step"] for r in rows), np.int64, len(rows))
-    values = np.fromiter((np.nan if r["value"] is None else r["value"] for r in rows), np.float64, len(rows))
+    series = np.array([keys.setdefault((r["run_id"], r["name"]), len(keys)) for r in rows], np.int64)
+    steps = np.array([r["step"] for r in rows], np.int64)
+    values = np.array([r["value"] for r in rows], np.float64)  # None (a non-finite value) → NaN
     order = np.lexsort((np.arange(len(rows)), steps, series))  # by series, step, arrival
     series, steps, values = series[order], steps[order], values[order]
     pairs = list(keys)
     n = len(rows)
 
     summaries = []
-    if with_summaries:
-        cut = np.flatnonzero(np.r_[True, series[1:] != series[:-1]])
-        for start, end in zip(cut, np.r_[cut[1:], n]):
-            first, last = rows[order[start]], rows[order[end - 1]]
-            run_id, name = pairs[series[start]]
-            seg = values[start:end]
-            finite = ~np.isnan(seg)
-            lo = hi = None
-            if finite.any():
-                lo, hi = start + int(np.nanargmin(seg)), start + int(np.nanargmax(seg))  # the lowest step of a tie
-            summaries.append({"run_id": run_id, "name": name, "count": int(end - start),
-                              "first_step": int(steps[start]), "first_value": first["value"],
-                              "first_special": first["special"], "last_step": int(steps[end - 1]),
-                              "last_value": last["value"], "last_special": last["special"],
-                              "min_value": None if lo is None else float(values[lo]),
-                              "min_step": None if lo is None else int(steps[lo]),
-                              "max_value": None if hi is None else float(values[hi]),
-                              "max_step": None if hi is None else int(steps[hi]), "version": 1})
+    cut = np.flatnonzero(np.r_[True, series[1:] != series[:-1]])
+    for start, end in zip(cut.tolist(), np.r_[cut[1:], n].tolist()):
+        first, last = rows[order[start]], rows[order[end - 1]]
+        seg = values[start:end]
+        lo = hi = None
+        if not np.isnan(seg).all():
+            lo, hi = start + int(np.nanargmin(seg)), start + int(np.nanargmax(seg))  # the lowest step of a tie
+        summaries.append((*pairs[series[start]], end - start, int(steps[start]), first["value"], first["special"],
+                          int(steps[end - 1]), last["value"], last["special"],
+                          None if lo is None else float(values[lo]), None if lo is None else int(steps[lo]),
+                          None if hi is None else float(values[hi]), None if hi is None else int(steps[hi]), 1))
 
-    buckets: list[dict] = []
-    # groups of the level below: their series, bucket, count, min, max and the sorted index of their last row
+    stamps: dict[Any, Any] = {}
+
+    def stamp(value: Any) -> Any:
+        if to_db is None or value is None:
+            return value
+        if value not in stamps:
+            stamps[value] = to_db(value)
+        return stamps[value]
+
+    buckets: list[tuple] = []
+    # the groups of the level below: series, bucket, count, min, max, sorted index of their last row
     g_series, g_bucket, g_count, g_min, g_max, g_last = series, steps, np.ones(n, np.int64), values, values, np.arange(n)
     shift_from = 0
     for level in levels:
@@ -435,14 +438,11 @@ def _aggregate(rows: Sequence[Mapping[str, Any]], levels: Sequence[int] = PYRAMI
         g_min, g_max = np.fmin.reduceat(g_min, cut), np.fmax.reduceat(g_max, cut)
         g_last = g_last[ends]
         shift_from = level
-        for i in range(len(cut)):
-            run_id, name = pairs[g_series[i]]
-            last = rows[order[g_last[i]]]
-            buckets.append({"run_id": run_id, "name": name, "level": level, "bucket": int(g_bucket[i]),
-                            "count": int(g_count[i]), "vmin": _num(g_min[i]), "vmax": _num(g_max[i]),
-                            "last_step": int(last["step"]), "last_epoch": last.get("epoch"),
-                            "last_time": last.get("time"), "last_value": last["value"],
-                            "last_special": last["special"]})
+        lasts = [rows[i] for i in order[g_last].tolist()]
+        buckets += [(*pairs[sid], level, bk, c, lo, hi, r["step"], r.get("epoch"), stamp(r["time"]), r["value"],
+                     r["special"])
+                    for sid, bk, c, lo, hi, r in zip(g_series.tolist(), g_bucket.tolist(), g_count.tolist(),
+                                                     _nones(g_min), _nones(g_max), lasts)]
     return summaries, buckets
 
 

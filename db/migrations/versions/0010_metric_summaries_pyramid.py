@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column('version', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['run_id'], ['run.id']),
         sa.PrimaryKeyConstraint('run_id', 'name'),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         'metric_bucket',
@@ -91,6 +92,7 @@ def upgrade() -> None:
         sa.Column('last_special', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
         sa.ForeignKeyConstraint(['run_id'], ['run.id']),
         sa.PrimaryKeyConstraint('run_id', 'name', 'level', 'bucket'),
+        sqlite_with_rowid=False,  # the primary key is the table: one B-tree per upsert, not two
     )
     op.execute(SUMMARIES)
     for level in LEVELS:
