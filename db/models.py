@@ -192,7 +192,7 @@ class MetricBucket(SQLModel, table=True):
     newest of that step). Maintained at ingest; the raw ``metric`` rows stay the truth."""
     __tablename__ = "metric_bucket"
     __table_args__ = {"sqlite_with_rowid": False}
-    run_id: int = Field(foreign_key="run.id", primary_key=True)
+    run_id: int = Field(primary_key=True)  # derived rows, deleted with the run (purge_run): no foreign key to check per upsert
     name: str = Field(primary_key=True)
     level: int = Field(primary_key=True)
     bucket: int = Field(primary_key=True)

@@ -15,7 +15,7 @@ from db.nonfinite import decode_float, encode_float
 __all__ = ["METRIC_COLUMNS", "add_metrics", "metric_rows", "CURVE_BUCKETS", "metric_buckets", "latest_metrics",
            "first_finite_metric", "last_points", "last_metric_value", "delete_metrics_after", "metric_names",
            "metric_summaries", "downsampled_metrics", "PYRAMID_LEVELS", "curve_level", "curve_points",
-           "pyramid_metrics", "rebuild_summaries", "scanned_summaries"]
+           "pyramid_metrics", "rebuild_summaries", "scanned_summaries", "newest_metric_id"]
 
 
 METRIC_COLUMNS = ("run_id", "step", "epoch", "name", "value", "time")
@@ -377,13 +377,29 @@ def _fold_in(session: Session, rows: list[dict[str, Any]]) -> None:
         conn.exec_driver_sql(summary_sql, summaries)
         conn.exec_driver_sql(bucket_sql, buckets)
         return
+    # PostgreSQL: one statement per table, the batch's rows as arrays (unnest), not a round trip per row
     cursor = conn.connection.driver_connection.cursor()
     try:
         with cursor:
-            cursor.executemany(summary_sql, summaries)
-            cursor.executemany(bucket_sql, buckets)
+            for sql, data, count in ((_PG_SUMMARY, summaries, len(_SUMMARY_COLUMNS)),
+                                     (_PG_BUCKET, buckets, len(_BUCKET_COLUMNS))):
+                if data:
+                    cursor.execute(sql, [list(c) for c in zip(*data)] if data else [[]] * count)
     except conn.dialect.dbapi.Error as exc:  # recognised (and retried) like any other write, as in _insert_raw
         raise DBAPIError.instance(bucket_sql, None, exc, conn.dialect.dbapi.Error) from exc
+
+
+def _pg_unnest(sql: str, types: Sequence[str]) -> str:
+    """The ``VALUES (%s, ...)`` upsert as ``SELECT * FROM unnest(%s::type[], ...)``."""
+    head, tail = sql.split(" VALUES (", 1)
+    tail = tail.split(") ON CONFLICT", 1)[1]
+    return f"{head} SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) ON CONFLICT{tail}"
+
+
+_PG_SUMMARY = _pg_unnest(_UPSERTS["%s"][0], ("integer", "text", "integer", "integer", "float8", "text", "integer",
+                                             "float8", "text", "float8", "integer", "float8", "integer", "integer"))
+_PG_BUCKET = _pg_unnest(_UPSERTS["%s"][1], ("integer", "text", "integer", "integer", "integer", "float8", "float8",
+                                            "integer", "integer", "timestamptz", "float8", "text"))
 
 
 def _nones(values: np.ndarray) -> list[float | None]:
@@ -444,6 +460,11 @@ def _aggregate(rows: Sequence[Mapping[str, Any]], levels: Sequence[int] = PYRAMI
                     for sid, bk, c, lo, hi, r in zip(g_series.tolist(), g_bucket.tolist(), g_count.tolist(),
                                                      _nones(g_min), _nones(g_max), lasts)]
     return summaries, buckets
+
+
+def newest_metric_id(*, session: Session) -> int:
+    """The highest metric id: one step down the primary key."""
+    return int(session.exec(select(func.max(Metric.id))).first() or 0)
 
 
 def curve_level(first_step: int | None, last_step: int | None, max_points: int = 1000) -> int | None:

@@ -183,3 +183,36 @@ def test_the_migration_backfills_rows_written_before_it(tmp_path):
         mq._insert_raw(s, [mq._encoded(r, t0) for r in rows])  # the ingest before 0010
     upgrade(url)
     check(url, run)
+
+
+def test_a_long_runs_first_draw_from_the_pyramid_equals_grouping_its_rows_and_keeps_merging(db_url, monkeypatch):
+    from ui import curves
+
+    rng = random.Random(3)
+    with session_scope(db_url) as s:
+        run = queries.create_run(session=s, family="toy", config={}).id
+    batches = random_batches(rng, run, utcnow(), 6_000, 6)
+
+    def both() -> tuple:
+        monkeypatch.setattr(curves, "PYRAMID_FROM", 0)
+        fast = curves.RunCurves(run)
+        with session_scope(db_url) as s:
+            fast.refresh(s)
+        monkeypatch.setattr(curves, "PYRAMID_FROM", 10**12)
+        slow = curves.RunCurves(run, width=fast.width)  # the same width, from the rows
+        with session_scope(db_url) as s:
+            slow.refresh(s)
+        return fast, slow
+
+    for batch in batches[:4]:
+        with session_scope(db_url) as s:
+            queries.add_metrics(session=s, rows=batch)
+    fast, slow = both()
+    assert fast.width == 2 ** 3 and fast.names == slow.names and fast.latest == slow.latest
+    for batch in batches[4:]:  # a live run: later rows merge into the pyramid's buckets
+        with session_scope(db_url) as s:
+            queries.add_metrics(session=s, rows=batch)
+        with session_scope(db_url) as s:
+            fast.refresh(s)
+            slow.refresh(s)
+    assert fast.names == slow.names and fast.series() == slow.series()

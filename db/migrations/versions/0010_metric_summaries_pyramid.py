@@ -90,7 +90,6 @@ def upgrade() -> None:
         sa.Column('last_time', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('last_value', sa.Float(), nullable=True),
         sa.Column('last_special', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
-        sa.ForeignKeyConstraint(['run_id'], ['run.id']),
         sa.PrimaryKeyConstraint('run_id', 'name', 'level', 'bucket'),
         sqlite_with_rowid=False,  # the primary key is the table: one B-tree per upsert, not two
     )
