@@ -20,6 +20,7 @@ page("Model comparison")
 st.title("Model comparison")
 
 MAX_POINTS = 1000  # per series, bucketed in the database: long histories never reach the browser
+SERIES_BUDGET = 60_000  # buckets of all the lines of two curves together
 
 
 def parse_ids(raw: str | None) -> list[int]:
@@ -71,7 +72,8 @@ if not chosen:
     st.info("Pick runs to compare (the filters narrow the list), or open this page with `?runs=1,2,3`.")
     st.stop()
 
-data = cmp.load(chosen, max_points=MAX_POINTS)
+# a line per run: many runs share the budget (≥ 250, ≤ MAX_POINTS buckets a line), so the page stays light
+data = cmp.load(chosen, max_points=max(250, min(MAX_POINTS, SERIES_BUDGET // max(1, 2 * len(chosen)))))
 runs, summaries = data["runs"], data["summaries"]
 names = {r.id: f"#{r.id} {r.name}" for r in runs + data["baseline_runs"]}
 
@@ -109,8 +111,14 @@ curve_names = c[0].multiselect("Curves", data["names"], default=[n for n in data
                                or data["names"][:4], key="curve-names")
 align = c[1].radio("Align by", cmp.ALIGNS, horizontal=True, key="align")
 smoothing = c[2].slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="smoothing")
-figures = cmp.curve_figures([p for p in data["points"] if p["name"] in curve_names], align=align,
-                            smoothing=smoothing, labels=names)
+# figures kept for the session while the curves' (run, metric, level, version) keys and the options stay
+fig_key = (data["curve_keys"], tuple(curve_names), align, smoothing, tuple(sorted(names.items())))
+kept = st.session_state.get("_curve_figures")
+if kept is None or kept[0] != fig_key:
+    kept = (fig_key, cmp.curve_figures([p for p in data["points"] if p["name"] in curve_names], align=align,
+                                       smoothing=smoothing, labels=names))
+    st.session_state["_curve_figures"] = kept
+figures = kept[1]
 cols = st.columns(2)
 for i, (name, fig) in enumerate(figures.items()):
     cols[i % 2].plotly_chart(fig, width="stretch", key=f"curve-{name}")
@@ -130,11 +138,16 @@ if len(runs) > 1 and numeric:
 st.subheader("Export and share")
 tiles = {names[r.id]: {(h.label or h.name): fmt(v) for h, v in headline_values(r.family, r.task, cmp.final_values(r, summaries))}
          for r in runs}
-report = html_report(title=f"Comparison of runs {', '.join(map(str, chosen))}", tiles=tiles,
-                     tables={"Runs": table, "Metrics": metrics}, figures=list(figures.values()),
-                     configs={names[r.id]: r.config for r in runs})
+
+
+def report() -> str:  # built when the button is pressed, not on every rerun
+    return html_report(title=f"Comparison of runs {', '.join(map(str, chosen))}", tiles=tiles,
+                       tables={"Runs": table, "Metrics": metrics}, figures=list(figures.values()),
+                       configs={names[r.id]: r.config for r in runs})
+
+
 st.download_button("HTML report (opens offline)", report, file_name="trainyard-comparison.html", mime="text/html",
-                   icon=":material/description:", key="html-report")
+                   icon=":material/description:", key="html-report", on_click="ignore")
 share_box(chosen, default_title=f"Comparison of runs {', '.join(map(str, chosen))}", key="share-comparison",
           expiry_default=date.today() + timedelta(days=30))
 with st.expander("Share links"):

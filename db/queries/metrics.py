@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, cast, delete, func, text
+from sqlalchemy import BigInteger, String, cast, delete, func, text, type_coerce
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -488,23 +489,33 @@ def curve_points(*, session: Session, series: Iterable[tuple[int, str, int | Non
     for run_id, name, level in series:
         by_level.setdefault(level, set()).add((run_id, name))
     out: list[dict[str, Any]] = []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def stamp(column):  # SQLite's timestamp text parsed by datetime.fromisoformat (C), not per row in Python
+        return type_coerce(column, String) if sqlite else column
+
+    def when(value):
+        if not sqlite or value is None:
+            return value
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
     for level, pairs in by_level.items():
         ids, names = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
         if level is None:
             m = Metric.__table__.c
-            stmt = (select(m.run_id, m.name, m.step, m.epoch, m.time, m.value, m.id)
+            stmt = (select(m.run_id, m.name, m.step, m.epoch, stamp(m.time), m.value, m.id)
                     .where(col(m.run_id).in_(ids), col(m.name).in_(names)))
-            out += [{"run_id": r, "name": n, "step": st, "epoch": e, "time": t, "value": v, "min": v, "max": v,
+            out += [{"run_id": r, "name": n, "step": st, "epoch": e, "time": when(t), "value": v, "min": v, "max": v,
                      "count": 1, "_id": i}
-                    for r, n, st, e, t, v, i in session.exec(stmt) if (r, n) in pairs]
+                    for r, n, st, e, t, v, i in session.exec(stmt).all() if (r, n) in pairs]
         else:
             b = MetricBucket.__table__.c
-            stmt = (select(b.run_id, b.name, b.last_step, b.last_epoch, b.last_time, b.last_value, b.vmin, b.vmax,
-                           b.count, b.bucket)
+            stmt = (select(b.run_id, b.name, b.last_step, b.last_epoch, stamp(b.last_time), b.last_value, b.vmin,
+                           b.vmax, b.count, b.bucket)
                     .where(b.level == level, col(b.run_id).in_(ids), col(b.name).in_(names)))
-            out += [{"run_id": r, "name": n, "step": st, "epoch": e, "time": t, "value": v, "min": lo, "max": hi,
-                     "count": c, "_id": bk}
-                    for r, n, st, e, t, v, lo, hi, c, bk in session.exec(stmt) if (r, n) in pairs]
+            out += [{"run_id": r, "name": n, "step": st, "epoch": e, "time": when(t), "value": v, "min": lo,
+                     "max": hi, "count": c, "_id": bk}
+                    for r, n, st, e, t, v, lo, hi, c, bk in session.exec(stmt).all() if (r, n) in pairs]
     out.sort(key=lambda p: (p["run_id"], p["name"], p["step"], p["_id"]))
     for p in out:
         del p["_id"]
