@@ -1,7 +1,8 @@
-"""Many runs (issue #22). Two parts, both SQLite, Streamlit's AppTest through ``Home.py`` as a
-browser opens pages:
+"""Many runs (issue #22). Two parts, Streamlit's AppTest through ``Home.py`` as a browser opens
+pages:
 
-1. Comparison of ``RUNS`` runs × 2 metrics × ``STEPS`` steps: the page's first draw (the process
+1. Comparison of ``RUNS`` runs × 2 metrics × ``STEPS`` steps, SQLite and PostgreSQL (when the
+   local server answers; ``BENCH_MANY_POSTGRES=0`` skips it): the page's first draw (the process
    keeps no curve yet) and a rerun, against the bare summary + pyramid queries for the same runs
    (``queries.metric_summaries`` + ``queries.pyramid_metrics``; on a tree without them, the
    scanning ``metric_summaries`` + ``downsampled_metrics`` the page used). Bars: first draw
@@ -18,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.harness import installation, line, size
+from bench.harness import installation, line, postgres, size
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS, STEPS, MAX_POINTS = 100, size(5_000, 20_000), 1000
@@ -105,10 +106,10 @@ def _figures(at) -> tuple[int, int]:
     return most, sum(len(spec) for spec in specs)
 
 
-def measure_comparison() -> dict[str, float]:
+def measure_comparison(database_url: str | None = None) -> dict[str, float]:
     from jobs.connection import ensure_embedded_redis, stop_embedded_redis
 
-    with installation():
+    with installation(database_url):
         os.environ["REDIS_URL"] = ensure_embedded_redis()
         try:
             ids, seed_s = _seed_curves()
@@ -185,14 +186,20 @@ def measure_many() -> dict[str, float]:
 
 
 def report() -> list[bool]:
-    r = measure_comparison()
-    ok = r["first"] < 1.0 and r["rerun"] < 0.3 and r["most"] <= 1000 and r["sent"] <= 2_000_000
-    print(line(f"Comparison page, {RUNS} runs × {len(NAMES)} metrics × {STEPS:,} steps, first draw",
-               "bare summary + curve queries", r["bare"], r["first"], "< 1 s", r["first"] < 1.0))
-    print(f"  rerun {r['rerun'] * 1000:.0f} ms (bar < 300 ms); {r['most']} points in the longest line "
-          f"(bar ≤ 1,000); {r['sent'] / 1e6:.2f} MB of figures (bar ≤ 2 MB); seeding took {r['seed']:.1f} s: "
-          f"{'met' if ok else 'NOT met'}")
-    oks = [ok]
+    oks = []
+    with postgres() as pg:
+        for label, url in (("SQLite", None), ("PostgreSQL", pg)):
+            if label == "PostgreSQL" and (url is None or os.environ.get("BENCH_MANY_POSTGRES", "1") == "0"):
+                print("Comparison page, PostgreSQL: no local server answers (or BENCH_MANY_POSTGRES=0); skipped")
+                continue
+            r = measure_comparison(url)
+            ok = r["first"] < 1.0 and r["rerun"] < 0.3 and r["most"] <= 1000 and r["sent"] <= 2_000_000
+            print(line(f"Comparison page, {RUNS} runs × {len(NAMES)} metrics × {STEPS:,} steps, first draw, {label}",
+                       "bare summary + curve queries", r["bare"], r["first"], "< 1 s", r["first"] < 1.0))
+            print(f"  rerun {r['rerun'] * 1000:.0f} ms (bar < 300 ms); {r['most']} points in the longest line "
+                  f"(bar ≤ 1,000); {r['sent'] / 1e6:.2f} MB of figures (bar ≤ 2 MB); seeding took {r['seed']:.1f} s: "
+                  f"{'met' if ok else 'NOT met'}")
+            oks.append(ok)
     many = measure_many()
     for label, took in many.items():
         oks.append(took < 0.5)
