@@ -68,6 +68,8 @@ def _forget_curves() -> None:
     from ui import comparison
 
     getattr(comparison, "_SERIES", {}).clear()
+    if hasattr(comparison, "_KEPT_POINTS"):
+        comparison._KEPT_POINTS[0] = 0
 
 
 def _length(array) -> int:

@@ -217,9 +217,10 @@ def parallel_figure(frame: pd.DataFrame, metric: str, *, height: int = 420) -> g
     return fig
 
 
-CACHED_SERIES = 4_000  # (run, metric, level, version) curves the dashboard process keeps
+CACHED_POINTS = 600_000  # bucket points of the curves the dashboard process keeps (a few hundred MB at most)
 _SERIES: OrderedDict[tuple[int, str, int | None, int], list[dict[str, Any]]] = OrderedDict()
 _SERIES_LOCK = threading.Lock()
+_KEPT_POINTS = [0]
 
 
 def cached_curves(session, summaries: Iterable[Mapping[str, Any]], *, max_points: int = 1000,
@@ -245,9 +246,12 @@ def cached_curves(session, summaries: Iterable[Mapping[str, Any]], *, max_points
             fresh[(p["run_id"], p["name"])].append(p)
         with _SERIES_LOCK:
             for k in missing:
-                found[k] = _SERIES[k] = fresh.get(k[:2], [])
-            while len(_SERIES) > CACHED_SERIES:
-                _SERIES.popitem(last=False)
+                found[k] = fresh.get(k[:2], [])
+                if k not in _SERIES:
+                    _SERIES[k] = found[k]
+                    _KEPT_POINTS[0] += len(found[k])
+            while _KEPT_POINTS[0] > CACHED_POINTS and len(_SERIES) > 1:  # oldest first
+                _KEPT_POINTS[0] -= len(_SERIES.popitem(last=False)[1])
     return [p for k in keys for p in found[k]]
 
 
