@@ -12,7 +12,7 @@ import os
 import sys
 
 BENCHES = ("metric_writes", "metric_ingest", "progress_curves", "worker_start", "home_page", "drawings_import",
-           "autoencoder", "comparison_curves", "ppo_vs_defaults")
+           "autoencoder", "comparison_curves", "ppo_vs_defaults", "many_runs")
 
 parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
 parser.add_argument("--full", action="store_true", help="the issue's sizes (minutes, not seconds)")

@@ -2,6 +2,10 @@
 
 Baselines: plain ``sqlite3`` ``executemany`` (WAL, one transaction) on SQLite; psycopg ``COPY`` on
 PostgreSQL (skipped when no local server answers). Bar: Trainyard ≥ 0.5× the raw throughput.
+
+Since #22 ``add_metrics`` also keeps the summaries and the curve pyramid; the ingest before it
+(the raw rows only, ``metrics._insert_raw``) is timed in the same run, in batches of 1,000 steps
+as a live run flushes them and as one 100k batch. Bar: ≥ 0.8× that ingest's throughput.
 """
 from __future__ import annotations
 
@@ -47,6 +51,52 @@ def _ours() -> None:
         queries.add_metrics(session=s, rows=PREPARED["rows"])
 
 
+def _today() -> None:
+    """The ingest before #22: the raw rows only."""
+    from db.models import utcnow
+    from db.queries import metrics
+    from db.session import session_scope
+
+    with session_scope() as s:
+        now = utcnow()
+        metrics._insert_raw(s, [metrics._encoded(r, now) for r in PREPARED["rows"]])
+
+
+def _batched(fn_rows) -> None:
+    rows = PREPARED["rows"]
+    per = 1000 * len(NAMES)
+    for i in range(0, len(rows), per):
+        fn_rows(rows[i:i + per])
+
+
+def _ours_batched() -> None:
+    from db import queries
+    from db.session import session_scope
+
+    def one(rows):
+        with session_scope() as s:
+            queries.add_metrics(session=s, rows=rows)
+    _batched(one)
+
+
+def _today_batched() -> None:
+    from db.models import utcnow
+    from db.queries import metrics
+    from db.session import session_scope
+
+    def one(rows):
+        with session_scope() as s:
+            metrics._insert_raw(s, [metrics._encoded(r, utcnow()) for r in rows])
+    _batched(one)
+
+
+def measure_pyramid(database_url: str | None = None) -> dict[str, float]:
+    """Ingest with summaries and pyramid against the ingest before them, one batch and live batches."""
+    with installation(database_url):
+        return interleaved({"today": _today, "ours": _ours, "today_batched": _today_batched,
+                            "ours_batched": _ours_batched}, before=_prepare)
+
+
 def measure_sqlite() -> tuple[float, float]:
     with installation() as url:
         path = url.split("///", 1)[1]
@@ -89,6 +139,19 @@ def report() -> list[bool]:
     print(line(f"metric ingest {POINTS // 1000}k points, SQLite", "sqlite3 executemany", raw, ours,
                "≥ 0.5× raw throughput (ratio ≤ 2)", ok))
     oks = [ok]
+    from db.queries import metrics
+
+    if hasattr(metrics, "_insert_raw"):
+        with postgres() as pg_url:
+            for label, url in (("SQLite", None), ("PostgreSQL", pg_url)):
+                if label == "PostgreSQL" and url is None:
+                    continue
+                t = measure_pyramid(url)
+                for kind, suffix in (("", "one batch"), ("_batched", "batches of 1,000 steps")):
+                    oks.append(t["today" + kind] / t["ours" + kind] >= 0.8)
+                    print(line(f"metric ingest with summaries + pyramid, {POINTS // 1000}k points, {suffix}, {label}",
+                               "ingest before #22 (raw rows only)", t["today" + kind], t["ours" + kind],
+                               "≥ 0.8× its throughput (ratio ≤ 1.25)", oks[-1]))
     pg = measure_postgres()
     if pg is None:
         print("metric ingest, PostgreSQL: no local server answers; skipped")

@@ -165,6 +165,50 @@ def _metric_loaded(metric: Metric, _context) -> None:
         set_committed_value(metric, "value", decode_float(metric.value, metric.special))
 
 
+class MetricSummary(SQLModel, table=True):
+    """Per (run, metric): what the tables, tiles and comparisons show, kept up to date at ingest
+    (one upsert per batch, ``db.queries.metrics``) so nothing scans the metric rows for it.
+    ``min``/``max`` are over the finite values; ``first``/``last`` are the rows at the lowest and
+    highest step (the earliest, resp. newest row of a step) and may be non-finite (``*_special``).
+    ``version`` grows with every change, so caches keyed by it never serve a replaced curve."""
+    __tablename__ = "metric_summary"
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key is the table: one B-tree, not two
+    run_id: int = Field(foreign_key="run.id", primary_key=True)
+    name: str = Field(primary_key=True)
+    count: int = 0
+    first_step: int | None = None
+    first_value: float | None = None
+    first_special: str | None = Field(default=None, max_length=4)
+    last_step: int | None = None
+    last_value: float | None = None
+    last_special: str | None = Field(default=None, max_length=4)
+    min_value: float | None = None
+    min_step: int | None = None
+    max_value: float | None = None
+    max_step: int | None = None
+    version: int = 0
+
+
+class MetricBucket(SQLModel, table=True):
+    """The curve pyramid: per (run, metric, level) the rows of steps ``[bucket·2^level,
+    (bucket+1)·2^level)`` folded into count, finite min and max, and the last row (highest step,
+    newest of that step). Maintained at ingest; the raw ``metric`` rows stay the truth."""
+    __tablename__ = "metric_bucket"
+    __table_args__ = {"sqlite_with_rowid": False}
+    run_id: int = Field(primary_key=True)  # derived rows, deleted with the run (purge_run): no foreign key to check per upsert
+    name: str = Field(primary_key=True)
+    level: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)
+    count: int = 0
+    vmin: float | None = None
+    vmax: float | None = None
+    last_step: int = 0
+    last_epoch: int | None = None
+    last_time: datetime | None = None
+    last_value: float | None = None
+    last_special: str | None = Field(default=None, max_length=4)
+
+
 class Checkpoint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)

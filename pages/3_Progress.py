@@ -29,23 +29,33 @@ page("Progress")
 st.title("Progress")
 
 STALE_AFTER_S = 120
-filters = st.columns([2, 2, 2])
+PAGE_SIZE = 20  # runs offered per page: the database searches, counts and pages, however many runs there are
+filters = st.columns([2, 3, 2, 1])
 statuses = filters[0].multiselect("Status", [s.value for s in RunStatus], placeholder="all statuses")
-search = filters[1].text_input("Search", placeholder="name, description or tag", key="run-search")
+search = filters[1].text_input("Search runs", placeholder="id, name, tag, family, status, dataset or date (2026-12-03)",
+                               key="run-search")
 with session_scope() as s:
     known_tags = queries.run_tags(session=s)
 tags = filters[2].multiselect("Tags", known_tags, placeholder="any tags", key="run-tags")
+wanted = st.query_params.get("run")
+wanted_id = int(wanted) if wanted and wanted.isdigit() else None
 with session_scope() as s:
-    runs = queries.list_runs(session=s, statuses=statuses or None, text=search or None, tags=tags or None)
+    _, total = queries.search_runs(session=s, query=search, statuses=statuses or None, tags=tags or None, limit=0)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_no = filters[3].number_input("Page", 1, pages, 1, key="run-page", help=f"{total} runs match") if pages > 1 else 1
+    runs, total = queries.search_runs(session=s, query=search, statuses=statuses or None, tags=tags or None,
+                                      offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    if wanted_id is not None and wanted_id not in {r.id for r in runs} and not (statuses or search or tags):
+        runs = queries.find_runs(session=s, run_ids=[wanted_id], limit=1) + runs  # a linked run, wherever it pages
 if not runs:
     st.info("No runs match. Launch one on the Launch Training page." if not (statuses or search or tags)
             else "No runs match these filters.")
     st.stop()
 
-wanted = st.query_params.get("run")
 ids = [r.id for r in runs]
-index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
-run = st.selectbox("Run", runs, index=index, format_func=run_label)
+index = ids.index(wanted_id) if wanted_id in ids else 0
+run = st.selectbox("Run", runs, index=index, format_func=run_label,
+                   help=f"{total} runs match; this page shows {len(runs)}" if total > len(runs) else None)
 st.query_params["run"] = str(run.id)
 
 

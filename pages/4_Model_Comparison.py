@@ -20,6 +20,7 @@ page("Model comparison")
 st.title("Model comparison")
 
 MAX_POINTS = 1000  # per series, bucketed in the database: long histories never reach the browser
+SERIES_BUDGET = 60_000  # buckets of all the lines of two curves together
 
 
 def parse_ids(raw: str | None) -> list[int]:
@@ -40,20 +41,27 @@ with st.expander("Filters", expanded=not st.query_params.get("runs")):
                            key="f-sweep")
     since = f[4].date_input("Created since", value=None, key="f-since")
     g = st.columns([3, 2])
-    search = g[0].text_input("Search", placeholder="name, description or tag", key="f-search")
+    search = g[0].text_input("Search", placeholder="id, name, tag, family, status, dataset or date (2026-12-03)",
+                             key="f-search")
     with session_scope() as s:
         known_tags = queries.run_tags(session=s)
     tags = g[1].multiselect("Tags", known_tags, placeholder="any tags", key="f-tags")
 
+PAGE_SIZE = 50  # candidates per page: the database filters, counts and pages (ten thousand runs cost one page)
 with session_scope() as s:
-    candidates = queries.find_runs(
-        session=s, family=None if family == "(all)" else family, dataset_id=dataset.id if dataset else None,
+    filters = dict(
+        family=None if family == "(all)" else family, dataset_id=dataset.id if dataset else None,
         statuses=statuses or None, sweep_id=sweep.id if sweep else None,
         since=datetime.combine(since, time.min, tzinfo=timezone.utc) if isinstance(since, date) else None,
-        text=search or None, tags=tags or None)
+        query=search or "", tags=tags or None)
+    _, total = queries.search_runs(session=s, **filters, limit=0)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_no = g[0].number_input("Page", 1, pages, 1, key="f-page", help=f"{total} runs match") if pages > 1 else 1
+    candidates, total = queries.search_runs(session=s, **filters, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     wanted = parse_ids(st.query_params.get("runs"))
-    missing = [i for i in wanted if i not in {r.id for r in candidates}]
-    candidates += queries.find_runs(session=s, run_ids=missing, limit=len(missing) or 1) if missing else []
+    kept = [i for i in dict.fromkeys([*wanted, *st.session_state.get("runs", [])])
+            if i not in {r.id for r in candidates}]
+    candidates += queries.find_runs(session=s, run_ids=kept, limit=len(kept) or 1) if kept else []
 
 labels = {r.id: f"#{r.id} {r.name} · {r.family}{' ' + r.task if r.task else ''} · {r.status.value}"
                  + (f" · {', '.join(r.tags)}" if r.tags else "") for r in candidates}
@@ -64,7 +72,8 @@ if not chosen:
     st.info("Pick runs to compare (the filters narrow the list), or open this page with `?runs=1,2,3`.")
     st.stop()
 
-data = cmp.load(chosen, max_points=MAX_POINTS)
+# a line per run: many runs share the budget (≥ 250, ≤ MAX_POINTS buckets a line), so the page stays light
+data = cmp.load(chosen, max_points=max(250, min(MAX_POINTS, SERIES_BUDGET // max(1, 2 * len(chosen)))))
 runs, summaries = data["runs"], data["summaries"]
 names = {r.id: f"#{r.id} {r.name}" for r in runs + data["baseline_runs"]}
 
@@ -102,8 +111,14 @@ curve_names = c[0].multiselect("Curves", data["names"], default=[n for n in data
                                or data["names"][:4], key="curve-names")
 align = c[1].radio("Align by", cmp.ALIGNS, horizontal=True, key="align")
 smoothing = c[2].slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="smoothing")
-figures = cmp.curve_figures([p for p in data["points"] if p["name"] in curve_names], align=align,
-                            smoothing=smoothing, labels=names)
+# figures kept for the session while the curves' (run, metric, level, version) keys and the options stay
+fig_key = (data["curve_keys"], tuple(curve_names), align, smoothing, tuple(sorted(names.items())))
+kept = st.session_state.get("_curve_figures")
+if kept is None or kept[0] != fig_key:
+    kept = (fig_key, cmp.curve_figures([p for p in data["points"] if p["name"] in curve_names], align=align,
+                                       smoothing=smoothing, labels=names))
+    st.session_state["_curve_figures"] = kept
+figures = kept[1]
 cols = st.columns(2)
 for i, (name, fig) in enumerate(figures.items()):
     cols[i % 2].plotly_chart(fig, width="stretch", key=f"curve-{name}")
@@ -123,11 +138,16 @@ if len(runs) > 1 and numeric:
 st.subheader("Export and share")
 tiles = {names[r.id]: {(h.label or h.name): fmt(v) for h, v in headline_values(r.family, r.task, cmp.final_values(r, summaries))}
          for r in runs}
-report = html_report(title=f"Comparison of runs {', '.join(map(str, chosen))}", tiles=tiles,
-                     tables={"Runs": table, "Metrics": metrics}, figures=list(figures.values()),
-                     configs={names[r.id]: r.config for r in runs})
+
+
+def report() -> str:  # built when the button is pressed, not on every rerun
+    return html_report(title=f"Comparison of runs {', '.join(map(str, chosen))}", tiles=tiles,
+                       tables={"Runs": table, "Metrics": metrics}, figures=list(figures.values()),
+                       configs={names[r.id]: r.config for r in runs})
+
+
 st.download_button("HTML report (opens offline)", report, file_name="trainyard-comparison.html", mime="text/html",
-                   icon=":material/description:", key="html-report")
+                   icon=":material/description:", key="html-report", on_click="ignore")
 share_box(chosen, default_title=f"Comparison of runs {', '.join(map(str, chosen))}", key="share-comparison",
           expiry_default=date.today() + timedelta(days=30))
 with st.expander("Share links"):

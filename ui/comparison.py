@@ -3,12 +3,16 @@ parallel coordinates. Plain functions of data read through ``db.queries`` (no St
 so the comparison page, the results page and the HTML report draw the same things."""
 from __future__ import annotations
 
-from collections import defaultdict
+import base64
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from db.models import Run
 from ui.charts import PALETTE
@@ -121,10 +125,24 @@ def smooth(values: Sequence[float], weight: float) -> list[float]:
         return list(values)
     out, last, n = [], 0.0, 0
     for v in values:
+        if v is None or v != v:  # a non-finite point: a gap, and the average carries on past it
+            out.append(None)
+            continue
         n += 1
         last = last * weight + (1 - weight) * v
         out.append(last / (1 - weight ** n))
     return out
+
+
+TYPED_FROM = 20_000  # points in a figure from which its arrays go as float32 typed arrays, not JSON numbers
+
+
+def _array(values: np.ndarray, typed: bool) -> Any:
+    """A plain list (NaN as None: a gap), or plotly's typed-array form ``{"dtype", "bdata"}``,
+    encoded here once: plotly would otherwise inspect and copy every array on every draw."""
+    if typed:
+        return {"dtype": "f4", "bdata": base64.b64encode(values.astype("<f4").tobytes()).decode()}
+    return [None if v != v else v for v in values.tolist()]
 
 
 def curve_figures(points: Sequence[Mapping[str, Any]], *, align: str = "step", smoothing: float = 0.0,
@@ -142,7 +160,7 @@ def curve_figures(points: Sequence[Mapping[str, Any]], *, align: str = "step", s
     colour = {run: PALETTE[i % len(PALETTE)] for i, run in enumerate(run_ids)}
     figures = {}
     for name, runs in sorted(series.items()):
-        fig = go.Figure()
+        traces: list[dict[str, Any]] = []
         for run_id, rows in sorted(runs.items()):
             if align == "epoch":
                 xs = [r["epoch"] if r["epoch"] is not None else r["step"] for r in rows]
@@ -150,20 +168,28 @@ def curve_figures(points: Sequence[Mapping[str, Any]], *, align: str = "step", s
                 xs = [(r["time"] - start[run_id]).total_seconds() if r["time"] is not None else None for r in rows]
             else:
                 xs = [r["step"] for r in rows]
+            x = np.array(xs, dtype=float)
             ys = [r["value"] for r in rows]
             label = (labels or {}).get(run_id, f"run {run_id}")
             if any(r["min"] != r["max"] for r in rows):
-                fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[r["max"] for r in rows] + [r["min"] for r in rows][::-1],
-                                         fill="toself", line={"width": 0}, fillcolor=colour[run_id], opacity=0.15,
-                                         hoverinfo="skip", showlegend=False, name=f"{label} range"))
+                band = [r["max"] for r in rows] + [r["min"] for r in rows][::-1]
+                traces.append({"type": "scatter", "x": np.concatenate([x, x[::-1]]), "y": np.array(band, dtype=float),
+                               "fill": "toself", "line": {"width": 0}, "fillcolor": colour[run_id], "opacity": 0.15,
+                               "hoverinfo": "skip", "showlegend": False, "name": f"{label} range"})
             if smoothing > 0:
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour[run_id], "width": 1},
-                                         opacity=0.3, showlegend=False, name=f"{label} raw"))
-            fig.add_trace(go.Scatter(x=xs, y=smooth(ys, smoothing), name=label, line={"color": colour[run_id]},
-                                     mode="lines+markers" if len(xs) < 30 else "lines"))
-        fig.update_layout(title=name, height=height, xaxis_title=align, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                          legend={"orientation": "h", "y": -0.25})
-        figures[name] = fig
+                traces.append({"type": "scatter", "x": x, "y": np.array(ys, dtype=float), "mode": "lines",
+                               "line": {"color": colour[run_id], "width": 1}, "opacity": 0.3, "showlegend": False,
+                               "name": f"{label} raw"})
+            traces.append({"type": "scatter", "x": x, "y": np.array(smooth(ys, smoothing), dtype=float), "name": label,
+                           "line": {"color": colour[run_id]}, "mode": "lines+markers" if len(xs) < 30 else "lines"})
+        big = sum(len(t["x"]) for t in traces) > TYPED_FROM
+        for t in traces:
+            t["x"], t["y"] = _array(t["x"], big), _array(t["y"], big)
+        # plain trace dicts, not validated one property at a time: a hundred runs draw in milliseconds
+        figures[name] = go.Figure(data=traces, layout={
+            "title": {"text": name}, "height": height, "xaxis": {"title": {"text": align}},
+            "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": -0.25},
+            "template": pio.templates[pio.templates.default] if pio.templates.default else None}, _validate=False)
     return figures
 
 
@@ -191,11 +217,50 @@ def parallel_figure(frame: pd.DataFrame, metric: str, *, height: int = 420) -> g
     return fig
 
 
+CACHED_POINTS = 600_000  # bucket points of the curves the dashboard process keeps (a few hundred MB at most)
+_SERIES: OrderedDict[tuple[int, str, int | None, int], list[dict[str, Any]]] = OrderedDict()
+_SERIES_LOCK = threading.Lock()
+_KEPT_POINTS = [0]
+
+
+def cached_curves(session, summaries: Iterable[Mapping[str, Any]], *, max_points: int = 1000,
+                  keys_out: list | None = None) -> list[dict[str, Any]]:
+    """The curves of the (run, metric) ``summaries`` (rows of ``queries.metric_summaries``), read
+    from the pyramid at the level that gives ≤ ``max_points`` buckets and kept in the process per
+    (run, metric, level, version): a rerun, or a run added to the selection, reads only the series
+    not kept yet, and a series that changed (new rows, a resume) has a new version, so a new key."""
+    from db import queries
+
+    keys = [(x["run_id"], x["name"], queries.curve_level(x["first_step"], x["last_step"], max_points), x["version"])
+            for x in summaries]
+    with _SERIES_LOCK:
+        found = {k: _SERIES[k] for k in keys if k in _SERIES}
+        for k in found:
+            _SERIES.move_to_end(k)
+    missing = [k for k in keys if k not in found]
+    if keys_out is not None:
+        keys_out += keys
+    if missing:
+        fresh: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+        for p in queries.curve_points(session=session, series=[k[:3] for k in missing]):
+            fresh[(p["run_id"], p["name"])].append(p)
+        with _SERIES_LOCK:
+            for k in missing:
+                found[k] = fresh.get(k[:2], [])
+                if k not in _SERIES:
+                    _SERIES[k] = found[k]
+                    _KEPT_POINTS[0] += len(found[k])
+            while _KEPT_POINTS[0] > CACHED_POINTS and len(_SERIES) > 1:  # oldest first
+                _KEPT_POINTS[0] -= len(_SERIES.popitem(last=False)[1])
+    return [p for k in keys for p in found[k]]
+
+
 def load(run_ids: Sequence[int], *, curve_names: Sequence[str] | None = None, max_points: int = 1000,
          with_baselines: bool = True) -> dict[str, Any]:
     """Everything a comparison shows, read in one session: runs (in the order asked), dataset
-    names, metric summaries, each run's registered versions and the run of the active version of
-    its scope (default baseline), and downsampled curves (``curve_names``: None = every metric)."""
+    names, metric summaries (kept at ingest), each run's registered versions and the run of the
+    active version of its scope (default baseline), and the curves (``curve_names``: None =
+    every metric) from the pyramid, through the process's cache (``cached_curves``)."""
     from db import queries
     from db.session import session_scope
 
@@ -204,22 +269,30 @@ def load(run_ids: Sequence[int], *, curve_names: Sequence[str] | None = None, ma
         runs = [found[i] for i in run_ids if i in found]
         versions = queries.model_versions_for_runs(session=s, run_ids=[r.id for r in runs])
         active_runs: dict[int, int | None] = {}
+        scopes: dict[tuple, Any] = {}  # one lookup per scope, however many runs share it
         for r in runs:
             mine = [v for v in versions if v.run_id == r.id]
-            active = (queries.active_model(session=s, family=mine[-1].family, scope=mine[-1].scope, task=mine[-1].task)
-                      if mine and with_baselines else None)
+            active = None
+            if mine and with_baselines:
+                scope = (mine[-1].family, mine[-1].scope, mine[-1].task)
+                if scope not in scopes:
+                    scopes[scope] = queries.active_model(session=s, family=scope[0], scope=scope[1], task=scope[2])
+                active = scopes[scope]
             active_runs[r.id] = active.run_id if active else None
         extra = sorted({i for i in active_runs.values() if i and i not in found})
         baseline_runs = queries.find_runs(session=s, run_ids=extra, limit=len(extra) or 1) if extra else []
         all_ids = [r.id for r in runs] + [r.id for r in baseline_runs]
-        names = queries.metric_names(session=s, run_ids=[r.id for r in runs])
         summaries = queries.metric_summaries(session=s, run_ids=all_ids)
-        points = queries.downsampled_metrics(session=s, run_ids=[r.id for r in runs],
-                                             names=names if curve_names is None else curve_names,
-                                             max_points=max_points)
+        mine = {r.id for r in runs}
+        names = sorted({x["name"] for x in summaries if x["run_id"] in mine})
+        wanted = set(names if curve_names is None else curve_names)
+        curve_keys: list = []
+        points = cached_curves(s, [x for x in summaries if x["run_id"] in mine and x["name"] in wanted],
+                               max_points=max_points, keys_out=curve_keys)
         datasets = {d.id: d.name for d in queries.list_datasets(session=s)}
     return {"runs": runs, "baseline_runs": baseline_runs, "versions": versions, "active_runs": active_runs,
-            "names": names, "summaries": summaries, "points": points, "datasets": datasets}
+            "names": names, "summaries": summaries, "points": points, "datasets": datasets,
+            "curve_keys": tuple(curve_keys)}
 
 
 def run_labels(runs: Iterable[Run]) -> dict[int, str]:

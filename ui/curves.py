@@ -20,6 +20,7 @@ from typing import Any
 from db import queries
 
 # bucket → [count, step_max, value_min, value_max]
+PYRAMID_FROM = 200_000  # metric rows from which a run's first draw reads the pyramid, not its rows
 Buckets = dict[int, list]
 
 
@@ -43,6 +44,8 @@ class RunCurves:
 
     def refresh(self, session) -> int:
         """Fetch what is new since the last refresh; return how many bucket rows came back."""
+        if not self.last_id and self.width is None and self._from_pyramid(session):
+            return sum(len(c) for c in self.names.values())
         width, rows = queries.metric_buckets(session=session, run_id=self.run_id, width=self.width,
                                              after_id=self.last_id, buckets=self.max_buckets)
         self.width = width
@@ -58,6 +61,24 @@ class RunCurves:
         if changed:
             self.latest.update(queries.last_points(session=session, run_id=self.run_id, names=sorted(changed)))
         return len(rows)
+
+    def _from_pyramid(self, session) -> bool:
+        """A long run's first draw from the curve pyramid instead of grouping its rows: the finest
+        level whose buckets of ``2^level`` steps, counted from step 0, number ≤ ``max_buckets``
+        (those are this class's buckets of that width, so later rows merge into them). Rows after
+        the newest metric id at that moment are read by the next refresh."""
+        summaries = queries.metric_summaries(session=session, run_ids=[self.run_id])
+        if sum(x["count"] for x in summaries) < PYRAMID_FROM:
+            return False
+        top = max(x["last_step"] for x in summaries)
+        level = next((k for k in queries.PYRAMID_LEVELS if (top >> k) < self.max_buckets), queries.PYRAMID_LEVELS[-1])
+        self.last_id = queries.newest_metric_id(session=session)  # read with the pyramid, in one snapshot
+        points = queries.curve_points(session=session, series=[(self.run_id, x["name"], level) for x in summaries])
+        for p in points:
+            self.names.setdefault(p["name"], {})[p["step"] >> level] = [p["count"], p["step"], p["min"], p["max"]]
+        self.width = 2 ** level
+        self.latest.update(queries.last_points(session=session, run_id=self.run_id, names=sorted(self.names)))
+        return True
 
     def latest_values(self) -> dict[str, float]:
         """Each metric's value at its highest step."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, or_, update
@@ -13,8 +13,11 @@ from db.models import (
     FINISHED,
     Artifact,
     Checkpoint,
+    Dataset,
     Evaluation,
     Metric,
+    MetricBucket,
+    MetricSummary,
     ModelEvent,
     ModelVersion,
     ResourceSample,
@@ -28,7 +31,7 @@ from db.models import (
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
            "delete_run", "find_runs", "set_run_notes", "run_tags", "purge_run",
-           "stall_candidates", "mark_stalled", "runs_started_from"]
+           "stall_candidates", "mark_stalled", "runs_started_from", "search_runs"]
 
 
 def create_run(*, session: Session, family: str, config: Mapping[str, Any], dataset_id: int | None = None,
@@ -86,6 +89,59 @@ def _matching(stmt, text: str | None, tags: Iterable[str] | None):
 def _with_tags(session: Session, stmt, tags: Iterable[str] | None) -> list[Run]:
     wanted = set(tags or ())
     return [r for r in session.exec(stmt) if wanted <= set(r.tags or ())]
+
+
+def _term(term: str):
+    """One search word as a condition: a run id (``12`` or ``#12``), a family or status, a date
+    (``2026-12-03`` or ``2026-12``: created that day or month, UTC), or text in the name,
+    description, tags or dataset name."""
+    conds = []
+    bare = term.lstrip("#")
+    if bare.isdigit():
+        conds.append(Run.id == int(bare))
+    lowered = term.lower()
+    if lowered in {x.value for x in RunStatus}:
+        conds.append(Run.status == RunStatus(lowered))
+    conds.append(func.lower(Run.family) == lowered)
+    for fmt, step in (("%Y-%m-%d", "day"), ("%Y-%m", "month")):
+        try:
+            start = datetime.strptime(term, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        end = (start + timedelta(days=1) if step == "day"
+               else start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1))
+        conds.append((col(Run.created_at) >= start) & (col(Run.created_at) < end))
+        break
+    needle = f"%{_like(lowered)}%"
+    conds += [func.lower(Run.name).like(needle, escape="\\"), func.lower(Run.description).like(needle, escape="\\"),
+              func.lower(cast(Run.tags, String)).like(needle, escape="\\"),
+              col(Run.dataset_id).in_(select(Dataset.id).where(func.lower(Dataset.name).like(needle, escape="\\")))]
+    return or_(*conds)
+
+
+def search_runs(*, session: Session, query: str = "", statuses: Iterable[RunStatus | str] | None = None,
+                family: str | None = None, tags: Iterable[str] | None = None, dataset_id: int | None = None,
+                sweep_id: int | None = None, since: datetime | None = None, offset: int = 0,
+                limit: int = 20) -> tuple[list[Run], int]:
+    """One page of runs, newest first, and how many match in all: every word of ``query`` must
+    match (``_term``: id, name, description, tag, family, status, dataset, date). The database
+    filters, counts and pages, so a list of ten thousand runs costs one page's rows."""
+    conds = [_term(t) for t in (query or "").split()]
+    if statuses:
+        conds.append(col(Run.status).in_([RunStatus(x) for x in statuses]))
+    if family:
+        conds.append(Run.family == family)
+    if dataset_id is not None:
+        conds.append(Run.dataset_id == dataset_id)
+    if sweep_id is not None:
+        conds.append(Run.sweep_id == sweep_id)
+    if since is not None:
+        conds.append(col(Run.created_at) >= since)
+    for tag in tags or ():
+        conds.append(cast(Run.tags, String).like(f"%{_like(json.dumps(tag))}%", escape="\\"))
+    total = session.exec(select(func.count()).select_from(Run).where(*conds)).one()
+    stmt = select(Run).where(*conds).order_by(col(Run.id).desc()).offset(max(0, offset)).limit(limit)
+    return list(session.exec(stmt)), int(total)
 
 
 def count_runs_by_status(*, session: Session) -> dict[str, int]:
@@ -189,6 +245,8 @@ def purge_run(*, session: Session, run_id: int) -> dict[str, int]:
     share links naming its versions keep their rows with the reference cleared. The caller
     checks that the run may go (not active, no active model). Returns what was deleted."""
     versions = [v.id for v in session.exec(select(ModelVersion).where(ModelVersion.run_id == run_id))]
+    session.exec(delete(MetricSummary).where(MetricSummary.run_id == run_id))
+    session.exec(delete(MetricBucket).where(MetricBucket.run_id == run_id))
     counts = {"metrics": session.exec(delete(Metric).where(Metric.run_id == run_id)).rowcount,
               "checkpoints": session.exec(delete(Checkpoint).where(Checkpoint.run_id == run_id)).rowcount,
               "resource samples": session.exec(delete(ResourceSample).where(ResourceSample.run_id == run_id)).rowcount,

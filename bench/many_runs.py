@@ -1,0 +1,217 @@
+"""Many runs (issue #22). Two parts, Streamlit's AppTest through ``Home.py`` as a browser opens
+pages:
+
+1. Comparison of ``RUNS`` runs × 2 metrics × ``STEPS`` steps, SQLite and PostgreSQL (when the
+   local server answers; ``BENCH_MANY_POSTGRES=0`` skips it): the page's first draw (the process
+   keeps no curve yet) and a rerun, against the bare summary + pyramid queries for the same runs
+   (``queries.metric_summaries`` + ``queries.pyramid_metrics``; on a tree without them, the
+   scanning ``metric_summaries`` + ``downsampled_metrics`` the page used). Bars: first draw
+   < 1 s, rerun < 0.3 s, ≤ 1,000 points per series, ≤ 2 MB of figures.
+2. A database of ``MANY`` runs (1 in 5 with a model version, each with a short curve): first draw
+   of Home, Progress, Comparison (three runs by URL) and Models. Bar: < 0.5 s each.
+
+Sizes: quick 100 × 2 × 5,000 and 2,000 runs; ``--full`` 100 × 2 × 20,000 and 10,000 runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from bench.harness import installation, line, postgres, size
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS, STEPS, MAX_POINTS = 100, size(5_000, 20_000), 1000
+MANY = size(2_000, 10_000)
+NAMES = ("train/loss", "val/loss")
+
+
+def _seed_curves() -> tuple[list[int], float]:
+    from db import queries
+    from db.models import RunStatus, utcnow
+    from db.session import session_scope
+
+    ids = []
+    t0 = time.perf_counter()
+    now = utcnow()
+    for r in range(RUNS):
+        with session_scope() as s:
+            run = queries.create_run(session=s, family="anomaly", config={"learning_rate": 0.001 * (r + 1)},
+                                     name=f"bench {r}")
+            for start in range(0, STEPS, 1000):  # live-run sized batches: 1,000 steps × 2 metrics
+                queries.add_metrics(session=s, rows=[
+                    {"run_id": run.id, "step": i, "epoch": i // 100, "name": name,
+                     "value": (1.0 + (r % 7)) / (i + 1) + (50.0 if i == 1234 else 0.0), "time": now}
+                    for i in range(start, min(STEPS, start + 1000)) for name in NAMES])
+            queries.set_run_status(session=s, run_id=run.id, status=RunStatus.completed, summary={"val/loss": 0.1})
+        ids.append(run.id)
+    return ids, time.perf_counter() - t0
+
+
+def _bare(ids: list[int]) -> int:
+    """The queries alone, at the page's own budget of points a line (the page shares 60,000
+    buckets between its lines since #22; before, every line had 1,000)."""
+    from db import queries
+    from db.session import session_scope
+
+    with session_scope() as s:
+        queries.metric_summaries(session=s, run_ids=ids)
+        if hasattr(queries, "pyramid_metrics"):
+            budget = max(250, min(MAX_POINTS, 60_000 // (2 * len(ids))))
+            return len(queries.pyramid_metrics(session=s, run_ids=ids, names=list(NAMES), max_points=budget))
+        return len(queries.downsampled_metrics(session=s, run_ids=ids, names=list(NAMES), max_points=MAX_POINTS))
+
+
+def _forget_curves() -> None:
+    """A fresh dashboard process: no curve kept (the trees before #22 keep none)."""
+    from ui import comparison
+
+    getattr(comparison, "_SERIES", {}).clear()
+    if hasattr(comparison, "_KEPT_POINTS"):
+        comparison._KEPT_POINTS[0] = 0
+
+
+def _length(array) -> int:
+    if isinstance(array, dict):
+        import base64
+
+        import numpy as np
+
+        return len(np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]))
+    return len(array)
+
+
+def _open(page: str, params: dict[str, str] | None = None):
+    """``page`` opened through Home, then drawn: (AppTest, seconds of the page's draw)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=300)
+    if page == "Home.py":  # Home's own first draw
+        t0 = time.perf_counter()
+        at.run()
+        took = time.perf_counter() - t0
+        assert not at.exception, [e.message for e in at.exception]
+        return at, took
+    at.run()
+    at.switch_page(page)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    t0 = time.perf_counter()
+    at.run()
+    took = time.perf_counter() - t0
+    assert not at.exception, [e.message for e in at.exception]
+    return at, took
+
+
+def _figures(at) -> tuple[int, int]:
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    most = max((_length(t.get("y", [])) for spec in specs for t in json.loads(spec)["data"]
+                if t.get("type") == "scatter" and t.get("fill") != "toself"), default=0)
+    return most, sum(len(spec) for spec in specs)
+
+
+def measure_comparison(database_url: str | None = None) -> dict[str, float]:
+    from jobs.connection import ensure_embedded_redis, stop_embedded_redis
+
+    with installation(database_url):
+        os.environ["REDIS_URL"] = ensure_embedded_redis()
+        try:
+            ids, seed_s = _seed_curves()
+            runs = ",".join(map(str, ids))
+            _open("pages/4_Model_Comparison.py", {"runs": runs})  # warm-up: imports, SQLite page cache
+            bare = min(_timed(lambda: _bare(ids)) for _ in range(3))
+            first = rerun = float("inf")
+            for _ in range(3):
+                _forget_curves()
+                at, took = _open("pages/4_Model_Comparison.py", {"runs": runs})
+                first = min(first, took)
+                t0 = time.perf_counter()
+                at.run()
+                rerun = min(rerun, time.perf_counter() - t0)
+            most, sent = _figures(at)
+        finally:
+            stop_embedded_redis()
+    return {"bare": bare, "first": first, "rerun": rerun, "most": most, "sent": sent, "seed": seed_s}
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _seed_many() -> list[int]:
+    from db import queries
+    from db.models import RunStatus, utcnow
+    from db.session import session_scope
+
+    statuses = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.completed]
+    now = utcnow()
+    ids = []
+    with session_scope() as s:
+        for i in range(MANY):
+            run = queries.create_run(session=s, family="anomaly", config={"epochs": 10, "hidden_dims": [256, 128]},
+                                     name=f"run {i}", tags=["nightly"] if i % 10 == 0 else ())
+            queries.set_run_status(session=s, run_id=run.id, status=statuses[i % 4], progress_done=10,
+                                   progress_total=10, summary={"val/loss": 0.1, "val/auroc": 0.9})
+            queries.add_metrics(session=s, rows=[{"run_id": run.id, "step": e, "epoch": e, "name": n,
+                                                  "value": 1.0 / (e + 1), "time": now}
+                                                 for e in range(10) for n in ("val/loss", "val/auroc")])
+            if i % 5 == 0:
+                queries.register_model_version(session=s, run_id=run.id, family="anomaly", artifact_path="x.pt",
+                                               scope=f"{i % 7}-{i % 7 + 3}",
+                                               metrics={"val/loss": 0.1, "val/auroc": 0.9})
+            ids.append(run.id)
+    return ids
+
+
+def measure_many() -> dict[str, float]:
+    from jobs.connection import ensure_embedded_redis, stop_embedded_redis
+
+    with installation():
+        os.environ["REDIS_URL"] = ensure_embedded_redis()
+        try:
+            ids = _seed_many()
+            pages = {"Home": ("Home.py", None), "Progress": ("pages/3_Progress.py", None),
+                     "Comparison": ("pages/4_Model_Comparison.py", {"runs": ",".join(map(str, ids[-3:]))}),
+                     "Models": ("pages/8_Models.py", None)}
+            for page, params in pages.values():  # warm-up: imports
+                _open(page, params)
+            out = {}
+            for label, (page, params) in pages.items():
+                best = float("inf")
+                for _ in range(3):
+                    _forget_curves()
+                    best = min(best, _open(page, params)[1])
+                out[label] = best
+        finally:
+            stop_embedded_redis()
+    return out
+
+
+def report() -> list[bool]:
+    oks = []
+    with postgres() as pg:
+        for label, url in (("SQLite", None), ("PostgreSQL", pg)):
+            if label == "PostgreSQL" and (url is None or os.environ.get("BENCH_MANY_POSTGRES", "1") == "0"):
+                print("Comparison page, PostgreSQL: no local server answers (or BENCH_MANY_POSTGRES=0); skipped")
+                continue
+            r = measure_comparison(url)
+            ok = r["first"] < 1.0 and r["rerun"] < 0.3 and r["most"] <= 1000 and r["sent"] <= 2_000_000
+            print(line(f"Comparison page, {RUNS} runs × {len(NAMES)} metrics × {STEPS:,} steps, first draw, {label}",
+                       "bare summary + curve queries", r["bare"], r["first"], "< 1 s", r["first"] < 1.0))
+            print(f"  rerun {r['rerun'] * 1000:.0f} ms (bar < 300 ms); {r['most']} points in the longest line "
+                  f"(bar ≤ 1,000); {r['sent'] / 1e6:.2f} MB of figures (bar ≤ 2 MB); seeding took {r['seed']:.1f} s: "
+                  f"{'met' if ok else 'NOT met'}")
+            oks.append(ok)
+    many = measure_many()
+    for label, took in many.items():
+        oks.append(took < 0.5)
+        print(f"{label} first draw, {MANY:,} runs in the database: {took * 1000:.0f} ms (bar < 500 ms): "
+              f"{'met' if oks[-1] else 'NOT met'}")
+    return oks
+
+
+if __name__ == "__main__":
+    report()
