@@ -6,6 +6,7 @@ and sweeps. The edge of the project: it drives ``jobs`` and the database, and no
     python -m engine train FAMILY [--dataset NAME] [--config FILE.yaml] [--set key=value ...] [family options]
     python -m engine sweep FAMILY --space FILE.yaml [--dataset NAME] [--trials N]   queue a sweep and follow it
     python -m engine runs show RUN_ID [--json]                 a run's manifest and recorded files
+    python -m engine config import FAMILY FILE [-o OUT.yaml]   a seed system's nested config as Trainyard YAML
 
 Every subcommand has ``--help`` (``train FAMILY --help`` lists every config key with its default
 and meaning). A family adds ``train`` options by a ``cli_arguments(parser)`` hook in the
@@ -24,7 +25,7 @@ PROG = "python -m engine"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import data, runs, sweep, train
+    from cli import config, data, runs, sweep, train
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     sweep.add_parser(sub)
     runs.add_parser(sub)
+    config.add_parser(sub)
     return parser
 
 
