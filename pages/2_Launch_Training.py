@@ -10,7 +10,7 @@ from engine.families import FAMILIES
 from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
-from ui.clone import clone_source
+from ui.clone import clear_prefill, clone_source, launch_prefill
 from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
 from ui.gate import show_blockers
 from ui.page import page
@@ -22,9 +22,11 @@ if not FAMILIES:
     st.error("No model family is installed.")
     st.stop()
 
-clone = clone_source()  # ?clone=RUN_ID: start from that run
-if clone:
+clone = clone_source() or launch_prefill()  # ?clone=RUN_ID: start from that run; or values another page filled in
+if clone and clone.run_id is not None:
     st.info(f"Cloning run #{clone.run_id}: its family, dataset and config are filled in; change what you like.")
+elif clone:
+    st.info(clone.note or "The form is filled in from another page; change what you like.")
 top = st.columns([2, 2, 1])
 family_key = top[0].selectbox("Family", list(FAMILIES), format_func=lambda k: f"{k} — {FAMILIES[k].title}",
                               index=list(FAMILIES).index(clone.family) if clone else 0)
@@ -120,6 +122,7 @@ def launch(config: dict | str, source: str) -> None:
     except QueueUnavailable as exc:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
         return
+    clear_prefill()
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.name or ''}".rstrip() for r in runs))
     st.page_link("pages/3_Progress.py", label="Watch progress", icon=":material/monitoring:")
 
