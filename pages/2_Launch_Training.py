@@ -11,7 +11,7 @@ from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
 from ui.clone import clear_prefill, clone_source, launch_prefill
-from ui.forms import family_form, form_yaml_text, generic_form, yaml_hint
+from ui.forms import family_form, form_yaml_text, generic_form, render_custom_form, yaml_hint
 from ui.gate import show_blockers
 from ui.page import page
 
@@ -72,7 +72,8 @@ form_tab, yaml_tab = st.tabs(["Form", "YAML editor"])
 defaults = clone.defaults(default_config(family)) if clone else default_config(family)
 with form_tab:
     custom = family_form(family_key)
-    form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
+    form_data = (render_custom_form(custom, defaults, dataset) if custom
+                 else generic_form(family.config_model, defaults, key=family_key))
     launch_form = st.button("Validate and launch", type="primary", key="launch-form")
 with yaml_tab:
     st.caption("Every key of this family, with its type and meaning in the comments. It follows the form: "
