@@ -252,3 +252,21 @@ def test_several_episodes_per_image_report_spread_and_leave_a_report_and_plots(d
     assert per_image and set(per_image.values()) == {3}
     assert list(folder.glob("visualizations_*/ssim_by_category.png"))
     assert list((Path(done.out_dir) / "checkpoints").glob("stage_0_*.pt")), "no stage checkpoint at the advance"
+
+
+def test_early_stopping_on_the_monitored_metric_and_checkpoints_by_time(dataset_id):
+    """``monitor_metric: success_rate`` over four validation images can improve at most four
+    times, so ``eval_patience: 1`` must stop the run long before ``total_timesteps``; with
+    ``checkpoint_every_s`` tiny every rollout is checkpointed, also between validations."""
+    cfg = {**TINY, "total_timesteps": 1536, "eval_freq": 128, "checkpoint_freq": 100_000, "checkpoint_every_s": 0.001,
+           "keep_checkpoints": 50, "monitor_metric": "success_rate", "eval_patience": 1, "stage_checkpoints": False,
+           "eval_plots": False}
+    run = api.submit_run(family="ppo", config=cfg, dataset_id=dataset_id)
+    done = wait_for_status(run.id, END, timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    assert done.summary["early_stopped"] == 1.0 and done.summary["timesteps"] <= 6 * 128 + 64
+    validations = _steps(run.id, "val/success_rate")
+    assert validations[:-1] == [128 * (i + 1) for i in range(len(validations) - 1)]  # the last one: the final
+    with session_scope() as s:
+        steps = {c.step for c in queries.list_checkpoints(session=s, run_id=run.id)}
+    assert any(step % 128 == 64 for step in steps), sorted(steps)  # a timed checkpoint between validations
