@@ -151,3 +151,21 @@ def test_a_refused_mapped_config_exits_2_naming_the_key(tmp_path, capsys):
     seed.write_text("model: {dropout_rate: 3.0}\n")
     assert main(["config", "import", "anomaly", str(seed)]) == 2
     assert "dropout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, names", [
+    ("ppo", ["eval_episodes", "eval_variation", "monitor_metric", "eval_patience", "checkpoint_every_s",
+             "stage_checkpoints"]),
+    ("anomaly", ["save_plots", "plot_frequency", "validation_frequency", "age_group_size", "T_max", "num_workers",
+                 "pin_memory", "cpu_threads", "--skip-training"]),
+    ("transition", ["num_workers", "persistent_workers", "debug_fraction", "min_free_disk_mb"]),
+])
+def test_train_family_help_lists_the_new_options(key, names):
+    from cli import build_parser
+
+    parser = build_parser()
+    train = next(a for a in parser._actions if hasattr(a, "choices") and a.choices and "train" in a.choices)
+    family = next(a for a in train.choices["train"]._actions if hasattr(a, "choices") and a.choices and key in a.choices)
+    shown = family.choices[key].format_help()
+    missing = [n for n in names if n not in shown]
+    assert not missing, missing
