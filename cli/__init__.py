@@ -13,6 +13,7 @@ and sweeps. The edge of the project: it drives ``jobs`` and the database, and no
     python -m engine models add PATH [--family F]              copy a base model in and record its sha256
     python -m engine models pull NAME                          fetch a named base model (yolo11n.pt, ...)
     python -m engine models list                               the catalog, each entry checked
+    python -m engine config import FAMILY FILE [-o OUT.yaml]   a seed system's nested config as Trainyard YAML
 
 Every subcommand has ``--help`` (``train FAMILY --help`` lists every config key with its default
 and meaning). A family adds ``train`` options by a ``cli_arguments(parser)`` hook in the
@@ -31,7 +32,7 @@ PROG = "python -m engine"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import curve, data, evaluate, models, resume, runs, sweep, train
+    from cli import config, curve, data, evaluate, models, resume, runs, sweep, train
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     resume.add_parser(sub)
     models.add_parser(sub)
+    config.add_parser(sub)
     return parser
 
 

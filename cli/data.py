@@ -16,12 +16,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--name", help="dataset name (default: sample-KIND)")
     p.set_defaults(run=_sample_cmd, takes_extra=True)
     p = sub.add_parser("import", help="import a dataset folder",
-                       description="Scan FOLDER as a KIND dataset and import it.")
+                       description="Scan FOLDER as a KIND dataset and import it. Further options go to the "
+                                   "kind's scan, values are YAML (logos: --val-ratio 0.2 --test-ratio 0.1).")
     p.add_argument("kind", help="dataset kind")
     p.add_argument("folder", help="the dataset folder")
     p.add_argument("--name", required=True, help="dataset name")
     p.add_argument("--replace", action="store_true", help="rescan and replace a dataset of that name")
-    p.set_defaults(run=_import_cmd)
+    p.set_defaults(run=_import_cmd, takes_extra=True)
 
 
 def _refused(exc: Exception) -> int:
@@ -30,11 +31,12 @@ def _refused(exc: Exception) -> int:
     return 2
 
 
-def _import_cmd(args: argparse.Namespace) -> int:
+def _import_cmd(args: argparse.Namespace, extra: list[str] = ()) -> int:
     from jobs.datasets import import_dataset
 
     try:
-        dataset, report = import_dataset(name=args.name, kind=args.kind, root=Path(args.folder), replace=args.replace)
+        dataset, report = import_dataset(name=args.name, kind=args.kind, root=Path(args.folder), replace=args.replace,
+                                         **_options(list(extra)))
     except (ValueError, FileNotFoundError, KeyError) as exc:
         return _refused(exc)
     print(f"imported {dataset.name!r} ({dataset.kind}): {len(report.samples)} samples, "

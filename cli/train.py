@@ -17,6 +17,9 @@ which imports neither ``db`` nor ``jobs``:
 ``skip_trained(args) -> bool`` (optional)
     True: a run whose label (its model scope, e.g. an age group) already has an active model
     trained on this dataset is skipped.
+``prepare_only(args) -> bool`` and ``prepare(config, dataset, *, stores, device, progress)`` (optional)
+    True: instead of training, ``prepare`` runs for each planned run (anomaly's
+    ``--skip-training``: embeddings only) and its figures are printed.
 """
 from __future__ import annotations
 
@@ -122,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         for reason in plan.blockers:
             print(f"  - {reason}", file=sys.stderr)
         return 2
+    if hooks is not None and hasattr(hooks, "prepare_only") and hooks.prepare_only(args):
+        return _prepare(hooks, plan, tagged)
     skip_trained = hooks is not None and hasattr(hooks, "skip_trained") and hooks.skip_trained(args)
     rows, t_all = [], time.monotonic()
     for planned in plan.runs:
@@ -142,6 +147,24 @@ def run(args: argparse.Namespace) -> int:
     if tagged:
         _summary(family, rows, time.monotonic() - t_all)
     return 1 if any(status not in ("completed", "skipped", "too few") for _, status, _, _ in rows) else 0
+
+
+def _prepare(hooks, plan, tagged: bool) -> int:
+    """Each planned run's preparation only (no Run row, nothing trained)."""
+    from engine.devices import resolve_device
+    from jobs.inputs import stores_for
+
+    if plan.dataset is None:
+        return _error("this needs --dataset")
+    for planned in plan.runs:
+        tag = f"[{planned.label or planned.name}] " if tagged else ""
+        config = planned.config
+        device = resolve_device(getattr(config, "device", "auto"))
+        t0 = time.monotonic()
+        figures = hooks.prepare(config, plan.dataset, stores=stores_for(plan.family), device=device)
+        print(f"{tag}prepared in {time.monotonic() - t0:.1f} s: "
+              + ", ".join(f"{k} {_shown(v)}" for k, v in figures.items()))
+    return 0
 
 
 def _trained(family: str, scope: str, dataset_id: int | None) -> str | None:

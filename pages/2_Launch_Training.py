@@ -11,8 +11,8 @@ from jobs import api
 from jobs.connection import QueueUnavailable
 from jobs.housekeeping import normalize_description, normalize_tags
 from ui.catalog import show_start_note
-from ui.clone import clone_source
-from ui.forms import data_fraction_field, family_form, form_yaml_text, generic_form, yaml_hint
+from ui.clone import clear_prefill, clone_source, launch_prefill
+from ui.forms import data_fraction_field, family_form, form_yaml_text, generic_form, render_custom_form, yaml_hint
 from ui.gate import show_blockers
 from ui.learning_curves import study_note
 from ui.page import page
@@ -24,9 +24,11 @@ if not FAMILIES:
     st.error("No model family is installed.")
     st.stop()
 
-clone = clone_source()  # ?clone=RUN_ID: start from that run
-if clone:
+clone = clone_source() or launch_prefill()  # ?clone=RUN_ID: start from that run; or values another page filled in
+if clone and clone.run_id is not None:
     st.info(f"Cloning run #{clone.run_id}: its family, dataset and config are filled in; change what you like.")
+elif clone:
+    st.info(clone.note or "The form is filled in from another page; change what you like.")
 top = st.columns([2, 2, 1])
 family_key = top[0].selectbox("Family", list(FAMILIES), format_func=lambda k: f"{k} — {FAMILIES[k].title}",
                               index=list(FAMILIES).index(clone.family) if clone else 0)
@@ -81,7 +83,8 @@ form_tab, yaml_tab = st.tabs(["Form", "YAML editor"])
 defaults = clone.defaults(default_config(family)) if clone else default_config(family)
 with form_tab:
     custom = family_form(family_key)
-    form_data = custom.render_form(defaults) if custom else generic_form(family.config_model, defaults, key=family_key)
+    form_data = (render_custom_form(custom, defaults, dataset) if custom
+                 else generic_form(family.config_model, defaults, key=family_key))
     if extra_ids is not None:
         form_data["extra_datasets"] = extra_ids
     if custom and "data_fraction" in family.config_model.model_fields:  # the generic form has every number already
@@ -143,6 +146,7 @@ def launch(config: dict | str, source: str) -> None:
     except QueueUnavailable as exc:
         st.error(f"{exc}. Start it with `make run`, or check REDIS_URL.")
         return
+    clear_prefill()
     st.success(f"Queued {len(runs)} run(s): " + ", ".join(f"#{r.id} {r.name or ''}".rstrip() for r in runs))
     if source == "YAML":
         show_start_note(family_key, plan.runs[0].config)

@@ -129,11 +129,11 @@ def test_clone_opens_launch_with_family_dataset_and_config_filled_in(transition_
     assert not at.exception, [e.message for e in at.exception]
     assert at.selectbox[0].value == "transition"
     assert at.selectbox[1].value.id == transition_run.dataset_id
-    assert at.number_input(key="transition-max_epochs").value == 1
-    assert at.number_input(key="transition-d_model").value == TRANSITION_TINY["d_model"]
+    assert at.number_input(key="transition-form-max_epochs").value == 1
+    assert at.number_input(key="transition-form-d_model").value == TRANSITION_TINY["d_model"]
     assert at.text_input(key="launch-tags").value == "files-test"
     assert "max_epochs: 1" in at.text_area(key="yaml-transition").value
-    at.number_input(key="transition-max_epochs").set_value(2).run()
+    at.number_input(key="transition-form-max_epochs").set_value(2).run()
     at.button(key="launch-form").click().run()
     assert not at.exception, [e.message for e in at.exception]
     with session_scope() as s:

@@ -5,7 +5,7 @@ otherwise ``generic_form`` renders the config's top-level scalar fields.
 
 A form module may also define ``YAML_COMMENTS`` (a comment for each launch-level key, such as
 ``age_groups``, the YAML editor shows) and ``YAML_HINT`` (a line under the editor saying what
-those keys do), and ``clone_defaults(config) -> dict`` (a cloned run's config as
+those keys do), ``clone_defaults(config) -> dict`` (a cloned run's config as
 ``render_form``'s defaults).
 
 Number widgets take their bounds from the config model's own constraints (``field_bounds``), so
@@ -25,12 +25,22 @@ from engine.configs import config_text
 from engine.core import Family
 from ui import optional_module
 
-__all__ = ["family_form", "generic_form", "form_yaml_text", "yaml_hint", "field_bounds", "number_field",
+__all__ = ["family_form", "render_custom_form", "generic_form", "form_yaml_text", "yaml_hint", "field_bounds", "number_field",
            "slider_field", "data_fraction_field"]
 
 
 def family_form(family_key: str) -> ModuleType | None:
     return optional_module(f"ui.forms.{family_key}")
+
+
+def render_custom_form(module: ModuleType, defaults: dict[str, Any], dataset: Any = None) -> dict[str, Any]:
+    """A form module's ``render_form(defaults)``, handed the chosen dataset too when it takes a
+    ``dataset`` argument (the transition form picks patients from it)."""
+    import inspect
+
+    if "dataset" in inspect.signature(module.render_form).parameters:
+        return module.render_form(defaults, dataset=dataset)
+    return module.render_form(defaults)
 
 
 def _number_type(model: type[BaseModel], name: str) -> type:

@@ -35,8 +35,12 @@ DEFAULT_GROUPS = "3-6,6-9,9-12"
 
 
 def clone_defaults(config: dict[str, Any]) -> dict[str, Any]:
-    """A cloned run's config as this form's defaults: its one age group is the group to launch."""
-    return {**config, "age_groups": config.get("age_group") or DEFAULT_GROUPS}
+    """A cloned run's config (or a prefill, e.g. an applied merge suggestion) as this form's
+    defaults: its ``age_groups``, else its one age group, is what to launch."""
+    groups = config.get("age_groups")
+    if isinstance(groups, (list, tuple)):
+        groups = ",".join(map(str, groups))
+    return {**config, "age_groups": groups or config.get("age_group") or DEFAULT_GROUPS}
 
 
 def _num(col, name: str, value: Any, **kw) -> Any:
@@ -83,6 +87,26 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["grad_clip"] = _num(c[3], "grad_clip", v["grad_clip"])
     v["threshold_percentile"] = _num(c[4], "threshold_percentile", v["threshold_percentile"],
                                      label="threshold percentile")
+    c = st.columns(5)
+    v["T_max"] = _num(c[0], "T_max", v["T_max"], help="cosine: epochs to the lowest learning rate (0: epochs)")
+    v["step_size"] = _num(c[1], "step_size", v["step_size"])
+    v["gamma"] = _num(c[2], "gamma", v["gamma"])
+    v["age_group_size"] = _num(c[3], "age_group_size", v["age_group_size"], step=0.5)
+    v["stratify_by_age"] = c[4].checkbox("stratify_by_age", value=bool(v["stratify_by_age"]), key=f"{_K}-strat",
+                                         help=AnomalyConfig.model_fields["stratify_by_age"].description)
+    st.markdown("**Monitoring and resources**")
+    c = st.columns(5)
+    v["validation_frequency"] = _num(c[0], "validation_frequency", v["validation_frequency"])
+    v["checkpoint_frequency"] = _num(c[1], "checkpoint_frequency", v["checkpoint_frequency"])
+    v["log_frequency"] = _num(c[2], "log_frequency", v["log_frequency"])
+    v["plot_frequency"] = _num(c[3], "plot_frequency", v["plot_frequency"])
+    v["save_plots"] = c[4].checkbox("save_plots", value=bool(v["save_plots"]), key=f"{_K}-plots",
+                                    help=AnomalyConfig.model_fields["save_plots"].description)
+    c = st.columns(5)
+    v["num_workers"] = _num(c[0], "num_workers", v["num_workers"])
+    v["cpu_threads"] = _num(c[1], "cpu_threads", v["cpu_threads"])
+    v["pin_memory"] = c[2].checkbox("pin_memory", value=bool(v["pin_memory"]), key=f"{_K}-pin",
+                                    help=AnomalyConfig.model_fields["pin_memory"].description)
     try:
         groups = [g.label for g in parse_age_groups(groups_text)]
     except ValueError as exc:

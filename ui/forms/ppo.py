@@ -21,6 +21,12 @@ def _slider(col, name: str, value: Any, label: str, step: float) -> float:
     return slider_field(col, PpoConfig, name, value, step, key=f"{_K}-{name}", label=label)
 
 
+def _select(col, name: str, value: Any, label: str) -> Any:
+    options = list(PpoConfig.model_fields[name].annotation.__args__)
+    return col.selectbox(label, options, index=options.index(value) if value in options else 0, key=f"{_K}-{name}",
+                         help=PpoConfig.model_fields[name].description)
+
+
 def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v = dict(defaults)
     c = st.columns(4)
@@ -52,4 +58,19 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["eval_freq"] = _num(c[3], "eval_freq", v["eval_freq"], "validate every (timesteps)")
     v["init_weights"] = base_model_choice(st, "ppo", v, v.get("init_weights"), key=f"{_K}-init_weights",
                                           label="start from policy", scratch_label="from scratch (a fresh policy)")
+    st.markdown("**Validation and checkpoints**")
+    c = st.columns(4)
+    v["eval_episodes"] = _num(c[0], "eval_episodes", v["eval_episodes"], "episodes per image")
+    v["eval_variation"] = _select(c[1], "eval_variation", v["eval_variation"], "episodes differ by")
+    v["start_perturbation"] = _num(c[2], "start_perturbation", v["start_perturbation"], "start perturbation")
+    v["monitor_metric"] = _select(c[3], "monitor_metric", v["monitor_metric"], "monitored metric (val/…)")
+    c = st.columns(4)
+    v["eval_patience"] = _num(c[0], "eval_patience", v["eval_patience"], "early stopping patience (validations)")
+    v["checkpoint_freq"] = _num(c[1], "checkpoint_freq", v["checkpoint_freq"], "checkpoint every (timesteps)")
+    v["checkpoint_every_s"] = _num(c[2], "checkpoint_every_s", v["checkpoint_every_s"], "… or every (seconds)")
+    with c[3]:
+        for name, label in (("stage_checkpoints", "checkpoint at each stage"), ("eval_reports", "validation reports"),
+                            ("eval_plots", "validation plots")):
+            v[name] = st.checkbox(label, value=bool(v[name]), key=f"{_K}-{name}",
+                                  help=PpoConfig.model_fields[name].description)
     return v

@@ -26,6 +26,7 @@ from engine.families.anomaly.sufficiency import (
     merge_suggestions,
 )
 from ui.charts import categorical
+from ui.clone import prefill_launch
 
 __all__ = ["render_sufficiency"]
 
@@ -91,8 +92,16 @@ def render_sufficiency(dataset: Dataset) -> None:
     merges = merge_suggestions(stats, minimum)
     for st_ in short:
         st.warning(f"Age group {st_.label} has {st_.normal} normal drawing(s), below min_samples={minimum}.")
-    for m in merges:
-        (st.info if m.enough else st.warning)(f"Suggestion: {m}.")
+    for i, m in enumerate(merges):
+        box = st.columns([5, 1], vertical_alignment="center")
+        (box[0].info if m.enough else box[0].warning)(f"Suggestion: {m}.")
+        if box[1].button("Apply", key=f"{key}-merge-{i}", help="open the Launch page with these age groups, the "
+                         "merged one in place of the groups it joins, and this min_samples"):
+            launch_groups = _merged(groups, m)
+            prefill_launch(family="anomaly", dataset_id=dataset.id,
+                           config={"age_groups": launch_groups, "min_samples": minimum},
+                           note=f"Age groups from the Data Sufficiency page, with {' + '.join(m.groups)} merged into "
+                                f"{m.merged}: {', '.join(launch_groups)}.")
     if not short:
         st.success(f"Every age group has at least {minimum} normal drawings.")
     uncovered = sum(1 for a in ages if not any(g.contains(a) for g in groups))
@@ -125,6 +134,14 @@ def render_sufficiency(dataset: Dataset) -> None:
 
     _embeddings(dataset, len(samples), embedded)
     _upload(dataset)
+
+
+def _merged(groups, merge) -> list[str]:
+    """The age groups as labels, those ``merge`` joins replaced by the merged one, youngest first."""
+    joined = set(merge.groups)
+    labels = sorted({g.label for g in groups if g.label not in joined} | {merge.merged},
+                    key=lambda label: parse_age_groups(label)[0].lo)
+    return labels
 
 
 def _embeddings(dataset: Dataset, total: int, embedded: dict[str, int]) -> None:

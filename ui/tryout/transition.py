@@ -35,6 +35,14 @@ def render_summary(summary: dict[str, Any], *, key: str = "transition-axis-error
         frame = pd.DataFrame({"axis": list(errors), "MAE": list(errors.values())})
         st.plotly_chart(categorical(px.bar(frame, x="axis", y="MAE", title="Test error per axis (test patients)")),
                         width="stretch", key=key)
+    patients = summary.get("per_patient")
+    if isinstance(patients, list) and patients:
+        frame = pd.DataFrame(patients)
+        frame["patient"] = frame["patient"].astype(str)
+        st.markdown("**Test error per patient**")
+        st.dataframe(frame, hide_index=True, key=f"{key}-patients-table")
+        st.plotly_chart(categorical(px.bar(frame, x="patient", y="mae_mean", title="Mean absolute error per test patient")),
+                        width="stretch", key=f"{key}-patients")
     split = summary.get("split")
     if isinstance(split, dict):
         st.caption("Patients — " + "; ".join(f"{s}: {', '.join(v)}" for s, v in split.items()))

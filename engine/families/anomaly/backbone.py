@@ -109,8 +109,12 @@ class Backbone:
     @torch.inference_mode()
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         """CLS embeddings of a batch, shape ``(len(images), hidden_size)``."""
-        pixels = self.preprocess(images).to(self.device)
-        out = self.model(pixel_values=pixels)
+        return self.embed_pixels(self.preprocess(images))
+
+    @torch.inference_mode()
+    def embed_pixels(self, pixels: torch.Tensor) -> np.ndarray:
+        """CLS embeddings of a preprocessed batch (``preprocess``'s output, e.g. from a data loader)."""
+        out = self.model(pixel_values=pixels.to(self.device, non_blocking=True))
         return out.last_hidden_state[:, 0].float().cpu().numpy()
 
     def embed_bytes(self, data: bytes) -> np.ndarray:

@@ -116,10 +116,16 @@ class AnomalyConfig(FamilyConfig):
         return value
 
     embed_batch_size: int = Field(32, ge=1, le=4096, description="images per batch when computing embeddings")
+    num_workers: int = Field(0, ge=0, le=64, description="processes decoding drawings for the embeddings (0: in the run's process)")
+    pin_memory: bool = Field(False, description="pin embedding batches in memory for a faster CUDA copy (CUDA only)")
+    cpu_threads: int = Field(1, ge=1, le=256, description="torch CPU threads while training on the CPU (a small "
+                             "autoencoder is fastest on one)")
     train_split: float = Field(0.7, gt=0, lt=1, description="fraction of normal drawings to train on")
     val_split: float = Field(0.2, gt=0, lt=1, description="fraction for validation (threshold, early stopping)")
     test_split: float = Field(0.1, ge=0, lt=1, description="fraction held out for the final test")
-    stratify_by_age: bool = Field(True, description="split each whole year of age in the same proportions")
+    stratify_by_age: bool = Field(True, description="split each age stratum (age_group_size years) in the same proportions")
+    age_group_size: float = Field(1.0, ge=0.1, le=16.0, description="width in years of the age strata the split "
+                                  "keeps in proportion (0.5: half-year strata)")
     standardize: bool = Field(True, description="scale features to zero mean, unit variance (train statistics)")
     # model
     hidden_dims: list[Width] = Field([256, 128], min_length=1, max_length=MAX_LAYERS, description="encoder layer widths (decoder mirrors)")
@@ -134,6 +140,8 @@ class AnomalyConfig(FamilyConfig):
     betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam/AdamW betas")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     scheduler: Literal["none", "step", "cosine", "plateau"] = Field("none", description="learning-rate schedule")
+    T_max: int = Field(0, ge=0, le=MAX_EPOCHS, description="cosine scheduler: epochs from the start to the lowest "
+                       "learning rate (0: epochs)")
     step_size: int = Field(30, ge=1, le=MAX_EPOCHS, description="step scheduler: epochs between decays")
     gamma: float = Field(0.5, gt=0, lt=1, description="step/plateau scheduler: decay factor")
     plateau_patience: int = Field(5, ge=0, le=MAX_EPOCHS, description="plateau scheduler: epochs without improvement before decay")
@@ -146,6 +154,15 @@ class AnomalyConfig(FamilyConfig):
     grad_clip: float = Field(1.0, ge=0, le=1e6, description="clip gradient norm to this (0: off)")
     mixed_precision: bool = Field(True, description="autocast float16 on CUDA (ignored elsewhere)")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    validation_frequency: int = Field(1, ge=1, le=MAX_EPOCHS, description="epochs between validations (early "
+                                      "stopping and the best epoch count validations; the last epoch always validates)")
+    checkpoint_frequency: int = Field(0, ge=0, le=MAX_EPOCHS, description="epochs between last.pt writes (0: at "
+                                      "most every 10 s; best.pt is written when a validation improves)")
+    log_frequency: int = Field(1, ge=1, le=MAX_EPOCHS, description="epochs between train-loss log rows")
+    save_plots: bool = Field(True, description="draw plot files (error histogram and ROC, training curves); "
+                             "off: none is drawn (errors.json is still written)")
+    plot_frequency: int = Field(0, ge=0, le=MAX_EPOCHS, description="epochs between redraws of the training-curve "
+                                "plot, also drawn at the end (0: no training-curve plot); needs save_plots")
     threshold_percentile: float = Field(95.0, gt=0, lt=100,
                                         description="threshold = this percentile of val reconstruction error")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (split and initialisation)")

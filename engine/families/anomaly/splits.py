@@ -1,4 +1,5 @@
-"""Train/val/test split of one age group's normal drawings, stratified by whole year of age."""
+"""Train/val/test split of one age group's normal drawings, stratified by age (whole years, or
+strata of ``age_group_size`` years: 0.5 splits each half year in the same proportions)."""
 from __future__ import annotations
 
 import math
@@ -19,14 +20,14 @@ def eval_splits(dataset, task=None) -> tuple[str, ...]:
 
 
 def stratified_split(ages: Sequence[float], fractions: tuple[float, float, float], seed: int = 0,
-                     stratify: bool = True) -> tuple[list[int], list[int], list[int]]:
-    """Indices for train, val and test. Each whole year (or, without ``stratify``, the whole
-    group) is split in the given proportions; rounding remainders go to train, but val gets at
-    least one item whenever there are three or more."""
+                     stratify: bool = True, stratum_years: float = 1.0) -> tuple[list[int], list[int], list[int]]:
+    """Indices for train, val and test. Each stratum of ``stratum_years`` of age (or, without
+    ``stratify``, the whole group) is split in the given proportions; rounding remainders go to
+    train, but val gets at least one item whenever there are three or more."""
     rng = random.Random(seed)
     strata: dict[int, list[int]] = defaultdict(list)
     for i, age in enumerate(ages):
-        strata[int(math.floor(age)) if stratify else 0].append(i)
+        strata[int(math.floor(age / stratum_years + 1e-9)) if stratify else 0].append(i)
     train: list[int] = []
     val: list[int] = []
     test: list[int] = []

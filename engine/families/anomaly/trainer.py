@@ -37,7 +37,7 @@ from engine.families.anomaly.data import is_anomalous
 from engine.families.anomaly.embeddings import ensure_embeddings, load_vectors
 from engine.families.anomaly.metrics import auroc, precision_recall
 from engine.families.anomaly.model import Autoencoder
-from engine.families.anomaly.plots import write_error_plots
+from engine.families.anomaly.plots import write_error_plots, write_training_curves
 from engine.families.anomaly.splits import stratified_split, train_subset
 from engine.families.anomaly.sufficiency import samples_in_group
 from engine.lifecycle import Lifecycle, resume_state
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 ARTIFACT_KIND = "trainyard.anomaly.autoencoder/1"
 CHECKPOINT_KIND = "trainyard.anomaly.checkpoint/1"
-AE_CPU_THREADS = 1
 MIN_TRAINABLE = 3  # one to train, one to validate, one more so batch norm sees a pair
 CHECKPOINT_EVERY_S = 10.0  # the newest epoch goes to disk at most this often (and at the end, and on cancel):
 # an epoch of a small autoencoder takes milliseconds, and two files per epoch would double the run
@@ -71,7 +70,7 @@ def _scheduler(config: AnomalyConfig, opt: torch.optim.Optimizer):
     if config.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=config.step_size, gamma=config.gamma)
     if config.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.T_max or config.epochs)
     if config.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=config.gamma,
                                                           patience=config.plateau_patience)
@@ -126,13 +125,15 @@ def _prepare(config: AnomalyConfig, dataset: DatasetRef, ctx: RunContext, device
     embedded = ensure_embeddings(store, config.backbone, rows, root=dataset.root,
                                  batch_size=config.embed_batch_size, device=ctx.device,
                                  progress=lambda d, t: ctx.progress(d, t, phase="embed"),
-                                 should_stop=ctx.should_stop)
+                                 should_stop=ctx.should_stop, num_workers=config.num_workers,
+                                 pin_memory=config.pin_memory)
     check_stop(ctx)
     x_normal = load_vectors(store, config.backbone, [r.id for r in normal])
     x_anom = load_vectors(store, config.backbone, [r.id for r in anomalous]) if anomalous else None
     tr, va, te = stratified_split([float(r.group_value) for r in normal],
                                   (config.train_split, config.val_split, config.test_split),
-                                  seed=config.seed, stratify=config.stratify_by_age)
+                                  seed=config.seed, stratify=config.stratify_by_age,
+                                  stratum_years=config.age_group_size)
     tr = train_subset(tr, [float(r.group_value) for r in normal], [r.path for r in normal], config.data_fraction,
                       config.seed)
     dim = x_normal.shape[1]
@@ -235,13 +236,13 @@ class AnomalyTrainer(Trainer):
         data = _prepare(config, dataset, ctx, device)
         if device.type == "cpu":
             # a few-hundred-wide MLP gains nothing from intra-op threads, and their spin-waits make
-            # it many times slower on a busy machine or in a forked RQ work horse
-            torch.set_num_threads(AE_CPU_THREADS)
+            # it many times slower on a busy machine or in a forked RQ work horse (cpu_threads: 1)
+            torch.set_num_threads(config.cpu_threads)
         torch.manual_seed(config.seed)
         step = _Step(config, build_model(config, data.input_dim).to(device), device)
         life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=FAMILY.headlines[0].direction,
                          select=config.select_model, patience=config.patience, min_delta=config.min_delta,
-                         every_s=CHECKPOINT_EVERY_S)
+                         every_s=CHECKPOINT_EVERY_S if not config.checkpoint_frequency else math.inf)
         start_epoch = 0
         if (state := resume_state(ctx)) is not None:  # on the CPU: RNG states must be; load_state_dict moves the rest
             state = _resumable(state)
@@ -252,15 +253,31 @@ class AnomalyTrainer(Trainer):
         bs, n_batches = _batches(data.train.shape[0], config)
         extra = {"input_dim": data.input_dim, "mean": torch.from_numpy(data.mean), "std": torch.from_numpy(data.std)}
         epoch, started = start_epoch - 1, time.monotonic()
+        history: list[tuple[int, float, float | None]] = []  # (epoch, train loss, val loss) for the curves
         for epoch in range(start_epoch, config.epochs):
             train_loss = step.epoch(data.train, epoch, bs, n_batches, life, ctx)
-            step.model.eval()
-            val_loss = step.model.errors(data.val).mean().item()
-            ctx.log({"train/loss": train_loss, "val/loss": val_loss, "lr": step.opt.param_groups[0]["lr"]},
-                    step=epoch, epoch=epoch)
+            n = epoch + 1
+            validate = n % config.validation_frequency == 0 or n == config.epochs
+            row: dict[str, float] = {}
+            if n % config.log_frequency == 0 or validate:
+                row = {"train/loss": train_loss, "lr": step.opt.param_groups[0]["lr"]}
+            val_loss = None
+            if validate:
+                step.model.eval()
+                val_loss = step.model.errors(data.val).mean().item()
+                row["val/loss"] = val_loss
+            if row:
+                ctx.log(row, step=epoch, epoch=epoch)
+            history.append((epoch, train_loss, val_loss))
+            if config.save_plots and config.plot_frequency and n % config.plot_frequency == 0:
+                write_training_curves(ctx.out_dir, history, group=config.age_group)
+            if not validate:  # early stopping and the best epoch count validations only
+                continue
             step.schedule(val_loss)
             if life.epoch_end({**step.state(), **extra}, step=epoch, monitored=val_loss):
                 break
+            if config.checkpoint_frequency and n % config.checkpoint_frequency < config.validation_frequency:
+                life.flush()  # the first validated epoch at or after each checkpoint_frequency epochs
         life.flush()
         ctx.progress(config.epochs * n_batches, config.epochs * n_batches, phase="train")
         if life.policy.best_step is None:  # no epoch had a finite validation loss
@@ -271,7 +288,9 @@ class AnomalyTrainer(Trainer):
         step.model.load_state_dict(weights)
         metrics, threshold, errors = _evaluate(step.model, data, config)
         metrics.update({"epochs": float(epoch + 1), "train/seconds": time.monotonic() - started})
-        write_error_plots(ctx.out_dir, errors, threshold, group=config.age_group)
+        write_error_plots(ctx.out_dir, errors, threshold, group=config.age_group, draw=config.save_plots)
+        if config.save_plots and config.plot_frequency:
+            write_training_curves(ctx.out_dir, history, group=config.age_group)
         artifact = save_checkpoint(ctx.out_dir / "model.pt", {
             "kind": ARTIFACT_KIND, "model": weights, "config": config.model_dump(mode="json"), **extra,
             "threshold": threshold, "val_errors": torch.from_numpy(np.sort(errors["val"])),

@@ -38,11 +38,14 @@ def context_logger(ctx: RunContext) -> Logger:
 
 class RunCallback(BaseCallback):
     """Progress every step, ``should_stop`` ends learning (SB3 stops when this returns False),
-    finished episodes go to ``on_episode``, rollout starts and ends to the trainer's hooks."""
+    finished episodes go to ``on_episode``, rollout starts and ends to the trainer's hooks;
+    ``halt()`` True (early stopping) ends learning too."""
 
     def __init__(self, ctx: RunContext, total: int, *, on_episode: Callable[[dict[str, Any]], None],
-                 on_rollout_start: Callable[[int], None], on_rollout_end: Callable[[int], None]) -> None:
+                 on_rollout_start: Callable[[int], None], on_rollout_end: Callable[[int], None],
+                 halt: Callable[[], bool] = lambda: False) -> None:
         super().__init__(verbose=0)
+        self._halt = halt
         self.ctx, self.total = ctx, total
         self._on_episode, self._start, self._end = on_episode, on_rollout_start, on_rollout_end
         self.stopped = False
@@ -55,7 +58,7 @@ class RunCallback(BaseCallback):
         if self.ctx.should_stop():
             self.stopped = True
             return False
-        return True
+        return not self._halt()  # early stopping: SB3 ends learn() without it being a cancel
 
     def _on_rollout_start(self) -> None:
         self._start(self.num_timesteps)

@@ -70,7 +70,24 @@ class PpoConfig(FamilyConfig):
     eval_images_per_category: int = Field(4, ge=1, le=1000, description="validation images per category and validation")
     eval_sampling: Literal["round_robin", "random", "least_evaluated"] = Field(
         "round_robin", description="which validation images a validation takes")
+    eval_episodes: int = Field(1, ge=1, le=100, description="episodes per validation image (1: one deterministic "
+                               "episode; more: stability and consistency scores per category)")
+    eval_variation: Literal["stochastic", "perturbed_start"] = Field(
+        "stochastic", description="what differs between a validation image's episodes: the policy samples its "
+        "actions, or each episode starts from randomly perturbed parameters (deterministic policy)")
+    start_perturbation: float = Field(0.1, ge=0, le=1, description="perturbed_start: largest change of each "
+                                      "starting parameter, as a fraction of its range")
+    monitor_metric: Literal["ssim", "success_rate", "reward", "psnr", "stability", "consistency"] = Field(
+        "ssim", description="the validation metric (val/<name>, higher is better) that picks best.pt and early stopping")
+    eval_patience: int = Field(0, ge=0, le=100_000, description="early stopping: validations without improvement "
+                               "of the monitored metric before training stops (0: off)")
+    eval_reports: bool = Field(True, description="write validation/validation_report_<step>.json at every validation")
+    eval_plots: bool = Field(True, description="write validation/visualizations_<step>/ plots at every validation")
+    stage_checkpoints: bool = Field(True, description="validate and keep a stage_<n>_<category>.pt checkpoint "
+                                    "at every curriculum advance")
     checkpoint_freq: int = Field(1024, ge=1, le=100_000_000, description="timesteps between checkpoints")
+    checkpoint_every_s: float = Field(0.0, ge=0, le=604_800, description="also checkpoint when this many seconds "
+                                      "have passed since the last one (0: off)")
     keep_checkpoints: int = Field(3, ge=1, le=1000, description="periodic checkpoints kept on disk (the best one is kept too)")
     select_model: Literal["best", "last"] = Field(
         "best", description="the policy the run registers: the best-validated checkpoint (val/ssim) or the last")
@@ -82,6 +99,13 @@ class PpoConfig(FamilyConfig):
         if len(set(value)) != len(value):
             raise ValueError("categories in curriculum_order must be distinct")
         return value
+
+    @model_validator(mode="after")
+    def _repeat(self) -> "PpoConfig":
+        if self.monitor_metric in ("stability", "consistency") and self.eval_episodes < 2:
+            raise ValueError(f"monitor_metric {self.monitor_metric!r} is measured across episodes: "
+                             f"set eval_episodes to 2 or more (it is {self.eval_episodes})")
+        return self
 
     @model_validator(mode="after")
     def _batch(self) -> "PpoConfig":

@@ -21,13 +21,30 @@ from engine.families.ppo.analysis import ANALYSIS_VERSION, analyse, quality_flag
 from engine.families.ppo.config import CATEGORIES, DEFAULT_CATEGORY_MAP
 from engine.safeio import UnsafeFile, inside, load_yaml, open_image
 
-__all__ = ["scan", "category_map", "split_by_category", "IMAGE_SUFFIXES", "MAPPING_FILE", "KIND_KEY"]
+__all__ = ["scan", "category_map", "split_by_category", "split_fractions", "IMAGE_SUFFIXES", "MAPPING_FILE",
+           "KIND_KEY"]
 
 KIND_KEY = "logos"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 MAPPING_FILE = "categories.yaml"
 MAX_FILE_BYTES = 32 << 20
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
+MAX_HELD_OUT = 0.5  # val or test: more than half of a category held out leaves too little to train on
+
+
+def split_fractions(val_ratio: float = SPLIT_FRACTIONS[1], test_ratio: float = SPLIT_FRACTIONS[2]) -> tuple[float, float, float]:
+    """The import's split settings (the seed's ``validation_split_ratio``), checked: each share in
+    [0, 0.5] and some left to train on; ``ValueError`` names the setting and the value."""
+    out = []
+    for name, value in (("val_ratio", val_ratio), ("test_ratio", test_ratio)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number between 0 and {MAX_HELD_OUT}, not {value!r}") from None
+        if not 0 <= value <= MAX_HELD_OUT:  # also refuses nan
+            raise ValueError(f"{name} must be between 0 and {MAX_HELD_OUT}, not {value!r}")
+        out.append(value)
+    return 1.0 - out[0] - out[1], out[0], out[1]
 
 
 def category_map(root: Path, problems: list[Problem], extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -66,8 +83,8 @@ def split_by_category(records: list[SampleRecord], fractions: tuple[float, float
     for items in by_cat.values():
         items.sort(key=lambda r: hashlib.sha1(f"{seed}:{r.path}".encode()).hexdigest())
         n = len(items)
-        n_test = max(1, round(n * f_test)) if n >= 3 else 0
-        n_val = max(1, round(n * f_val)) if n >= 2 else 0
+        n_test = max(1, round(n * f_test)) if n >= 3 and f_test > 0 else 0
+        n_val = max(1, round(n * f_val)) if n >= 2 and f_val > 0 else 0
         for i, r in enumerate(items):
             r.split = "test" if i < n_test else "val" if i < n_test + n_val else "train"
 
@@ -76,10 +93,13 @@ Cache = Mapping[str, Mapping[str, Any]]
 
 
 def scan(root: Path, *, mapping: Mapping[str, str] | None = None, seed: int = 0,
-         cache: Cache | Callable[[], Cache] | None = None, **_: Any) -> ScanReport:
+         cache: Cache | Callable[[], Cache] | None = None, val_ratio: float = SPLIT_FRACTIONS[1],
+         test_ratio: float = SPLIT_FRACTIONS[2], **_: Any) -> ScanReport:
     """Scan category folders; analyse each image, or reuse its analysis from ``cache`` (path →
     meta stored at an earlier import of this folder, or a callable giving it: the import job
-    reads it from the database) when the file's sha1 and the analysis version are unchanged."""
+    reads it from the database) when the file's sha1 and the analysis version are unchanged.
+    ``val_ratio``/``test_ratio``: the share of each category held out (the rest trains)."""
+    fractions = split_fractions(val_ratio, test_ratio)
     root = Path(root)
     report = ScanReport(kind=KIND_KEY, root=root)
     folders = category_map(root, report.problems, mapping)
@@ -126,12 +146,13 @@ def scan(root: Path, *, mapping: Mapping[str, str] | None = None, seed: int = 0,
             report.samples.append(SampleRecord(
                 path=rel, group_key="category", label=category, flags=flags,
                 meta={**info, "sha1": sha1, "folder": entry.name, "usable": reason is None, "reason": reason}))
-    split_by_category(report.samples, seed=seed)
+    split_by_category(report.samples, fractions, seed=seed)
     usable = [s for s in report.samples if s.meta["usable"]]
     report.summary = {
         "categories": dict(Counter(s.label for s in usable)),
         "splits": {sp: dict(Counter(s.label for s in usable if s.split == sp)) for sp in ("train", "val", "test")},
         "unusable": len(report.samples) - len(usable), "analysed": analysed, "cached": cached,
         "mapping": {k: v for k, v in folders.items() if (root / k).is_dir()},
+        "split_ratios": {"train": round(fractions[0], 6), "val": fractions[1], "test": fractions[2]},
     }
     return report

@@ -105,8 +105,16 @@ class VTracerEnv(gym.Env):
         idx = (options or {}).get("image_index")
         self.image = self.images[int(idx) if idx is not None else self._pick()]
         self.frac = np.array(normalise(DEFAULTS), np.float64)
-        conv = self.vectorizer.convert(self.image.rgb, DEFAULTS, key=self.image.key)
-        self.ssim = self.default_ssim = conv.ssim
+        noise = float((options or {}).get("start_noise") or 0.0)  # validation's perturbed starts
+        start = DEFAULTS
+        if noise > 0:
+            start = denormalise(self.frac + self.np_random.uniform(-noise, noise, size=self.frac.shape))
+            self.frac = np.array(normalise(start), np.float64)
+            self.default_ssim = self.vectorizer.convert(self.image.rgb, DEFAULTS, key=self.image.key).ssim
+        conv = self.vectorizer.convert(self.image.rgb, start, key=self.image.key)
+        self.ssim = conv.ssim
+        if noise <= 0:
+            self.default_ssim = conv.ssim
         self.svg_bytes = conv.svg_bytes
         self.steps = 0
         self.best = {}

@@ -6,9 +6,13 @@ loads only the checkpoint the worker verified (``ctx.resume``). SB3's zip format
 because loading it unpickles its hyperparameters. A resumed run continues at the saved timestep
 (``reset_num_timesteps=False``), so no step is trained or logged twice.
 
-``step_<N>.pt`` is written every ``checkpoint_freq`` timesteps and at every validation (the newest
-``keep_checkpoints`` stay), ``best.pt`` whenever a validation improves the family's ranking value
-(``val/ssim``, the validation twin of the ranking headline ``test/ssim``). The registered
+``step_<N>.pt`` is written every ``checkpoint_freq`` timesteps (or ``checkpoint_every_s`` seconds,
+whichever comes first) and at every validation (the newest ``keep_checkpoints`` stay), ``best.pt``
+whenever a validation improves the monitored value (``val/<monitor_metric>``; by default
+``val/ssim``, the validation twin of the ranking headline ``test/ssim``), and with
+``stage_checkpoints`` a validated ``stage_<n>_<category>.pt`` that stays at each curriculum
+advance. ``eval_patience`` validations without improvement stop training early. Every validation
+also leaves its report and plots under ``validation/`` (``evaluation.write_report``/``write_plots``). The registered
 ``model.pt`` is a byte copy of the checkpoint ``engine.lifecycle`` selects: the best-validated
 one unless ``select_model: last``; the test split is evaluated with that policy.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +35,7 @@ from engine.families.ppo import FAMILY
 from engine.families.ppo.config import CATEGORIES, PpoConfig
 from engine.families.ppo.curriculum import Curriculum
 from engine.families.ppo.env import OBS_SIZE, LogoImage, VTracerEnv, make_image
-from engine.families.ppo.evaluation import ValSampler, evaluate, summarise
+from engine.families.ppo.evaluation import REPORT_FOLDER, ValSampler, evaluate, summarise, write_plots, write_report
 from engine.families.ppo.params import PARAMS
 from engine.families.ppo.vectorize import Vectorizer
 from engine.lifecycle import Lifecycle, capture_rng, resume_state
@@ -38,8 +43,8 @@ from engine.safeio import UnsafeFile, inside, open_image
 from engine.subsets import stratified_subset
 from engine.trust import UntrustedModelError, user_weights
 
-__all__ = ["PpoTrainer", "ARTIFACT_KIND", "CHECKPOINT_KIND", "RANK", "MONITOR", "load_images", "env_kwargs",
-           "build_policy"]
+__all__ = ["PpoTrainer", "ARTIFACT_KIND", "CHECKPOINT_KIND", "RANK", "MONITOR", "monitor", "load_images",
+           "env_kwargs", "build_policy"]
 
 log = logging.getLogger("trainyard.ppo")
 
@@ -47,8 +52,13 @@ ARTIFACT_KIND = "trainyard.ppo.policy/1"  # model.pt before it became a copy of 
 CHECKPOINT_KIND = "trainyard.ppo.checkpoint/1"
 CPU_THREADS = 1  # a 64-wide MLP gains nothing from intra-op threads; their spin-waits slow a forked worker
 RANK = FAMILY.headlines[0]  # test/ssim, higher is better
-MONITOR = "val/" + RANK.name.partition("/")[2]  # its validation twin picks best.pt
+MONITOR = "val/" + RANK.name.partition("/")[2]  # its validation twin picks best.pt by default
 SPLITS = ("train", "val", "test")
+
+
+def monitor(config: PpoConfig) -> str:
+    """The validation metric that picks best.pt and drives early stopping (higher is better)."""
+    return f"val/{config.monitor_metric}"
 
 
 def load_images(dataset: DatasetRef) -> dict[str, list[LogoImage]]:
@@ -103,20 +113,27 @@ class _Checkpoints:
     def __init__(self, ctx: RunContext, config: PpoConfig) -> None:
         self.ctx, self.keep = ctx, config.keep_checkpoints
         self.life = Lifecycle(ctx, config.model_dump(mode="json"), kind=CHECKPOINT_KIND, direction=RANK.direction,
-                              select=config.select_model)
+                              select=config.select_model, patience=config.eval_patience)
         self.periodic: list[str] = []
         self.last_ckpt = 0
+        self.saved_at = time.monotonic()
 
     def resumed(self, state: Mapping[str, Any]) -> None:
         """Best value so far, the files to rotate and the RNG, from the resumed checkpoint."""
         self.life.resumed(state)
         self.periodic, self.last_ckpt = list(state.get("periodic", [])), int(state["last_ckpt"])
 
-    def save(self, state: Mapping[str, Any], step: int, monitored: float | None) -> None:
+    def save(self, state: Mapping[str, Any], step: int, monitored: float | None, *, stage: str | None = None) -> bool:
+        """Write ``step_<N>.pt`` (and ``best.pt`` when ``monitored`` improved, ``<stage>.pt`` when
+        named); True when early stopping says stop."""
         best = self.life.policy.offer(monitored, step)
+        stop = self.life.stopper.update(best) if monitored is not None else False
         state = {**state, "kind": CHECKPOINT_KIND, "step": step, "num_timesteps": step, "last_ckpt": step,
                  "rng": capture_rng(), "config": dict(self.life.config),
-                 "lifecycle": {**self.life.policy.state(), "monitored": monitored}}
+                 "lifecycle": {**self.life.policy.state(), "bad": self.life.stopper.bad, "monitored": monitored}}
+        if stage is not None:
+            self.ctx.checkpoint(save_checkpoint(self.life.path(stage), state), step=step, monitored=monitored,
+                                best=False)
         if best:
             self.ctx.checkpoint(save_checkpoint(self.life.path("best"), state), step=step, monitored=monitored,
                                 best=True)
@@ -124,9 +141,10 @@ class _Checkpoints:
         self.periodic = [p for p in self.periodic if p != str(name)] + [str(name)]
         state["periodic"] = list(self.periodic)
         self.ctx.checkpoint(save_checkpoint(name, state), step=step, monitored=monitored, best=False)
-        self.last_ckpt = step
+        self.last_ckpt, self.saved_at = step, time.monotonic()
         while len(self.periodic) > self.keep:
             Path(self.periodic.pop(0)).unlink(missing_ok=True)
+        return stop
 
     def selected(self) -> tuple[Path, int]:
         """The checkpoint to register (best.pt unless ``select_model: last``) and its step."""
@@ -174,8 +192,11 @@ class _Agent:
         self.sampler = ValSampler(val_by_cat, config.eval_images_per_category, config.eval_sampling,
                                   seed=config.seed)
         self.checkpoints = _Checkpoints(ctx, config)
+        self.monitor = monitor(config)
         self.last_eval = 0
         self.episodes: list[dict[str, Any]] = []
+        self.stage_pending: str | None = None  # a curriculum advance to validate and keep at the next rollout
+        self.early_stopped = False
 
     # ---- state
     def state(self) -> dict[str, Any]:
@@ -206,9 +227,31 @@ class _Agent:
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.model.predict(obs, deterministic=True)[0]
 
-    def evaluate(self, split: str, indices: Any = None) -> dict[str, float]:
-        env = self.eval_envs[split]
-        return summarise(evaluate(env, self.act, range(len(env.images)) if indices is None else indices), split)
+    def sample(self, obs: np.ndarray) -> np.ndarray:
+        return self.model.predict(obs, deterministic=False)[0]
+
+    def evaluate(self, split: str, indices: Any = None, *, step: int | None = None,
+                 label: str | None = None) -> dict[str, float]:
+        """The split's summary over ``eval_episodes`` episodes per image; with ``step``, its report
+        and plots are written to ``validation/`` (named by ``label`` when given)."""
+        config, env = self.config, self.eval_envs[split]
+        repeat = config.eval_episodes > 1
+        stochastic = repeat and config.eval_variation == "stochastic"
+        noise = config.start_perturbation if repeat and config.eval_variation == "perturbed_start" else 0.0
+        results = evaluate(env, self.sample if stochastic else self.act,
+                           range(len(env.images)) if indices is None else indices,
+                           episodes=config.eval_episodes, start_noise=noise)
+        metrics = summarise(results, split)
+        if step is not None:
+            folder = Path(self.ctx.out_dir) / REPORT_FOLDER
+            extra = {"split": split, "label": label or split, "episodes_per_image": config.eval_episodes,
+                     "variation": config.eval_variation if repeat else "deterministic",
+                     "curriculum_stage": self.curriculum.stage, "monitored": self.monitor}
+            if config.eval_reports:
+                write_report(folder, step, results, metrics, extra=extra, name=label)
+            if config.eval_plots:
+                write_plots(folder, step, results, name=label)
+        return metrics
 
     @property
     def hit_rate(self) -> float:
@@ -218,13 +261,20 @@ class _Agent:
     def on_rollout_start(self, step: int) -> None:
         if step == 0 or step == self.checkpoints.last_ckpt:
             return  # the start of training, or the rollout a resumed run continues from
-        monitored = None
-        if step - self.last_eval >= self.config.eval_freq:
-            metrics = self.evaluate("val", self.sampler.pick())
+        config, monitored, stage = self.config, None, self.stage_pending
+        self.stage_pending = None
+        if step - self.last_eval >= config.eval_freq or stage is not None:  # periodic, or a curriculum advance
+            metrics = self.evaluate("val", self.sampler.pick(), step=step)
             self.ctx.log(metrics, step=step)
-            monitored, self.last_eval = metrics[MONITOR], step
-        if step - self.checkpoints.last_ckpt >= self.config.checkpoint_freq or monitored is not None:
-            self.checkpoints.save(self.state(), step, monitored)
+            monitored = metrics[self.monitor]
+            if step - self.last_eval >= config.eval_freq:  # a stage's own validation leaves the schedule as it was
+                self.last_eval = step
+        timed = config.checkpoint_every_s and time.monotonic() - self.checkpoints.saved_at >= config.checkpoint_every_s
+        if step - self.checkpoints.last_ckpt >= config.checkpoint_freq or monitored is not None or timed:
+            if self.checkpoints.save(self.state(), step, monitored, stage=stage):
+                self.early_stopped = True
+                log.info("early stopping at timestep %d: %d validations without %s improving", step,
+                         config.eval_patience, self.monitor)
 
     def on_episode(self, info: dict[str, Any]) -> None:
         self.episodes.append(info)
@@ -245,9 +295,12 @@ class _Agent:
                     metrics[f"rollout/{cat}/success_rate"] = float(np.mean(mine))
         metrics["cache/hit_rate"] = self.hit_rate
         if curriculum.maybe_advance(step):
+            finished = curriculum.order[curriculum.stage - 1]
             self.apply_stage()
             log.info("curriculum: stage %d (%s) from timestep %d", curriculum.stage, curriculum.current, step)
             metrics["curriculum/stage"] = float(curriculum.stage)
+            if self.config.stage_checkpoints:  # validated and kept once this rollout's update is done
+                self.stage_pending = f"stage_{curriculum.stage - 1}_{finished}"
         self.ctx.log(metrics, step=step)
 
 
@@ -310,7 +363,8 @@ class PpoTrainer(Trainer):
         agent.apply_stage()
 
         callback = RunCallback(ctx, config.total_timesteps, on_episode=agent.on_episode,
-                               on_rollout_start=agent.on_rollout_start, on_rollout_end=agent.on_rollout_end)
+                               on_rollout_start=agent.on_rollout_start, on_rollout_end=agent.on_rollout_end,
+                               halt=lambda: agent.early_stopped)
         remaining = config.total_timesteps - model.num_timesteps
         if remaining > 0:
             model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=False, log_interval=1,
@@ -322,19 +376,20 @@ class PpoTrainer(Trainer):
 
         # ---- final validation and checkpoint; the selected policy against VTracer's defaults on the test split
         ctx.progress(0, 1, "test")
-        val = agent.evaluate("val")
+        val = agent.evaluate("val", step=step)
         ctx.log(val, step=step)
-        checkpoints.save(agent.state(), step, val[MONITOR])
+        checkpoints.save(agent.state(), step, val[agent.monitor])
         chosen, chosen_step = checkpoints.selected()
         if chosen_step != step:
             model.policy.load_state_dict(load_checkpoint(chosen)["policy"])
             val = agent.evaluate("val")  # the registered policy's own validation, for its summary
-            log.info("registering the best-validated policy (timestep %d, %s %.4f)", chosen_step, MONITOR,
+            log.info("registering the best-validated policy (timestep %d, %s %.4f)", chosen_step, agent.monitor,
                      checkpoints.life.policy.best)
-        test = agent.evaluate("test")
+        test = agent.evaluate("test", step=step, label="test")
         ctx.log(test, step=step)
         ctx.progress(1, 1, "test")
         summary = {**val, **test, "timesteps": float(step), "model/timesteps": float(chosen_step),
+                   "early_stopped": float(agent.early_stopped),
                    "curriculum/stage": float(agent.curriculum.stage),
                    **{f"data/{s}": float(n) for s, n in counts.items()}, "cache/hit_rate": agent.hit_rate}
         artifact = _package(chosen, Path(ctx.out_dir) / "model.pt")

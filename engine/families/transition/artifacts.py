@@ -110,3 +110,19 @@ def plot_training_summary(path: Path, history: Mapping[int, Mapping[str, float]]
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def plot_per_patient_errors(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """The mean absolute action error of each test patient (a categorical axis of patient names)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(rows) + 2), 3.5))
+    names = [str(r["patient"]) for r in rows]
+    ax.bar(range(len(rows)), [r["mae_mean"] for r in rows], color="#2ca02c")
+    ax.set_xticks(range(len(rows)), names, rotation=30, ha="right")  # names, never read as numbers
+    ax.set_ylabel("mean absolute action error")
+    ax.set_title("Test error per patient")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

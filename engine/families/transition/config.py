@@ -44,6 +44,12 @@ class TransitionConfig(FamilyConfig):
     test_ratio: float = Field(0.15, gt=0, lt=1, description="automatic split: share of patients for testing")
     min_samples_per_group: int = Field(5, ge=1, le=1_000_000,
                                        description="launch gate: fewest transitions per patient folder")
+    debug_fraction: float = Field(1.0, gt=0, le=1, description="debug mode: train, validate and test on this share "
+                                  "of each split's transitions, at least one per patient (1: all)")
+    num_workers: int = Field(0, ge=0, le=64, description="data loader worker processes (0: in the run's process)")
+    persistent_workers: bool = Field(False, description="keep the data loader workers between epochs (with num_workers > 0)")
+    min_free_disk_mb: int = Field(500, ge=0, le=10_000_000, description="pre-training check: refuse to start with "
+                                  "less free disk than this in the run folder (0: no check)")
     # model
     d_model: int = Field(64, ge=8, le=2048, description="transformer width")
     num_heads: int = Field(4, ge=1, le=64, description="attention heads (must divide d_model)")

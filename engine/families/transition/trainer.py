@@ -4,8 +4,11 @@ Per-patient split (stored as ``split.json`` and in the run's summary) → tensor
 ``L.Trainer`` with ``ModelCheckpoint`` (top 3 by ``val_main_task_loss`` + ``last.ckpt``),
 ``EarlyStopping``, TensorBoard and CSV loggers under ``logs/``, gradient clipping and
 accumulation, 16-bit mixed precision on CUDA → ``final_model.ckpt`` → the best checkpoint is
-evaluated on the test patients (per-axis errors) and registered as the model (the final one
-with ``select_model: last``).
+evaluated on the test patients (per-axis errors, and per patient: ``per_patient_errors.csv``,
+``plots/per_patient_errors.png`` and the summary's ``per_patient``) and registered as the model
+(the final one with ``select_model: last``). Before anything trains, the seed's pre-training
+checklist (``checks.pretraining_problems``: dataset and patient folders, free disk) must pass;
+``debug_fraction`` < 1 trains on a small subset of every patient's transitions.
 
 Checkpoints load only with ``weights_only=True``; a resume hands Lightning only the checkpoint the
 worker verified (``ctx.resume``), its sha256 checked again right before; initial weights only
@@ -13,7 +16,9 @@ from the operator's models folder.
 """
 from __future__ import annotations
 
+import csv
 import logging
+import math
 import time
 import warnings
 from pathlib import Path
@@ -23,15 +28,23 @@ from torch.utils.data import DataLoader
 
 from engine.checkpoints import load_verified
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
-from engine.families.transition.artifacts import dataset_stats, plot_dataset_statistics, plot_training_summary, write_json
-from engine.families.transition.config import SPLITS, TransitionConfig
+from engine.families.transition.artifacts import (
+    dataset_stats,
+    plot_dataset_statistics,
+    plot_per_patient_errors,
+    plot_training_summary,
+    write_json,
+)
+from engine.families.transition.checks import pretraining_problems
+from engine.families.transition.config import AXES, SPLITS, TransitionConfig
 from engine.families.transition.frames import Transition, load_frame, load_split, normalisation
 from engine.families.transition.splits import split_for
 from engine.safeio import inside
 from engine.subsets import stratified_subset
 from engine.trust import UntrustedModelError, user_weights, verify_recorded
 
-__all__ = ["TransitionTrainer", "quiet_lightning", "resolve_precision", "CHECKPOINT_PATTERN"]
+__all__ = ["TransitionTrainer", "quiet_lightning", "resolve_precision", "CHECKPOINT_PATTERN", "per_patient_errors",
+           "debug_subset", "PER_PATIENT_FILE"]
 
 log = logging.getLogger("trainyard.transition")
 # small convolutions gain little from more; spin-waiting intra-op threads slow a forked work horse
@@ -39,6 +52,36 @@ log = logging.getLogger("trainyard.transition")
 CPU_THREADS = 1
 CHECKPOINT_PATTERN = "transition-{epoch:02d}-{val_main_task_loss:.4f}"
 EVAL_BATCH = 128
+PER_PATIENT_FILE = "per_patient_errors.csv"
+
+
+def debug_subset(items: list[Transition], fraction: float) -> list[Transition]:
+    """The first ``fraction`` of each patient's transitions (at least one each), in order."""
+    if fraction >= 1:
+        return items
+    by_patient: dict[str, list[Transition]] = {}
+    for t in items:
+        by_patient.setdefault(t.group, []).append(t)
+    keep = {id(t) for rows in by_patient.values() for t in rows[:max(1, math.ceil(len(rows) * fraction))]}
+    return [t for t in items if id(t) in keep]
+
+
+@torch.inference_mode()
+def per_patient_errors(module, tensors, items: list[Transition]) -> list[dict]:
+    """Mean absolute action error per test patient, per axis and overall, in the data's units."""
+    module.eval()
+    errors = []
+    for start in range(0, len(items), EVAL_BATCH):
+        f1, f2, change, _ = tensors[start:start + EVAL_BATCH]
+        errors.append((module.predict_action(f1, f2) - change).abs())
+    err = torch.cat(errors) if errors else torch.zeros(0, len(AXES))
+    rows = []
+    for patient in sorted({t.group for t in items}):
+        mask = torch.tensor([t.group == patient for t in items])
+        mine = err[mask]
+        rows.append({"patient": patient, "transitions": int(mask.sum()), "mae_mean": float(mine.mean()),
+                     **{f"mae_{a}": float(mine[:, k].mean()) for k, a in enumerate(AXES)}})
+    return rows
 
 
 class _NoTips(logging.Filter):
@@ -114,9 +157,16 @@ def _prepare(config: TransitionConfig, dataset: DatasetRef, out: Path) -> tuple[
     record, the dataset statistics and their plot written to the run folder."""
     items = load_transitions(dataset)
     split = split_for(sorted({t.group for t in items}), config)
-    by_split = {s: [t for t in items if t.group in set(split[s])] for s in SPLITS}
+    problems = pretraining_problems(Path(dataset.root), [p for s in SPLITS for p in split[s]], out,
+                                    config.min_free_disk_mb)
+    if problems:
+        raise ValueError("pre-training check failed: " + "; ".join(problems))
+    by_split = {s: debug_subset([t for t in items if t.group in set(split[s])], config.debug_fraction) for s in SPLITS}
     by_split["train"] = stratified_subset(by_split["train"], group=lambda t: t.group, fraction=config.data_fraction,
                                           seed=config.seed, ident=lambda t: f"{t.ft1}|{t.ft2}")
+    if config.debug_fraction < 1:
+        log.info("debug_fraction %g: %s", config.debug_fraction,
+                 ", ".join(f"{len(by_split[s])} {s}" for s in SPLITS) + " transitions")
     for s in SPLITS:
         if not by_split[s]:
             raise ValueError(f"the {s} split ({', '.join(split[s])}) holds no transitions")
@@ -191,9 +241,11 @@ class TransitionTrainer(Trainer):
         elif config.initial_weights and not _resuming(ctx):
             _load_initial_weights(module, config.initial_weights)
         gen = torch.Generator().manual_seed(config.seed)
-        train_loader = DataLoader(tensors["train"], batch_size=config.batch_size, shuffle=True, generator=gen)
-        val_loader = DataLoader(tensors["val"], batch_size=max(config.batch_size, EVAL_BATCH))
-        test_loader = DataLoader(tensors["test"], batch_size=max(config.batch_size, EVAL_BATCH))
+        workers = {"num_workers": config.num_workers,
+                   "persistent_workers": config.persistent_workers and config.num_workers > 0}
+        train_loader = DataLoader(tensors["train"], batch_size=config.batch_size, shuffle=True, generator=gen, **workers)
+        val_loader = DataLoader(tensors["val"], batch_size=max(config.batch_size, EVAL_BATCH), **workers)
+        test_loader = DataLoader(tensors["test"], batch_size=max(config.batch_size, EVAL_BATCH), **workers)
         trainer, checkpoint, bridge = _lightning(config, ctx, out)
         log.info("%d train / %d val / %d test transitions", *(len(tensors[s]) for s in SPLITS))
         trainer.fit(module, train_loader, val_loader, ckpt_path=_resume_path(ctx), weights_only=True)
@@ -215,6 +267,12 @@ class TransitionTrainer(Trainer):
         results = trainer.test(module, test_loader, verbose=False)[0]
         test = {f"test/{k[5:]}": float(v) for k, v in results.items() if k.startswith("test_")}
         ctx.log(test, step=last_epoch, epoch=last_epoch)
+        patients = per_patient_errors(module, tensors["test"], by_split["test"])
+        with open(out / PER_PATIENT_FILE, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(patients[0]))
+            writer.writeheader()
+            writer.writerows(patients)
+        plot_per_patient_errors(out / "plots" / "per_patient_errors.png", patients)
         ctx.progress(1, 1, "test")
 
         plot_training_summary(out / "plots" / "training_summary.png", self._history(out))
@@ -225,6 +283,7 @@ class TransitionTrainer(Trainer):
                          **{f"data/{s}_patients": float(len(split[s])) for s in SPLITS},
                          **{f"data/{s}": float(len(by_split[s])) for s in SPLITS},
                          "split": split, "best_checkpoint": best.name, "model_checkpoint": chosen.name,
+                         "per_patient": patients, "debug_fraction": config.debug_fraction,
                          **{f"last/{k}": v for k, v in bridge.last_metrics.items()}}
         write_json(out / "summary.json", metrics)
         model_metrics = {k: v for k, v in metrics.items() if isinstance(v, float)}

@@ -84,3 +84,31 @@ def test_sufficiency_counts_and_launch_gate(stack):
     assert any("test split" in b for b in blockers)  # two images per category leave the test split empty
     assert launch_blockers(dataset_ref(dataset.id), PpoConfig(min_images_per_category=2)) == [
         "no usable image in the test split; add images so each category has three or more"]
+
+
+def test_split_ratios_are_import_settings_checked_with_the_setting_named(tmp_path, stack):
+    import pytest
+
+    root = generate(get_settings().resolved_data_root / "ppo-ratios", count=10, size=32)
+    report = scan(root, val_ratio=0.3, test_ratio=0.0)
+    assert report.summary["split_ratios"] == {"train": 0.7, "val": 0.3, "test": 0.0}
+    for cat in ("simple", "text", "gradient", "complex"):
+        n = report.summary["categories"][cat]
+        assert report.summary["splits"]["val"][cat] == max(1, round(n * 0.3)) and not report.summary["splits"]["test"].get(cat)
+    for bad, name in (({"val_ratio": 0.8}, "val_ratio"), ({"test_ratio": "lots"}, "test_ratio"),
+                      ({"val_ratio": float("nan")}, "val_ratio")):
+        with pytest.raises(ValueError, match=name):
+            scan(root, **bad)
+    from cli import main
+
+    assert main(["import", "logos", str(root), "--name", "ppo-ratios", "--val-ratio", "0.2", "--test-ratio", "0.2"]) == 0
+    with_ratios = dataset_ref(next(d.id for d in _datasets() if d.name == "ppo-ratios"))
+    assert with_ratios.summary["split_ratios"]["test"] == 0.2
+
+
+def _datasets():
+    from db import queries
+    from db.session import session_scope
+
+    with session_scope() as s:
+        return queries.list_datasets(session=s)

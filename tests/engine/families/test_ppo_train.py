@@ -61,17 +61,25 @@ def test_training_logs_curriculum_validation_and_sb3_losses(trained):
                  "train/clip_fraction", "train/explained_variance", "rollout/ep_rew_mean", "rollout/mean_reward",
                  "rollout/mean_ssim", "rollout/success_rate", "curriculum/stage"):
         assert names[name] >= 4, name
-    for cat in ("simple", "text", "gradient", "complex"):
-        assert _steps(trained.id, f"val/{cat}/ssim") == [256, 512, 768], cat
     stages = _steps(trained.id, "curriculum/stage")
     assert len(stages) == len(set(stages)) == 12  # one row per rollout
     with session_scope() as s:
-        reached = max(m.value for m in queries.metric_rows(session=s, run_id=trained.id, names=["curriculum/stage"]))
+        rows = queries.metric_rows(session=s, run_id=trained.id, names=["curriculum/stage"])
+    reached = max(m.value for m in rows)
     assert reached == 3  # simple → text → gradient → complex
+    # each advance (before the last rollout) is validated and kept at the next rollout's start
+    values = [(m.step, m.value) for m in sorted(rows, key=lambda m: m.step)]
+    advances = [step for (_, a), (step, b) in zip(values, values[1:]) if b > a and step < 768]
+    if values[0][1] > 0:
+        advances.insert(0, values[0][0])
+    for cat in ("simple", "text", "gradient", "complex"):
+        assert _steps(trained.id, f"val/{cat}/ssim") == sorted({256, 512, 768, *advances}), cat
     assert trained.progress_done == trained.progress_total
-    assert sum(c.best for c in ckpts) == 1 and {c.step for c in ckpts} == {256, 512, 768}
+    assert sum(c.best for c in ckpts) == 1 and {c.step for c in ckpts} == {256, 512, 768, *advances}
     on_disk = sorted(p.name for p in (Path(trained.out_dir) / "checkpoints").glob("*.pt"))
-    assert on_disk == ["best.pt", "step_000000512.pt", "step_000000768.pt"]  # keep_checkpoints=2
+    stage_files = [n for n in on_disk if n.startswith("stage_")]
+    assert len(stage_files) == len(advances)  # stage checkpoints are kept, not rotated
+    assert [n for n in on_disk if n not in stage_files] == ["best.pt", "step_000000512.pt", "step_000000768.pt"]
     assert model.sha256 and Path(model.artifact_path).name == "model.pt"
     assert model.metrics["test/ssim"] > 0 and "test/success_rate" in model.metrics
 
@@ -113,7 +121,7 @@ def test_prediction_on_the_scoring_lane(trained, dataset_id):
 
 
 def test_cancel_resume_without_duplicate_steps_and_a_tampered_checkpoint_is_refused(dataset_id):
-    cfg = {**TINY, "total_timesteps": 384, "checkpoint_freq": 128, "eval_freq": 192}
+    cfg = {**TINY, "total_timesteps": 384, "checkpoint_freq": 128, "eval_freq": 192, "stage_checkpoints": False}
     run = api.submit_run(family="ppo", config=cfg, dataset_id=dataset_id)
     deadline = time.monotonic() + 180
     while True:
@@ -218,3 +226,47 @@ def test_checkpoints_written_before_the_shared_lifecycle_still_resume(tmp_path):
     up = _upgrade(state)
     assert up["step"] == 256 and up["lifecycle"] == {"best": 0.81, "best_step": 256}
     assert _upgrade({**old, "best_val": -1.0})["lifecycle"] == {}  # no validation yet: nothing is best
+
+
+def test_several_episodes_per_image_report_spread_and_leave_a_report_and_plots(dataset_id):
+    """``eval_episodes: 3`` (a sampling policy): every validation plays each image three times,
+    logs the spread, stability and consistency per category, and leaves its JSON report and plot
+    in the run folder; a curriculum advance leaves a validated stage checkpoint."""
+    import json
+
+    run = api.submit_run(family="ppo", config={**TINY, "eval_episodes": 3}, dataset_id=dataset_id)
+    done = wait_for_status(run.id, END, timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    summary = done.summary
+    for name in ("val/spread", "val/stability", "val/consistency", "test/spread"):
+        assert name in summary, sorted(summary)
+    cats = [c for c in ("simple", "text", "gradient", "complex") if f"val/{c}/ssim" in summary]
+    assert cats and all(f"val/{c}/spread" in summary and 0 <= summary[f"val/{c}/stability"] <= 1 for c in cats)
+    assert _steps(run.id, "val/spread"), "the spread is logged at every validation"
+    folder = Path(done.out_dir) / "validation"
+    reports = sorted(folder.glob("validation_report_*.json"))
+    assert reports and (folder / "test_report.json").is_file()
+    report = json.loads(reports[-1].read_text())
+    assert report["episodes_per_image"] == 3 and report["metrics"]["val/spread"] >= 0
+    per_image = Counter(e["path"] for e in report["episodes"])
+    assert per_image and set(per_image.values()) == {3}
+    assert list(folder.glob("visualizations_*/ssim_by_category.png"))
+    assert list((Path(done.out_dir) / "checkpoints").glob("stage_0_*.pt")), "no stage checkpoint at the advance"
+
+
+def test_early_stopping_on_the_monitored_metric_and_checkpoints_by_time(dataset_id):
+    """``monitor_metric: success_rate`` over four validation images can improve at most four
+    times, so ``eval_patience: 1`` must stop the run long before ``total_timesteps``; with
+    ``checkpoint_every_s`` tiny every rollout is checkpointed, also between validations."""
+    cfg = {**TINY, "total_timesteps": 1536, "eval_freq": 128, "checkpoint_freq": 100_000, "checkpoint_every_s": 0.001,
+           "keep_checkpoints": 50, "monitor_metric": "success_rate", "eval_patience": 1, "stage_checkpoints": False,
+           "eval_plots": False}
+    run = api.submit_run(family="ppo", config=cfg, dataset_id=dataset_id)
+    done = wait_for_status(run.id, END, timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    assert done.summary["early_stopped"] == 1.0 and done.summary["timesteps"] <= 6 * 128 + 64
+    validations = _steps(run.id, "val/success_rate")
+    assert validations[:-1] == [128 * (i + 1) for i in range(len(validations) - 1)]  # the last one: the final
+    with session_scope() as s:
+        steps = {c.step for c in queries.list_checkpoints(session=s, run_id=run.id)}
+    assert any(step % 128 == 64 for step in steps), sorted(steps)  # a timed checkpoint between validations

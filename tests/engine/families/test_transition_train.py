@@ -201,3 +201,34 @@ def test_checkpoints_with_the_older_rng_layout_still_resume():
     expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
     bridge.on_load_checkpoint(None, None, saved)
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
+
+
+def test_per_patient_test_errors_list_every_test_patient_and_debug_fraction_trains_a_subset(dataset):
+    """Manual patient lists with three test patients, on a quarter of the data (``debug_fraction``):
+    the per-patient table (summary, CSV, plot) has one row per test patient, none other."""
+    import csv
+
+    with session_scope() as s:
+        patients = sorted({r.label for r in queries.dataset_samples(session=s, dataset_id=dataset)})
+    lists = {"train_patients": patients[:4], "val_patients": patients[4:5], "test_patients": patients[5:]}
+    config = {**TINY, "max_epochs": 1, "manual_splits": True, **lists, "debug_fraction": 0.25}
+    run = api.submit_run(family="transition", config=config, dataset_id=dataset)
+    done = wait_for_status(run.id, ENDED, timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    rows = done.summary["per_patient"]
+    assert [r["patient"] for r in rows] == patients[5:]
+    assert all(r["transitions"] == PER_GROUP // 4 and r["mae_mean"] > 0 for r in rows)
+    assert done.summary["data/train"] == 4 * PER_GROUP // 4  # debug_fraction: a quarter of each patient
+    out = Path(done.out_dir)
+    with open(out / "per_patient_errors.csv", newline="") as fh:
+        assert [r["patient"] for r in csv.DictReader(fh)] == patients[5:]
+    assert (out / "plots" / "per_patient_errors.png").is_file()
+
+
+def test_the_pre_training_check_refuses_a_full_disk_before_training(dataset):
+    run = api.submit_run(family="transition", config={**TINY, "max_epochs": 1, "min_free_disk_mb": 10_000_000},
+                         dataset_id=dataset)
+    done = wait_for_status(run.id, ENDED, timeout=120)
+    assert done.status == RunStatus.failed
+    assert "pre-training check failed" in done.error and "min_free_disk_mb=10000000" in done.error
+    assert not _steps(run.id)  # nothing trained
