@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.anomaly.config import AnomalyConfig, parse_age_groups
-from ui.forms import number_field
+from ui.forms import device_widgets, number_field
 
 __all__ = ["render_form", "clone_defaults", "YAML_COMMENTS", "YAML_HINT"]
 
@@ -73,7 +73,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["lr"] = _num(c[1], "lr", v["lr"])
     v["weight_decay"] = _num(c[2], "weight_decay", v["weight_decay"])
     v["scheduler"] = _select(c[3], "scheduler", v["scheduler"])
-    v["device"] = _select(c[4], "device", v["device"])
+    v["embed_batch_size"] = _num(c[4], "embed_batch_size", v["embed_batch_size"])
     c = st.columns(5)
     v["epochs"] = _num(c[0], "epochs", v["epochs"])
     v["batch_size"] = _num(c[1], "batch_size", v["batch_size"])
@@ -82,6 +82,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["grad_clip"] = _num(c[3], "grad_clip", v["grad_clip"])
     v["threshold_percentile"] = _num(c[4], "threshold_percentile", v["threshold_percentile"],
                                      label="threshold percentile")
+    device_widgets(AnomalyConfig, v, key=_K)
     try:
         groups = [g.label for g in parse_age_groups(groups_text)]
     except ValueError as exc:

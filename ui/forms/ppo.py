@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.ppo.config import CATEGORIES, PpoConfig
-from ui.forms import number_field, slider_field
+from ui.forms import device_widgets, number_field, slider_field
 
 _K = "ppo-form"
 
@@ -49,4 +49,5 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["advance_success_rate"] = _slider(c[2], "advance_success_rate", v["advance_success_rate"],
                                         "advance at success rate", 0.05)
     v["eval_freq"] = _num(c[3], "eval_freq", v["eval_freq"], "validate every (timesteps)")
+    device_widgets(PpoConfig, v, key=_K)
     return v

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.reid.config import MODELS, OPTIMIZERS, SCHEDULERS, TRANSFORMS, ReidConfig
-from ui.forms import number_field
+from ui.forms import device_widgets, number_field
 
 __all__ = ["render_form"]
 
@@ -31,7 +31,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
                                                                  "better across domains")
     v["loss"] = _choice(c[1], "loss", ("softmax", "triplet"), v["loss"],
                         help="triplet = weight_t x hard triplet + weight_x x softmax, with identity-balanced batches")
-    v["device"] = _choice(c[2], "device", ("auto", "cpu", "cuda", "mps"), v["device"])
+    v["sampler"] = _choice(c[2], "sampler", ("auto", "RandomSampler", "RandomIdentitySampler"), v["sampler"])
     v["weights"] = c[3].text_input("weights (models folder)", value=v.get("weights") or "", key=f"{_K}-weights",
                                    help="a file in the operator's models folder; empty starts from scratch") or None
     c = st.columns(4)
@@ -52,6 +52,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["label_smooth"] = c[3].checkbox("label_smooth", value=bool(v["label_smooth"]), key=f"{_K}-label_smooth")
     v["transforms"] = st.multiselect("transforms", list(TRANSFORMS), default=list(v["transforms"]),
                                      key=f"{_K}-transforms")
+    device_widgets(ReidConfig, v, key=_K)
     with st.expander("Transfer from an earlier reid model"):
         c = st.columns(3)
         v["init_version"] = _num(c[0], "init_version", v.get("init_version"),

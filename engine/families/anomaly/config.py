@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
+from engine.devices import AMP_HELP, DeviceStr, check_device_fields, device_field, gpus_field
 from engine.trust import models_dir, user_weights
 
 __all__ = ["AnomalyConfig", "AgeRange", "parse_age_range", "parse_age_groups", "AGE_MIN", "AGE_MAX",
@@ -144,8 +145,9 @@ class AnomalyConfig(FamilyConfig):
     select_model: Literal["best", "last"] = Field("best", description="the model the run registers: the epoch with "
                                                   "the lowest val loss ('best') or the final one ('last')")
     grad_clip: float = Field(1.0, ge=0, le=1e6, description="clip gradient norm to this (0: off)")
-    mixed_precision: bool = Field(True, description="autocast float16 on CUDA (ignored elsewhere)")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    amp: bool = Field(True, description=AMP_HELP + ": float16 autocast with a gradient scaler (was mixed_precision)")
+    device: DeviceStr = device_field()
+    gpus: int | None = gpus_field()
     threshold_percentile: float = Field(95.0, gt=0, lt=100,
                                         description="threshold = this percentile of val reconstruction error")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (split and initialisation)")
@@ -157,8 +159,16 @@ class AnomalyConfig(FamilyConfig):
     def _age_group(cls, value: str) -> str:
         return parse_age_range(value).label
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data):
+        from engine.configs import deprecated_alias
+
+        return deprecated_alias(data, old="mixed_precision", new="amp", family="anomaly")
+
     @model_validator(mode="after")
     def _splits(self) -> "AnomalyConfig":
+        check_device_fields(self)
         total = self.train_split + self.val_split + self.test_split
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train_split + val_split + test_split must be 1 (got {total:g})")

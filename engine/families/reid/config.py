@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from engine.configs import deprecated_alias
 from engine.core import FamilyConfig
+from engine.devices import AMP_HELP, DEVICE_HELP, DeviceStr, check_device_fields, device_field, gpus_field
 
 __all__ = ["ReidConfig", "MODELS", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS", "uses_identity_sampler"]
 
@@ -75,7 +76,9 @@ class ReidConfig(FamilyConfig):
     # machine
     workers: int = Field(4, ge=0, le=64, description="dataloader worker processes (0: load in the training process)")
     cpu_threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: torch's default)")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    device: DeviceStr = device_field(description=DEVICE_HELP + "; several GPUs train with torch DataParallel")
+    gpus: int | None = gpus_field()
+    amp: bool = Field(False, description=AMP_HELP + ": bfloat16 autocast of the forward pass (torchreid's engine has no gradient scaler)")
     seed: int = Field(1, ge=0, le=2**31 - 1, description="random seed (initialisation, sampling, augmentation)")
 
     @model_validator(mode="before")
@@ -85,6 +88,7 @@ class ReidConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ReidConfig":
+        check_device_fields(self)
         if self.loss == "triplet" and self.weight_t + self.weight_x <= 0:
             raise ValueError("triplet loss needs weight_t + weight_x > 0")
         if uses_identity_sampler(self) and self.batch_size < self.num_instances:
