@@ -178,8 +178,14 @@ def retry_run(run_id: int) -> Run:
                        description=run.description, tags=run.tags or [])[0]
 
 
-def queue_depths() -> dict[str, int]:
-    return {name: queues.queue(name).count for name in PRIORITIES}
+def queue_depths(*, gpu_lanes: bool = False) -> dict[str, int]:
+    """Jobs waiting per priority; ``gpu_lanes``: also each GPU lane that holds any (``default-gpu2``)."""
+    from jobs.machines import gpu_queue_names
+
+    depths = {name: queues.queue(name).count for name in PRIORITIES}
+    if gpu_lanes:
+        depths.update({name: n for name in gpu_queue_names() if (n := queues.queue(name).count)})
+    return depths
 
 
 @dataclass(frozen=True)
