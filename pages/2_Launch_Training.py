@@ -42,6 +42,15 @@ if family.dataset_kind:
         top[1].warning(f"No `{family.dataset_kind}` dataset yet: import one or generate sample data on the "
                        "Data Sufficiency page.")
 priority = top[2].selectbox("Priority", api.PRIORITIES, index=1)
+try:
+    capacity = api.worker_capacity()
+except Exception:  # Redis down: the launch itself says so
+    capacity = None
+if capacity is not None:
+    gpu_note = (f"{capacity['gpu_workers']} with GPUs, up to {capacity['max_gpus']} each" if capacity["gpu_workers"]
+                else "none with a GPU: a run with device cuda or gpus ≥ 1 is refused until one connects")
+    st.caption(f"Connected training workers: {capacity['workers']} ({gpu_note}). "
+               "`python -m jobs.worker --gpus all` adds a GPU worker.")
 mode = st.segmented_control("Launch", ["Single runs", "Sweep"], default="Single runs", key="launch-mode",
                             help="A sweep searches a space of configs: each trial is one run")
 if mode == "Sweep":
