@@ -127,6 +127,10 @@ class YoloTrainer(Trainer):
             args["resume"] = str(resume)
         model = YOLO(str(resume) if resume else source, task=config.task)
         if config.init_version and not resume:
+            if plan.multi:  # DDP ranks build the model from args["model"]: weights loaded here never reach them
+                raise ValueError(f"init_version {config.init_version} with device {config.device}: Ultralytics' DDP "
+                                 "ranks rebuild the model from its file, so the transferred weights would be lost; "
+                                 "fine-tune on one GPU")
             _start_from_version(model, config, ctx)
         bridge = RunBridge(ctx)
         if plan.multi:  # DDP ranks are fresh processes: callbacks never reach them, results.csv does
