@@ -7,12 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from db import queries
-from db.models import utcnow
+from db.models import RunStatus, utcnow
 from db.session import session_scope
 from jobs import api, supervisor
 from settings import get_settings
 from ui.metrics import fmt, headline_values
 from ui.page import page
+from ui.resources import alerts, disk_alerts
 from ui.widgets import duration
 
 page("Trainyard")
@@ -23,7 +24,7 @@ st.caption("Check your data, launch training, watch it live, compare and activat
 @st.fragment(run_every=5)
 def queue_panel() -> None:
     try:
-        depths = api.queue_depths()
+        depths = api.queue_depths(gpu_lanes=True)
         workers = api.list_workers()
     except Exception as exc:  # Redis down: say so instead of a traceback
         st.error(f"The job queue is unreachable: {exc}. Start it with `make run`, or check REDIS_URL.")
@@ -39,6 +40,13 @@ def queue_panel() -> None:
     else:
         st.warning("No worker is listening: queued runs will wait. `make run` starts local workers; "
                    "`python -m jobs.worker` adds one.")
+    try:
+        rows = api.list_machines()
+    except Exception:  # the registry is Redis too; the error above already covers an outage
+        rows = []
+    if rows:
+        st.markdown("**Machines** · GPUs and what runs on each")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     for event in supervisor.recent_events(within_s=24 * 3600, limit=3):
         st.caption(f":material/restart_alt: {event['at'].astimezone():%Y-%m-%d %H:%M:%S} · {event['text']}")
 
@@ -63,6 +71,23 @@ def notifications_panel() -> None:
 
 
 notifications_panel()
+
+
+@st.fragment(run_every=10)
+def resource_alerts_panel() -> None:
+    """Running runs whose latest reading crosses a threshold (TRAINYARD_ALERT_*), and this
+    installation's disk: two queries whatever the number of runs."""
+    with session_scope() as s:
+        active = queries.list_runs(session=s, statuses=[RunStatus.preparing, RunStatus.training], limit=200)
+        latest = queries.latest_resource_samples(session=s, run_ids=[r.id for r in active])
+    lines = [f"Run #{r.id} {r.name or r.family}" + (f" on {r.worker}" if r.worker else "") + f": {text}"
+             for r in active for text in alerts(latest.get(r.id))]
+    lines += disk_alerts()
+    for line in lines[:8]:
+        st.warning(line, icon=":material/warning:")
+
+
+resource_alerts_panel()
 
 
 @st.fragment(run_every=5)

@@ -9,7 +9,7 @@ REDIS_SERVICE_URL ?= redis://127.0.0.1:6379/0
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: run test lint test-embedded test-services browser screenshots worker migrate sample-data bench clean
+.PHONY: run test lint test-embedded test-services browser screenshots worker migrate sample-data bench gpu-check clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ worker: $(STAMP)
 
 migrate: $(STAMP)
 	$(PY) -m db.migrate
+
+## gpu-check: each family one short epoch on CUDA with AMP, one GPU and two where there are; a table (skips without CUDA)
+gpu-check: $(STAMP)
+	env -u DATABASE_URL $(PY) -m bench.gpu_check
 
 bench: $(STAMP)
 	$(PY) -m bench

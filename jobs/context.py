@@ -16,7 +16,7 @@ from db.session import session_scope
 from engine.checkpoints import sha256_file
 from engine.core import RunCancelled, RunDiverged
 from engine.divergence import DivergenceGuard
-from engine.resources import ResourceReading
+from engine.resources import ResourceReading, ResourceTotals
 from settings import get_settings
 
 log = logging.getLogger("trainyard.run")
@@ -25,6 +25,14 @@ log = logging.getLogger("trainyard.run")
 class StaleAttempt(RunCancelled):
     """This execution is no longer the run's: it was resumed, re-queued or declared lost
     elsewhere. The holder stops at once and writes nothing more."""
+
+
+def _gpus_of(device: str) -> int:
+    """GPUs a resolved device trains on: ``cuda``/``cuda:1`` one, ``cuda:0,1`` two, else none."""
+    if not str(device).startswith("cuda"):
+        return 0
+    _, _, indices = str(device).partition(":")
+    return max(1, len([i for i in indices.split(",") if i.strip()]))
 
 
 class DbRunContext:
@@ -70,6 +78,7 @@ class DbRunContext:
         self.init_weights = None  # engine.core.VerifiedFile: start weights named by the config
         self.stores: dict[str, object] = {}  # name → store (engine.stores)
         self.extra_datasets: tuple = ()  # engine.core.DatasetRef: more datasets the config combines (extra_datasets)
+        self.totals = ResourceTotals(gpus_used=_gpus_of(device))  # the run's peak RAM/GPU memory, GPU-hours
 
     # ---- RunContext ----
     def log(self, metrics: Mapping[str, float], *, step: int, epoch: int | None = None) -> None:
@@ -194,18 +203,21 @@ class DbRunContext:
             raise
 
     def record_resources(self, reading: ResourceReading) -> None:
-        """Resource sampler sink; doubles as the run's heartbeat."""
+        """Resource sampler sink; doubles as the run's heartbeat. Each sample also renews the
+        run's resource summary (``Run.resources``: peak RAM, peak GPU memory, GPU-hours)."""
         if self.stale:
             return
+        self.totals.add(reading)
+        resources = {**self.totals.summary(), "attempt": self.attempt}
 
         def write() -> bool:
             with session_scope() as s:
                 if self.attempt is None:
-                    queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow())
+                    queries.update_run(session=s, run_id=self.run_id, heartbeat_at=utcnow(), resources=resources)
                 elif not queries.update_if_current(session=s, run_id=self.run_id, attempt=self.attempt,
-                                                   heartbeat_at=utcnow()):
+                                                   heartbeat_at=utcnow(), resources=resources):
                     return False
-                queries.add_resource_sample(session=s, run_id=self.run_id, **reading.__dict__)
+                queries.add_resource_sample(session=s, run_id=self.run_id, **reading.as_row())
             return True
 
         if not retry_transient(write, what=f"run {self.run_id}: heartbeat"):

@@ -9,6 +9,7 @@ Planning writes nothing; ``jobs.api.submit_plan`` creates and enqueues a plan's 
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ from engine.configs import (
 from engine.core import DatasetRef, Family, FamilyConfig, LaunchBlocked
 from engine.families import FAMILIES
 
-__all__ = ["plan_launch", "LaunchPlan", "PlannedRun"]
+log = logging.getLogger("trainyard.launch")
+
+__all__ = ["plan_launch", "placement_errors", "LaunchPlan", "PlannedRun"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,8 @@ def _combined(fam: Family, configs: list[FamilyConfig], ref: DatasetRef | None,
     if errors:
         raise ConfigError(fam.key, list(dict.fromkeys(errors)), source)
     return out
+
+
 def _check_catalog(fam: Family, configs: list[FamilyConfig], source: str) -> None:
     """Refuse a launch that loads a models-folder file the base-model catalog does not hold, holds
     for another family, or whose digest no longer matches its record (``jobs.catalog``)."""
@@ -178,6 +183,35 @@ def _check_catalog(fam: Family, configs: list[FamilyConfig], source: str) -> Non
                 errors.append(FieldError(ref.key, str(exc)))
     if errors:
         raise ConfigError(fam.key, errors, source)
+
+
+def placement_errors(configs: Sequence[FamilyConfig]) -> list[FieldError]:
+    """Why no connected worker can take a config's run (``jobs.machines.placement_problem``),
+    naming ``device`` or ``gpus`` and the value; empty when every run can be served, when the
+    runs need no GPU, or when the registry cannot be read (the queue then refuses at submit)."""
+    from jobs.machines import placement_problem
+
+    errors: list[FieldError] = []
+    seen: set[tuple[str, int | None]] = set()
+    for cfg in configs:
+        device = getattr(cfg, "device", None)
+        if device is None or (device, getattr(cfg, "gpus", None)) in seen:
+            continue
+        gpus = getattr(cfg, "gpus", None)
+        seen.add((device, gpus))
+        try:
+            problem = placement_problem(device, gpus)
+        except (OSError, ConnectionError) as exc:
+            log.warning("cannot read the worker registry (%s); placement not checked", exc)
+            return []
+        except Exception as exc:  # redis' own errors, an unreadable registration
+            if type(exc).__module__.startswith("redis"):
+                log.warning("cannot read the worker registry (%s); placement not checked", exc)
+                return []
+            raise
+        if problem:
+            errors.append(FieldError("gpus" if gpus is not None else "device", problem))
+    return errors
 
 
 def plan_launch(family: str | Family, *, dataset_id: int | None = None,
@@ -212,6 +246,8 @@ def plan_launch(family: str | Family, *, dataset_id: int | None = None,
     _check_init_versions(fam, configs, source)
     _check_catalog(fam, configs, source)
     gated = _combined(fam, configs, ref, source)
+    if placement := placement_errors(configs):
+        raise ConfigError(fam.key, placement, source)
     labels = [cfg.run_label() for cfg in configs]
     runs = tuple(PlannedRun(config=cfg, name=run_name, label=label, blockers=tuple(fam.launch_blockers(seen, cfg)),
                             dataset=seen)

@@ -15,15 +15,21 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from jobs.connection import QUEUE_NAMES, SCORING_QUEUE, QueueUnavailable, get_redis, printable_url, redis_url
+from jobs.machines import queue_level
 from jobs.wire import SERIALIZER, require_plain
 
 __all__ = ["QUEUE_NAMES", "SCORING_QUEUE", "queue", "enqueue", "fetch_job", "all_workers", "find_worker"]
 
 
 def queue(name: str, *, connection: Redis | None = None) -> Queue:
-    """The queue ``name`` (a priority lane or the scoring lane), JSON-serialized."""
-    if name not in (*QUEUE_NAMES, SCORING_QUEUE):
-        raise ValueError(f"unknown queue {name!r}; choose one of {', '.join((*QUEUE_NAMES, SCORING_QUEUE))}")
+    """The queue ``name`` (a priority lane, its GPU lanes such as ``default-gpu1``, or the scoring
+    lane), JSON-serialized."""
+    if name != SCORING_QUEUE:
+        try:
+            queue_level(name)
+        except ValueError:
+            raise ValueError(f"unknown queue {name!r}; choose one of {', '.join((*QUEUE_NAMES, SCORING_QUEUE))} "
+                             f"or a GPU lane such as default-gpu1") from None
     return Queue(name, connection=connection or get_redis(), serializer=SERIALIZER)
 
 

@@ -64,6 +64,9 @@ class Supervisor:
 
     def _spawn(self, name: str) -> subprocess.Popen:
         lane = ["--scoring"] if name in self.scoring else []
+        training = [n for n in self.names if n not in self.scoring]
+        if not lane and self.settings.worker_gpus and training and name == training[0]:
+            lane = ["--gpus", self.settings.worker_gpus]  # the first local worker owns the GPUs
         return subprocess.Popen([sys.executable, "-m", "jobs.worker", *lane, "--name", name], env=self.env,
                                 cwd=self.cwd)
 

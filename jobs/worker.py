@@ -1,5 +1,12 @@
 """``python -m jobs.worker``: an RQ worker on the high, default and low queues, in that order;
+``python -m jobs.worker --gpus 0,1`` (or ``--gpus all``): a GPU worker pinned to those GPUs
+through ``CUDA_VISIBLE_DEVICES``, which takes the runs that need up to that many GPUs (the
+``<priority>-gpuN`` lanes, see ``jobs.machines``) before CPU runs; without ``--gpus`` it is a CPU
+worker that sees no GPU and never takes a GPU run;
 ``python -m jobs.worker --scoring``: the scoring lane (predictions only, models kept loaded).
+
+Every training worker registers its host, GPUs (name, memory, by NVML) and free memory in Redis
+and renews that every few seconds (``jobs.machines``); Home lists them.
 
 A training worker forks one work horse per job. Before listening it imports what every job needs
 (the job code, torch, each family's trainer module), so a horse starts warm instead of paying
@@ -86,12 +93,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve predictions only, in this process, keeping recent models loaded")
     parser.add_argument("--no-preload", action="store_true", help="start cold (imports happen in each job)")
     parser.add_argument("--no-reaper", action="store_true", help="do not sweep for lost runs from this worker")
+    parser.add_argument("--gpus", default=None,
+                        help="GPUs this worker owns: all, or indices such as 0,1 (pinned through "
+                             "CUDA_VISIBLE_DEVICES); none: a CPU worker that sees no GPU")
+    parser.add_argument("--no-cpu-runs", action="store_true",
+                        help="with --gpus: take only runs that need a GPU")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.getcwd())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from jobs import machines
+
+    try:
+        gpus = [] if args.scoring and args.gpus is None else machines.parse_gpus(args.gpus)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not args.scoring or args.gpus is not None:
+        machines.pin_gpus(gpus)  # before anything imports torch: the horses and runs see only these
     if not args.no_preload:
         preload(scoring=args.scoring)
-    queues = (args.queues or (SCORING_QUEUE if args.scoring else ",".join(QUEUE_NAMES))).split(",")
+    default_queues = ",".join(machines.worker_queues(len(gpus), cpu_runs=not args.no_cpu_runs))
+    queues = (args.queues or (SCORING_QUEUE if args.scoring else default_queues)).split(",")
     if args.scoring:  # no fork: loaded models survive from one prediction to the next
         SimpleWorker(queues, connection=get_redis(), name=args.name, serializer=SERIALIZER).work(
             burst=args.burst, logging_level="INFO", with_scheduler=False)
@@ -101,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = functools.partial(reaper.horse_killed, worker_name=args.name or "")
     worker = Worker(queues, connection=get_redis(), name=args.name, serializer=SERIALIZER,
                     job_monitoring_interval=JOB_MONITORING_INTERVAL_S, work_horse_killed_handler=handler)
+    heartbeat = machines.Heartbeat(worker.name, gpus=gpus, queues=queues).start()
+    log.info("worker %s: %s; queues %s", worker.name,
+             f"GPUs {','.join(map(str, gpus))}" if gpus else "CPU only", ",".join(queues))
     sweeper = None
     if not args.no_reaper:
         try:
@@ -117,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         worker.work(burst=args.burst, logging_level="INFO", with_scheduler=False)
     finally:
+        heartbeat.stop()
         if sweeper is not None:
             sweeper.stop()
         notify.stop_senders(senders)

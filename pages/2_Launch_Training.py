@@ -55,6 +55,15 @@ if dataset is not None and "extra_datasets" in family.config_model.model_fields:
                                help=family.config_model.model_fields["extra_datasets"].description)
 if dataset is not None:
     study_note(dataset.id, family_key, key="launch-note")
+try:
+    capacity = api.worker_capacity()
+except Exception:  # Redis down: the launch itself says so
+    capacity = None
+if capacity is not None:
+    gpu_note = (f"{capacity['gpu_workers']} with GPUs, up to {capacity['max_gpus']} each" if capacity["gpu_workers"]
+                else "none with a GPU: a run with device cuda or gpus ≥ 1 is refused until one connects")
+    st.caption(f"Connected training workers: {capacity['workers']} ({gpu_note}). "
+               "`python -m jobs.worker --gpus all` adds a GPU worker.")
 mode = st.segmented_control("Launch", ["Single runs", "Sweep"], default="Single runs", key="launch-mode",
                             help="A sweep searches a space of configs: each trial is one run")
 if mode == "Sweep":

@@ -14,13 +14,14 @@ from jobs.connection import QueueUnavailable
 from jobs.logs import LOG_NAME, tail
 from ui.artifacts import files_panel
 from ui.catalog import show_start_note
-from ui.charts import curve_figures, resource_figure, resource_warnings
+from ui.charts import curve_figures, resource_figure
 from ui.checkpoints import checkpoint_table
 from ui.curves import snapshot
 from ui.metrics import grouped_metric_tiles, headline_tiles, headline_values
 from ui.notes import notes_panel
 from ui.page import page
 from ui.reproduce import reproduce_panel
+from ui.resources import resources_panel
 from ui.sharing import share_box
 from ui.tryout import render_results
 from ui.widgets import age_seconds, duration, run_label, status_badge
@@ -156,8 +157,7 @@ def live(run_id: int) -> None:
 
     if samples:
         st.subheader("Resources")
-        for warning in resource_warnings(samples):
-            st.warning(warning)
+        resources_panel(run, samples)
         st.plotly_chart(resource_figure(samples), width="stretch", key="resources")
 
     if ckpts:

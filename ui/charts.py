@@ -106,16 +106,9 @@ def resource_figure(samples: Sequence[ResourceSample], *, height: int = 260) -> 
     return fig
 
 
-def resource_warnings(samples: Sequence[ResourceSample], limit: float = 90.0) -> list[str]:
-    """Plain-language warnings about the latest reading (memory pressure above ``limit`` %)."""
-    if not samples:
-        return []
-    last = samples[-1]
-    out = []
-    if last.ram_percent >= limit:
-        out.append(f"RAM use is {last.ram_percent:.0f}% of the machine: the run may be killed; lower batch size or workers.")
-    if last.gpu_mem_percent is not None and last.gpu_mem_percent >= limit:
-        out.append(f"GPU memory is {last.gpu_mem_percent:.0f}% full: lower batch size or image size.")
-    if last.cpu_percent >= 98:
-        out.append("CPU is saturated: data loading may be the bottleneck.")
-    return out
+def resource_warnings(samples: Sequence[ResourceSample]) -> list[str]:
+    """Plain-language alerts about the latest reading, against the thresholds in the settings
+    (``ui.resources.alerts``)."""
+    from ui.resources import alerts
+
+    return alerts(samples[-1]) if samples else []

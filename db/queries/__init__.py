@@ -110,7 +110,7 @@ from db.queries.notifications import (
                              notifications_about,
                              undelivered_notifications,
 )
-from db.queries.resources import add_resource_sample, resource_samples
+from db.queries.resources import add_resource_sample, latest_resource_samples, resource_samples
 from db.queries.runs import (
                              cancel_requested,
                              count_runs_by_status,
@@ -156,7 +156,7 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "scanned_summaries", "newest_metric_id",
            "add_checkpoint", "list_checkpoints", "checkpoints_per_file", "latest_checkpoint",
            "checkpoints_newest_first", "checkpoints_at_path", "checkpoint_by_path", "best_monitored", "get_checkpoint",
-           "add_resource_sample", "resource_samples", "create_dataset", "get_dataset", "get_dataset_by_name",
+           "add_resource_sample", "resource_samples", "latest_resource_samples", "create_dataset", "get_dataset", "get_dataset_by_name",
            "list_datasets", "update_dataset", "add_samples", "dataset_samples", "replace_dataset_samples",
            "delete_samples", "samples_in_age_range", "sample_meta_by_root", "samples_missing_embedding",
            "store_embeddings", "embeddings_for_samples", "count_embeddings", "embedding_backbones",

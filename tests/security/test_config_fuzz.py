@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import tests.fixtures.toy_family  # noqa: F401  (registers the toy family for collection)
 from engine.configs import ConfigError, parse_config_yaml, validate_config
+from engine.devices import run_needs
 from engine.families import FAMILIES
 
 EXAMPLES = 1000
@@ -79,12 +80,19 @@ def adversarial_values(schema: dict[str, Any]) -> st.SearchStrategy:
     return st.sampled_from(ADVERSARIAL) | numbers
 
 
+# device strings: every accepted form, and near misses; gpus: in and out of range
+DEVICE_VALUES = ["auto", "cpu", "mps", "cuda", "cuda:0", "cuda:3", "1", "0,1", "0, 2", "cuda:0,1", "CPU",
+                 "cuda:", "gpu", "0,0", "-1", "cuda:64", "1.5", "", "tpu", 3, True]
+FIELD_VALUES = {"device": st.sampled_from(DEVICE_VALUES), "gpus": st.none() | st.integers(-2, 70)}
+
+
 def configs(schema: dict[str, Any]) -> st.SearchStrategy:
     """Config mappings: up to 12 keys set inside their bounds; in half of them 1-3 keys get an
     adversarial value; one in twenty has an unknown key."""
     props = schema["properties"]
     names = sorted(props)
-    valid = {name: _with_default(props[name], valid_values(props[name])) for name in names}
+    valid = {name: _with_default(props[name], FIELD_VALUES[name] if name in FIELD_VALUES else valid_values(props[name]))
+             for name in names}
     bad = {name: adversarial_values(props[name]) for name in names}
     unknown = adversarial_values({})
 
@@ -218,6 +226,7 @@ def test_fuzzed_configs_raise_only_config_errors_and_accepted_ones_can_work(key)
             return
         seen["accepted"] += 1
         _stored_as_json(cfg)
+        run_needs(cfg)  # an accepted device/gpus pair always says what the run needs (no contradiction left)
         if preflight is not None:
             preflight(cfg)
 
@@ -236,6 +245,9 @@ def test_fuzzed_configs_raise_only_config_errors_and_accepted_ones_can_work(key)
     ("yolo", {"weight_decay": 5.0}), ("yolo", {"imgsz": 10**6}), ("yolo", {"save_period": -5}),
     *[(key, {"data_fraction": bad}) for key in ("anomaly", "yolo", "reid", "ppo", "transition")
       for bad in (0, -0.5, 1.0001, math.nan, math.inf, "half")],
+    *[(key, data) for key in ("anomaly", "yolo", "reid", "ppo", "transition") for data in (
+        {"device": "3,3"}, {"device": "cuda:x"}, {"device": "cpu", "gpus": 2}, {"gpus": 99})],
+    ("ppo", {"device": "0,1"}),
 ])
 def test_configs_from_the_issue_are_refused(key, data):
     with pytest.raises(ConfigError):

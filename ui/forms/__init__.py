@@ -26,7 +26,9 @@ from engine.core import Family
 from ui import optional_module
 
 __all__ = ["family_form", "render_custom_form", "generic_form", "form_yaml_text", "yaml_hint", "field_bounds", "number_field",
-           "slider_field", "data_fraction_field"]
+           "slider_field", "data_fraction_field", "device_widgets", "DEVICE_FIELDS"]
+
+DEVICE_FIELDS = ("device", "gpus", "amp")
 
 
 def family_form(family_key: str) -> ModuleType | None:
@@ -104,6 +106,27 @@ def data_fraction_field(model: type[BaseModel], value: Any, *, key: str) -> floa
     return float(number_field(col, model, "data_fraction", value, key=key, label="data fraction", step=0.05))
 
 
+def device_widgets(model: type[BaseModel], values: dict[str, Any], *, key: str, container: Any = None) -> None:
+    """Where the run trains, in one row: ``device`` (text: auto, cpu, mps, cuda, cuda:N, 0,1),
+    ``gpus`` (empty: from the device) and ``amp`` where the family has it. Writes into ``values``;
+    the config model validates them (a bad device is refused naming it)."""
+    fields = [name for name in DEVICE_FIELDS if name in model.model_fields]
+    if not fields:
+        return
+    cols = (container or st).columns(len(fields))
+    for col, name in zip(cols, fields):
+        help_ = model.model_fields[name].description
+        wkey = f"{key}-{name}"
+        if name == "device":
+            values[name] = col.text_input("device", value=str(values.get(name, model.model_fields[name].default)),
+                                          key=wkey, help=help_).strip() or "auto"
+        elif name == "gpus":
+            values[name] = number_field(col, model, name, values.get(name), key=wkey, placeholder="from device")
+        else:
+            values[name] = col.checkbox(name, value=bool(values.get(name, model.model_fields[name].default)),
+                                        key=wkey, help=help_)
+
+
 def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) -> dict[str, Any]:
     """Widgets for scalar fields (numbers, booleans, text, choices); other keys keep defaults
     and stay editable in the YAML editor."""
@@ -111,6 +134,8 @@ def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) 
     cols = st.columns(3)
     i = 0
     for name, field in model.model_fields.items():
+        if name in DEVICE_FIELDS:
+            continue
         ann, default = field.annotation, defaults.get(name, field.default)
         help_ = field.description
         wkey = f"{key}-{name}"
@@ -128,6 +153,7 @@ def generic_form(model: type[BaseModel], defaults: dict[str, Any], *, key: str) 
         else:
             continue
         i += 1
+    device_widgets(model, values, key=key)
     return values
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from engine.families.anomaly.config import TINY_BACKBONE, AnomalyConfig, parse_age_groups
 from ui.catalog import base_model_choice
-from ui.forms import number_field
+from ui.forms import device_widgets, number_field
 
 __all__ = ["render_form", "clone_defaults", "YAML_COMMENTS", "YAML_HINT"]
 
@@ -78,7 +78,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["lr"] = _num(c[1], "lr", v["lr"])
     v["weight_decay"] = _num(c[2], "weight_decay", v["weight_decay"])
     v["scheduler"] = _select(c[3], "scheduler", v["scheduler"])
-    v["device"] = _select(c[4], "device", v["device"])
+    v["embed_batch_size"] = _num(c[4], "embed_batch_size", v["embed_batch_size"])
     c = st.columns(5)
     v["epochs"] = _num(c[0], "epochs", v["epochs"])
     v["batch_size"] = _num(c[1], "batch_size", v["batch_size"])
@@ -107,6 +107,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v["cpu_threads"] = _num(c[1], "cpu_threads", v["cpu_threads"])
     v["pin_memory"] = c[2].checkbox("pin_memory", value=bool(v["pin_memory"]), key=f"{_K}-pin",
                                     help=AnomalyConfig.model_fields["pin_memory"].description)
+    device_widgets(AnomalyConfig, v, key=_K)
     try:
         groups = [g.label for g in parse_age_groups(groups_text)]
     except ValueError as exc:

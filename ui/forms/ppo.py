@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.families.ppo.config import CATEGORIES, PpoConfig
 from ui.catalog import base_model_choice
-from ui.forms import number_field, slider_field
+from ui.forms import device_widgets, number_field, slider_field
 
 _K = "ppo-form"
 
@@ -73,4 +73,5 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
                             ("eval_plots", "validation plots")):
             v[name] = st.checkbox(label, value=bool(v[name]), key=f"{_K}-{name}",
                                   help=PpoConfig.model_fields[name].description)
+    device_widgets(PpoConfig, v, key=_K)
     return v

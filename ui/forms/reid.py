@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.families.reid.config import MODELS, OPTIMIZERS, SCHEDULERS, TRANSFORMS, ReidConfig
 from ui.catalog import base_model_choice
-from ui.forms import number_field
+from ui.forms import device_widgets, number_field
 
 __all__ = ["render_form"]
 
@@ -32,7 +32,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
                                                                  "better across domains")
     v["loss"] = _choice(c[1], "loss", ("softmax", "triplet"), v["loss"],
                         help="triplet = weight_t x hard triplet + weight_x x softmax, with identity-balanced batches")
-    v["device"] = _choice(c[2], "device", ("auto", "cpu", "cuda", "mps"), v["device"])
+    v["sampler"] = _choice(c[2], "sampler", ("auto", "RandomSampler", "RandomIdentitySampler"), v["sampler"])
     v["weights"] = base_model_choice(c[3], "reid", v, v.get("weights"), key=f"{_K}-weights", label="weights",
                                      scratch_label="from scratch (pretrained=False)")
     c = st.columns(4)
@@ -61,8 +61,6 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
         v["weight_x"] = _num(c[1], "weight_x", v["weight_x"])
         v["eta_min"] = _num(c[2], "eta_min", v["eta_min"])
         v["restart_epoch"] = _num(c[3], "restart_epoch", v["restart_epoch"])
-        v["amp"] = st.checkbox("amp (mixed precision, CUDA only)", value=bool(v["amp"]), key=f"{_K}-amp",
-                               help=ReidConfig.model_fields["amp"].description)
     with st.expander("Early stopping and evaluation"):
         c = st.columns(4)
         v["patience"] = _num(c[0], "patience", v["patience"])
@@ -78,6 +76,7 @@ def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
         v["use_metric_cuhk03"] = c[3].checkbox("use_metric_cuhk03", value=bool(v["use_metric_cuhk03"]),
                                                key=f"{_K}-use_metric_cuhk03",
                                                help=ReidConfig.model_fields["use_metric_cuhk03"].description)
+    device_widgets(ReidConfig, v, key=_K)
     with st.expander("Transfer from an earlier reid model"):
         c = st.columns(3)
         v["init_version"] = _num(c[0], "init_version", v.get("init_version"),

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from engine.families.transition.config import TransitionConfig
-from ui.forms import number_field
+from ui.forms import device_widgets, number_field
 
 __all__ = ["render_form", "patients_of"]
 
@@ -82,8 +82,8 @@ def render_form(defaults: dict[str, Any], dataset: Any = None) -> dict[str, Any]
     v["optimizer"] = _select(c[0], "optimizer", v["optimizer"])
     v["scheduler"] = _select(c[1], "scheduler", v["scheduler"])
     v["precision"] = _select(c[2], "precision", v["precision"])
-    v["device"] = _select(c[3], "device", v["device"])
-    v["select_model"] = _select(c[4], "select_model", v["select_model"])
+    v["select_model"] = _select(c[3], "select_model", v["select_model"])
+    device_widgets(TransitionConfig, v, key=_K)
     st.markdown("**Data loading and checks**")
     c = st.columns(5)
     v["num_workers"] = _num(c[0], "num_workers", v["num_workers"])

@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.families.yolo.config import ARCHS, TASKS, VARIANTS, YoloConfig
 from ui.catalog import base_model_choice
-from ui.forms import number_field
+from ui.forms import device_widgets, number_field
 
 _OPTIMIZERS = list(YoloConfig.model_fields["optimizer"].annotation.__args__)
 _VARIANT_HELP = {"n": "nano", "s": "small", "m": "medium", "l": "large", "x": "extra large"}
@@ -38,12 +38,12 @@ def parse_renames(text: str) -> dict[str, str]:
 def render_form(defaults: dict[str, Any]) -> dict[str, Any]:
     v = dict(defaults)
     k = "yolo-form"
-    c = st.columns(4)
+    c = st.columns(3)
     v["task"] = _choice(c[0], "task", TASKS, v["task"], f"{k}-task")
     v["variant"] = _choice(c[1], "variant", VARIANTS, v["variant"], f"{k}-variant",
                            format_func=lambda x: f"{x} ({_VARIANT_HELP[x]})")
     v["arch"] = _choice(c[2], "architecture", ARCHS, v["arch"], f"{k}-arch")
-    v["device"] = _choice(c[3], "device", ["auto", "cpu", "cuda", "mps"], v["device"], f"{k}-device")
+    device_widgets(YoloConfig, v, key=k)
     c = st.columns(4)
     v["epochs"] = _num(c[0], "epochs", v["epochs"], f"{k}-epochs")
     v["batch"] = _num(c[1], "batch", v["batch"], f"{k}-batch")

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
+from engine.devices import AMP_HELP, DeviceStr, check_device_fields, device_field, gpus_field
 from engine.trust import models_dir, user_weights
 
 __all__ = ["AnomalyConfig", "AgeRange", "parse_age_range", "parse_age_groups", "AGE_MIN", "AGE_MAX",
@@ -152,8 +153,9 @@ class AnomalyConfig(FamilyConfig):
     select_model: Literal["best", "last"] = Field("best", description="the model the run registers: the epoch with "
                                                   "the lowest val loss ('best') or the final one ('last')")
     grad_clip: float = Field(1.0, ge=0, le=1e6, description="clip gradient norm to this (0: off)")
-    mixed_precision: bool = Field(True, description="autocast float16 on CUDA (ignored elsewhere)")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    amp: bool = Field(True, description=AMP_HELP + ": float16 autocast with a gradient scaler (was mixed_precision)")
+    device: DeviceStr = device_field()
+    gpus: int | None = gpus_field()
     validation_frequency: int = Field(1, ge=1, le=MAX_EPOCHS, description="epochs between validations (early "
                                       "stopping and the best epoch count validations; the last epoch always validates)")
     checkpoint_frequency: int = Field(0, ge=0, le=MAX_EPOCHS, description="epochs between last.pt writes (0: at "
@@ -176,8 +178,16 @@ class AnomalyConfig(FamilyConfig):
     def _age_group(cls, value: str) -> str:
         return parse_age_range(value).label
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data):
+        from engine.configs import deprecated_alias
+
+        return deprecated_alias(data, old="mixed_precision", new="amp", family="anomaly")
+
     @model_validator(mode="after")
     def _splits(self) -> "AnomalyConfig":
+        check_device_fields(self)
         total = self.train_split + self.val_split + self.test_split
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train_split + val_split + test_split must be 1 (got {total:g})")

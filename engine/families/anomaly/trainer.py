@@ -31,6 +31,7 @@ import torch
 
 from engine.checkpoints import load_verified, save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunCancelled, RunContext, Trainer, check_stop
+from engine.devices import DevicePlan, plan_devices, wrap_data_parallel
 from engine.families.anomaly import FAMILY
 from engine.families.anomaly.config import AnomalyConfig
 from engine.families.anomaly.data import is_anomalous
@@ -123,7 +124,7 @@ def _prepare(config: AnomalyConfig, dataset: DatasetRef, ctx: RunContext, device
     store = embedding_store(ctx)
     ctx.progress(0, len(rows), phase="embed")
     embedded = ensure_embeddings(store, config.backbone, rows, root=dataset.root,
-                                 batch_size=config.embed_batch_size, device=ctx.device,
+                                 batch_size=config.embed_batch_size, device=str(device),
                                  progress=lambda d, t: ctx.progress(d, t, phase="embed"),
                                  should_stop=ctx.should_stop, num_workers=config.num_workers,
                                  pin_memory=config.pin_memory)
@@ -174,11 +175,12 @@ class _Step:
     """The optimisation of one run: model, optimizer, scheduler, the AMP scaler and the batch
     order; ``epoch`` trains one epoch, ``state`` / ``load`` are what a checkpoint holds of it."""
 
-    def __init__(self, config: AnomalyConfig, model: Autoencoder, device: torch.device) -> None:
-        self.config, self.model, self.device = config, model, device
+    def __init__(self, config: AnomalyConfig, model: Autoencoder, plan: DevicePlan) -> None:
+        self.config, self.model, self.device = config, model, torch.device(plan.primary)
+        self.forward = wrap_data_parallel(model, plan)  # several GPUs: torch DataParallel splits each batch
         self.opt = _optimizer(self.config, self.model.parameters())
         self.sched = _scheduler(self.config, self.opt)
-        self.amp = self.config.mixed_precision and self.device.type == "cuda"
+        self.amp = plan.amp and plan.cuda
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.gen = torch.Generator().manual_seed(self.config.seed)
 
@@ -193,7 +195,7 @@ class _Step:
                 raise RunCancelled("cancelled on request")
             xb = x[perm[b * bs:(b + 1) * bs] if b < n_batches - 1 else perm[b * bs:]]
             with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-                loss = torch.nn.functional.mse_loss(model(xb), xb)
+                loss = torch.nn.functional.mse_loss(self.forward(xb), xb)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip:
@@ -232,14 +234,15 @@ class AnomalyTrainer(Trainer):
 
     def fit(self, config: AnomalyConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
         self.require_dataset(dataset)
-        device = torch.device(ctx.device)
+        plan = plan_devices(ctx.device, gpus=config.gpus, amp=config.amp)
+        device = torch.device(plan.primary)
         data = _prepare(config, dataset, ctx, device)
         if device.type == "cpu":
             # a few-hundred-wide MLP gains nothing from intra-op threads, and their spin-waits make
             # it many times slower on a busy machine or in a forked RQ work horse (cpu_threads: 1)
             torch.set_num_threads(config.cpu_threads)
         torch.manual_seed(config.seed)
-        step = _Step(config, build_model(config, data.input_dim).to(device), device)
+        step = _Step(config, build_model(config, data.input_dim).to(device), plan)
         life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=FAMILY.headlines[0].direction,
                          select=config.select_model, patience=config.patience, min_delta=config.min_delta,
                          every_s=CHECKPOINT_EVERY_S if not config.checkpoint_frequency else math.inf)

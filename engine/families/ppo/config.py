@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
+from engine.devices import DeviceStr, check_device_fields, device_field, gpus_field
 
 __all__ = ["PpoConfig", "CATEGORIES", "DEFAULT_TARGETS", "DEFAULT_CATEGORY_MAP", "Category"]
 
@@ -43,7 +44,10 @@ class PpoConfig(FamilyConfig):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (split sampling, policy, environment)")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by image category "
                                    "(same seed, same subset; val and test unchanged)")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("cpu", description="where the policy trains (small MLPs run best on cpu)")
+    device: DeviceStr = device_field(
+        "cpu", "where the policy trains (small MLPs run best on cpu): auto, cpu, mps, cuda or cuda:N "
+               "(one GPU: stable-baselines3 has no multi-GPU training)")
+    gpus: int | None = gpus_field()
     init_weights: str | None = Field(None, description="start from a policy file in the models folder (a Trainyard ppo model.pt)")
     init_version: int | None = Field(None, ge=1, description=INIT_VERSION_HELP)
     # environment
@@ -112,6 +116,11 @@ class PpoConfig(FamilyConfig):
         rollout = self.n_steps * self.n_envs
         if self.batch_size > rollout:
             raise ValueError(f"batch_size {self.batch_size} is larger than a rollout (n_steps × n_envs = {rollout})")
+        return self
+
+    @model_validator(mode="after")
+    def _devices(self):
+        check_device_fields(self, max_gpus=1)
         return self
 
     def target(self, category: str) -> float:

@@ -31,6 +31,7 @@ import torch
 
 from engine.checkpoints import load_checkpoint, load_verified, save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunCancelled, RunContext, Trainer
+from engine.devices import plan_devices
 from engine.families.ppo import FAMILY
 from engine.families.ppo.config import CATEGORIES, PpoConfig
 from engine.families.ppo.curriculum import Curriculum
@@ -181,7 +182,7 @@ class _Agent:
                          gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
                          vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm, seed=config.seed,
                          policy_kwargs={"net_arch": dict(pi=list(config.net_arch), vf=list(config.net_arch))},
-                         device=ctx.device, verbose=0)
+                         device=plan_devices(ctx.device, gpus=config.gpus).primary, verbose=0)
         self.model.set_logger(context_logger(ctx))
         self.curriculum = Curriculum(order, threshold=config.advance_success_rate, window=config.success_window,
                                      budget_steps=max(1, int(config.stage_budget * config.total_timesteps)),

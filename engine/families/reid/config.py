@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from engine.configs import deprecated_alias
 from engine.core import DatasetRef, FamilyConfig
+from engine.devices import DEVICE_HELP, DeviceStr, check_device_fields, device_field, gpus_field
 
 __all__ = ["ReidConfig", "MODELS", "OPTIMIZERS", "TORCH_ONLY_OPTIMIZERS", "MAX_EXTRA_DATASETS", "SCHEDULERS",
            "TRANSFORMS", "DatasetId", "uses_identity_sampler"]
@@ -103,7 +104,8 @@ class ReidConfig(FamilyConfig):
     # machine
     workers: int = Field(4, ge=0, le=64, description="dataloader worker processes (0: load in the training process)")
     cpu_threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: torch's default)")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    device: DeviceStr = device_field(description=DEVICE_HELP + "; several GPUs train with torch DataParallel")
+    gpus: int | None = gpus_field()
     seed: int = Field(1, ge=0, le=2**31 - 1, description="random seed (initialisation, sampling, augmentation)")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by identity "
                                    "(same seed, same subset; val and test unchanged)")
@@ -115,6 +117,7 @@ class ReidConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ReidConfig":
+        check_device_fields(self)
         if self.loss == "triplet" and self.weight_t + self.weight_x <= 0:
             raise ValueError("triplet loss needs weight_t + weight_x > 0")
         if uses_identity_sampler(self) and self.batch_size < self.num_instances:

@@ -29,6 +29,7 @@ import torch
 
 from engine.checkpoints import save_checkpoint
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
+from engine.devices import DevicePlan, plan_devices, wrap_data_parallel
 from engine.families.reid import FAMILY
 from engine.families.reid.config import TORCH_ONLY_OPTIMIZERS, ReidConfig
 from engine.families.reid.evaluation import distances, evaluate, extract, save_ranked_lists
@@ -100,6 +101,16 @@ def _device(requested: str) -> str:
         log.warning("torchreid's engine has no MPS path; training on the CPU")
         return "cpu"
     return requested
+
+
+def placement(plan: DevicePlan) -> dict[str, Any]:
+    """How a plan maps onto torchreid's engine: ``use_gpu`` (it moves batches with ``.cuda()``, to
+    the current device, so ``current_device`` is set first), ``data_parallel`` (the
+    ``DataParallel`` device ids across several GPUs, as torchreid's own scripts wrap the model)
+    and ``autocast`` (bfloat16 on CUDA with ``amp``; torchreid's engine has no gradient scaler,
+    which float16 would need)."""
+    return {"use_gpu": plan.cuda, "current_device": plan.indices[0] if plan.cuda else None,
+            "data_parallel": plan.data_parallel_ids, "autocast": "bfloat16" if plan.cuda and plan.amp else None}
 
 
 def _start_weights(model: torch.nn.Module, config: ReidConfig, ctx: RunContext) -> None:
@@ -290,8 +301,11 @@ class ReidTrainer(Trainer):
 
     def fit(self, config: ReidConfig, dataset: DatasetRef | None, ctx: RunContext) -> FitResult:
         self.require_dataset(dataset)
-        device = _device(ctx.device)
-        cuda = device.startswith("cuda")
+        plan = plan_devices(_device(ctx.device), gpus=config.gpus, amp=config.amp)
+        placed = placement(plan)
+        device, cuda = plan.primary, plan.cuda
+        if cuda:
+            torch.cuda.set_device(placed["current_device"])
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)
         ctx.progress(0, 1, "prepare")
@@ -312,7 +326,8 @@ class ReidTrainer(Trainer):
         model = model.to(device)
         optimizer, scheduler = _optimisation(model, config)
         bridge = _Bridge(ctx, config.epochs)
-        engine = _engine(config, data, model, optimizer, scheduler, bridge, cuda,
+        trained = wrap_data_parallel(model, plan)  # several GPUs: each batch split across them
+        engine = _engine(config, data, trained, optimizer, scheduler, bridge, cuda,
                          amp_device="cuda" if config.amp and cuda else None)
         life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=RANKING.direction,
                          select=config.select_model)

@@ -56,7 +56,10 @@ class RunBridge(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._stop()
 
+    # under DDP (several GPUs) every rank runs these hooks; only rank 0 reports to the run
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not trainer.is_global_zero:
+            return
         per_epoch = max(int(trainer.num_training_batches), 1)
         self.ctx.progress(trainer.current_epoch * per_epoch + batch_idx + 1, trainer.max_epochs * per_epoch, "train")
 
@@ -66,7 +69,8 @@ class RunBridge(L.Callback):
 
     # ---- metrics and checkpoints
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.register_checkpoints(trainer.current_epoch - 1)
+        if trainer.is_global_zero:
+            self.register_checkpoints(trainer.current_epoch - 1)
         self._stop()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
@@ -76,10 +80,12 @@ class RunBridge(L.Callback):
         metrics["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.last_metrics = metrics
         self.logged.append(epoch)
-        self.ctx.log(metrics, step=epoch, epoch=epoch)
+        if trainer.is_global_zero:
+            self.ctx.log(metrics, step=epoch, epoch=epoch)
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        self.register_checkpoints(trainer.current_epoch - 1)
+        if trainer.is_global_zero:
+            self.register_checkpoints(trainer.current_epoch - 1)
 
     def register(self, path: Path, *, step: int, monitored: float | None, best: bool) -> None:
         """Register ``path`` unless this exact content was registered already."""

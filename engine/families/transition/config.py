@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from engine.configs import INIT_VERSION_HELP
 from engine.core import FamilyConfig
+from engine.devices import AMP_HELP, DEVICE_HELP, DeviceStr, check_device_fields, device_field, gpus_field
 
 __all__ = ["TransitionConfig", "AXES", "SPLITS", "per_axis"]
 
@@ -84,7 +85,9 @@ class TransitionConfig(FamilyConfig):
     accumulate_grad_batches: int = Field(1, ge=1, le=1024, description="batches per optimizer step")
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = Field(
         "auto", description="auto: 16-mixed on CUDA, 32-true elsewhere")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
+    device: DeviceStr = device_field(description=DEVICE_HELP + "; several GPUs train with Lightning DDP")
+    gpus: int | None = gpus_field()
+    amp: bool = Field(True, description=AMP_HELP + ": with precision auto, 16-mixed on CUDA when on, 32-true when off")
     seed: int = Field(42, ge=0, le=2**32 - 1, description="random seed (split, initialisation, shuffling)")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by patient "
                                    "(same seed, same subset; val and test unchanged)")
@@ -99,6 +102,7 @@ class TransitionConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "TransitionConfig":
+        check_device_fields(self)
         total = self.train_ratio + self.val_ratio + self.test_ratio
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train_ratio + val_ratio + test_ratio must be 1 (got {total:g})")

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from engine.checkpoints import load_verified
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, Trainer, check_stop
+from engine.devices import DevicePlan, plan_devices
 from engine.families.transition.artifacts import (
     dataset_stats,
     plot_dataset_statistics,
@@ -44,7 +45,7 @@ from engine.subsets import stratified_subset
 from engine.trust import UntrustedModelError, user_weights, verify_recorded
 
 __all__ = ["TransitionTrainer", "quiet_lightning", "resolve_precision", "CHECKPOINT_PATTERN", "per_patient_errors",
-           "debug_subset", "PER_PATIENT_FILE"]
+           "debug_subset", "PER_PATIENT_FILE", "lightning_args"]
 
 log = logging.getLogger("trainyard.transition")
 # small convolutions gain little from more; spin-waiting intra-op threads slow a forked work horse
@@ -102,16 +103,20 @@ def quiet_lightning() -> None:
 
 
 def resolve_precision(config: TransitionConfig, device: str) -> str:
+    """``precision`` as set; ``auto``: 16-mixed on CUDA when ``amp`` is on, else 32-true."""
     if config.precision != "auto":
         return config.precision
-    return "16-mixed" if device.startswith("cuda") else "32-true"
+    return "16-mixed" if device.startswith("cuda") and config.amp else "32-true"
 
 
-def _accelerator(device: str) -> tuple[str, object]:
-    if device.startswith("cuda"):
-        index = int(device.split(":", 1)[1]) if ":" in device else 0
-        return "gpu", [index]
-    return ("mps", 1) if device == "mps" else ("cpu", 1)
+def lightning_args(config: TransitionConfig, plan: DevicePlan) -> dict[str, object]:
+    """Lightning ``Trainer`` arguments for a plan: ``accelerator``, ``devices`` (the GPU index
+    list on CUDA), ``strategy`` (``ddp`` across several GPUs: Lightning starts one process per
+    GPU) and ``precision``."""
+    if plan.cuda:
+        return {"accelerator": "gpu", "devices": list(plan.indices), "strategy": "ddp" if plan.multi else "auto",
+                "precision": resolve_precision(config, plan.primary)}
+    return {"accelerator": plan.kind, "devices": 1, "strategy": "auto", "precision": resolve_precision(config, plan.kind)}
 
 
 def load_transitions(dataset: DatasetRef) -> list[Transition]:
@@ -201,10 +206,10 @@ def _lightning(config: TransitionConfig, ctx: RunContext, out: Path):
         callbacks.append(EarlyStopping(monitor="val_main_task_loss", mode="min", patience=config.early_stop_patience))
     loggers = [TensorBoardLogger(out / "logs", name="transition", version=""),
                CSVLogger(out / "logs", name="transition_csv", version="")]
-    accelerator, devices = _accelerator(ctx.device)
-    precision = resolve_precision(config, ctx.device)
+    placed = lightning_args(config, plan_devices(ctx.device, gpus=config.gpus, amp=config.amp))
+    accelerator, precision = placed["accelerator"], placed["precision"]
     trainer = L.Trainer(
-        accelerator=accelerator, devices=devices, precision=precision, max_epochs=config.max_epochs,
+        **placed, max_epochs=config.max_epochs,
         gradient_clip_val=config.gradient_clip_val or None, accumulate_grad_batches=config.accumulate_grad_batches,
         deterministic=config.deterministic, logger=loggers, callbacks=callbacks, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=out)

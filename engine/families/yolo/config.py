@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from engine.configs import INIT_VERSION_HELP
 from engine.core import DatasetRef, FamilyConfig
+from engine.devices import AMP_HELP, DEVICE_HELP, DeviceStr, check_device_fields, device_field, gpus_field
 from engine.trust import models_dir, user_weights
 
 TASKS = ("classify", "detect", "segment")
@@ -86,8 +87,9 @@ class YoloConfig(FamilyConfig):
     save_period: int = Field(-1, ge=-1, le=MAX_EPOCHS, description="also save a checkpoint every N epochs (<1: off)")
     cache: bool | Literal["ram", "disk"] = Field(False, description="cache images in RAM or on disk")
     workers: int = Field(8, ge=0, le=64, description="dataloader worker processes")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
-    amp: bool = Field(True, description="mixed precision (used on CUDA only)")
+    device: DeviceStr = device_field(description=DEVICE_HELP + "; several GPUs train with Ultralytics' DDP")
+    gpus: int | None = gpus_field()
+    amp: bool = Field(True, description=AMP_HELP + " (Ultralytics checks it first and turns it off if it fails)")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="random seed (training and the train/val split)")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split to train on, stratified by class "
                                    "(same seed, same subset; val and test unchanged)")
@@ -141,6 +143,11 @@ class YoloConfig(FamilyConfig):
         if not _builtin_yaml(value):
             user_weights(value, what="yolo model", must_exist=False)  # refuses anything outside the folder
         return value
+
+    @model_validator(mode="after")
+    def _devices(self):
+        check_device_fields(self)
+        return self
 
     def model_source(self) -> str:
         """The model file Ultralytics builds from: the user's file (resolved inside the models

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.core import DatasetRef, FitResult, ModelArtifact, RunContext, RunDiverged, Trainer, check_stop
+from engine.devices import plan_devices
 from engine.families.yolo.callbacks import RunBridge, rename_metrics
 from engine.families.yolo.config import YoloConfig, compatible_tasks
 from engine.families.yolo.data import scan
+from engine.families.yolo.ddp import ResultsFollower, device_args
 from engine.families.yolo.offline import prepare_ultralytics
 from engine.families.yolo.prepare import build_training_view
 from engine.trust import verify_recorded
@@ -24,10 +26,6 @@ __all__ = ["YoloTrainer", "resume_file"]
 
 SHOWN_PROBLEMS = 50
 PLOTS = True  # Ultralytics' own plots (labels, batches, results.png, confusion matrix, PR/F1 curves), offline-safe
-
-
-def _ultralytics_device(device: str) -> str:
-    return device.split(":", 1)[1] if device.startswith("cuda:") else device
 
 
 def resume_file(ctx: RunContext) -> Path | None:
@@ -141,20 +139,36 @@ class YoloTrainer(Trainer):
         from ultralytics import YOLO
 
         source = config.model_source()  # user files only from the models folder (engine.trust)
-        device = _ultralytics_device(ctx.device)
-        args = {**config.train_args(), "data": str(view), "device": device, "plots": PLOTS, "val": True,
-                "amp": bool(config.amp and ctx.device.startswith("cuda")), "project": str(out),
-                "name": "ultralytics", "exist_ok": True, "verbose": True}
+        plan = plan_devices(ctx.device, gpus=config.gpus, amp=config.amp)
+        placed = device_args(plan, amp=config.amp, batch=config.batch)
+        device = placed["device"].split(",")[0]  # the closing test on one device
+        args = {**config.train_args(), "data": str(view), **placed, "plots": PLOTS, "val": True,
+                "project": str(out), "name": "ultralytics", "exist_ok": True, "verbose": True}
         resume = resume_file(ctx)
         if resume:
             args["resume"] = str(resume)
         model = YOLO(str(resume) if resume else source, task=config.task)
         if config.init_version and not resume:
+            if plan.multi:  # DDP ranks build the model from args["model"]: weights loaded here never reach them
+                raise ValueError(f"init_version {config.init_version} with device {config.device}: Ultralytics' DDP "
+                                 "ranks rebuild the model from its file, so the transferred weights would be lost; "
+                                 "fine-tune on one GPU")
             _start_from_version(model, config, ctx)
         bridge = RunBridge(ctx)
-        for event, fn in bridge.callbacks().items():
-            model.add_callback(event, fn)
-        _train(model, args)
+        if plan.multi:  # DDP ranks are fresh processes: callbacks never reach them, results.csv does
+            follower = ResultsFollower(ctx, out / "ultralytics", config.epochs)
+            try:
+                with follower:
+                    _train(model, args)
+            except Exception:
+                if follower.stopped:
+                    check_stop(ctx)
+                raise
+            bridge.logged, bridge.last_epoch_metrics = set(follower.logged), dict(follower.last_epoch_metrics)
+        else:
+            for event, fn in bridge.callbacks().items():
+                model.add_callback(event, fn)
+            _train(model, args)
         check_stop(ctx)
 
         weights, summary = _selected(config, model.trainer, bridge)
