@@ -38,6 +38,7 @@ SEED_CONFIG = SeedMapping(
         "early_stopping_min_delta": Rename("min_delta", "early stopping's smallest improvement"),
         "gradient_clip_norm": Rename("grad_clip", "gradient norm clipping"),
         "age_range": Rename("age_group", "one age group per run, as LO-HI", _age_range),
+        "mixed_precision": Rename("amp", "mixed precision on CUDA is `amp` in every family"),
         "save_best_only": Rename("select_model", "register the best epoch (true) or the last (false)",
                                  lambda v: "best" if v else "last"),
     },
