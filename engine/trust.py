@@ -47,7 +47,11 @@ def user_weights(name: str | Path, *, what: str = "weights", must_exist: bool = 
     followed) inside it. Returns the resolved path.
     """
     base = models_dir().resolve()
-    raw = Path(str(name)).expanduser()
+    try:
+        raw = Path(str(name)).expanduser()
+    except RuntimeError:  # "~someone" naming no user of this machine
+        raise UntrustedModelError(f"{what} {str(name)!r}: '~' names no user's home folder here; name the file "
+                                  f"relative to the models folder {base}") from None
     candidate = (raw if raw.is_absolute() else base / raw).resolve()
     if not is_within(candidate, base):
         raise UntrustedModelError(

@@ -273,7 +273,10 @@ def catalog_refs(family: str, config: Any) -> list[CatalogRef]:
 
 def _relative(value: str) -> str:
     base = models_dir().resolve()
-    p = Path(value).expanduser()
+    try:
+        p = Path(value).expanduser()
+    except RuntimeError:  # "~someone" with no such user: user_weights refuses it with its own message
+        return value
     if p.is_absolute():
         try:
             return p.resolve().relative_to(base).as_posix()

@@ -147,3 +147,14 @@ def test_pickled_vit_weights_are_never_loaded(stack, marker):
     crafted_pt(folder / "pytorch_model.bin", marker)
     with pytest.raises(Exception):  # noqa: B017 - any refusal will do; what matters is the marker below
         Backbone("pickled-vit")
+
+
+@pytest.mark.parametrize("name", ["~0", "~no-such-user-here/model.pt"])
+def test_a_tilde_naming_no_user_is_refused_as_a_model_name_not_a_crash(name):
+    # found by the config fuzzer: Path.expanduser raises RuntimeError for an unknown user
+    with pytest.raises(UntrustedModelError, match="names no user's home folder"):
+        user_weights(name)
+    with pytest.raises(ConfigError, match="backbone"):
+        from engine.configs import validate_config
+        from engine.families import FAMILIES
+        validate_config(FAMILIES["anomaly"], {"backbone": name})
