@@ -218,6 +218,12 @@ class Family:
     # of the dataset (summary and samples) and the config giving the reasons to block a launch
     headlines: tuple[Headline, ...] = ()  # the metrics that matter, first = the ranking one
     conformance: Conformance | None = None  # tiny settings for the shared family tests
+    predict_path: str | None = None  # module with predict (and load) for the scoring lane;
+    # default engine.families.<key>.predict
+
+    @property
+    def predict_module(self) -> str:
+        return self.predict_path or f"engine.families.{self.key}.predict"
 
     def headlines_for(self, task: str | None) -> tuple[Headline, ...]:
         """The headlines that apply to ``task`` (task-specific ones replace general ones)."""

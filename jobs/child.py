@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("trainyard.child")
 
@@ -345,6 +346,20 @@ def warm_up() -> None:
     preload()
     with session_scope() as s:
         s.exec(text("SELECT 1"))
+    # the statements a run's first steps send, compiled now (SQLAlchemy caches them per process):
+    # the context of a run that does not exist goes stale at each of them and writes nothing
+    import tempfile
+
+    from jobs.context import DbRunContext, StaleAttempt
+
+    with tempfile.TemporaryDirectory() as folder:
+        for step in ("should_stop", "progress", "_mark_training", "flush"):
+            ctx = DbRunContext(-1, out_dir=Path(folder), attempt=-1, poll_s=0.0)
+            ctx._buffer.append({"run_id": -1, "step": 0, "epoch": 0, "name": "warm", "value": 0.0, "time": None})
+            try:
+                getattr(ctx, step)(*((1, 2) if step == "progress" else ()))
+            except StaleAttempt:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:

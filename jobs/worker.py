@@ -58,7 +58,7 @@ def preload(*, scoring: bool = False, heavy: bool = True) -> list[str]:
 
     for family in FAMILIES.values():
         if scoring:
-            modules.append(f"engine.families.{family.key}.predict")
+            modules.append(family.predict_module)
         else:
             modules.append(family.trainer_path.partition(":")[0])
     failed = []
