@@ -86,3 +86,29 @@ def line(measure: str, baseline: str, base_s: float, ours_s: float, bar: str, ok
     """One row of the report: both times, the ratio against the baseline and whether the bar holds."""
     return (f"{measure}: baseline ({baseline}) {base_s * 1000:.0f} ms · Trainyard {ours_s * 1000:.0f} ms · "
             f"ratio {ours_s / base_s:.2f}× · bar {bar}: {'met' if ok else 'NOT met'}")
+
+
+def settle(pid: int, *, include_self: bool = False, timeout: float = 300.0) -> None:
+    """Wait until the training interpreters (``python -m jobs.child``) under process ``pid`` (and
+    ``pid`` itself with ``include_self``) use no CPU for half a second: warm and waiting."""
+    import psutil
+
+    def cpu() -> float:
+        total = 0.0
+        root = psutil.Process(pid)
+        for proc in ([root] if include_self else []) + root.children(recursive=True):
+            try:
+                if proc.pid == pid or "jobs.child" in proc.cmdline():
+                    total += sum(proc.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return total
+
+    deadline = time.monotonic() + timeout
+    before = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu()
+        if now - before < 0.02:
+            return
+        before = now

@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.harness import REPEATS, installation, line
+from bench.harness import REPEATS, installation, line, settle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,38 +45,13 @@ def _until(predicate, timeout: float = 120.0) -> None:
         time.sleep(0.005)
 
 
-def _settle(proc: subprocess.Popen, timeout: float = 300.0) -> None:
-    """Wait until the worker's training interpreters use no CPU for half a second (warm and waiting)."""
-    import psutil
-
-    def cpu() -> float:
-        total = 0.0
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            try:
-                if "jobs.child" in child.cmdline():
-                    times = child.cpu_times()
-                    total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
-
-    deadline = time.monotonic() + timeout
-    before = cpu()
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu()
-        if now - before < 0.02:
-            return
-        before = now
-
-
 def _to_training(priority: str, proc: subprocess.Popen | None = None) -> float:
     from db import queries
     from db.session import session_scope
     from jobs import api
 
     if proc is not None:
-        _settle(proc)
+        settle(proc.pid)
     t0 = time.perf_counter()
     run = api.submit_run(family="toy", config={"epochs": 1, "batches": 2}, priority=priority)
 

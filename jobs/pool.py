@@ -1,7 +1,7 @@
 """A training worker's warm pool: one training interpreter (``jobs.child --warm``) started ahead.
 
 ``TrainingWorker`` is RQ's forking ``Worker`` plus the pool. Right before it forks the work
-horse of a run job it hands the waiting interpreter over (``jobs.child.hand_over``: the horse
+horse of a run job it hands the waiting interpreter over (``jobs.training_process.hand_over``: the horse
 inherits its socket and sends it the run), closes its own end of that socket, and starts the
 next one, so the next run finds one warm too. Any other job (a no-op, housekeeping) forks as
 before and leaves the waiting interpreter alone. Without warmth (``--no-preload``) nothing is
@@ -18,7 +18,7 @@ import logging
 
 from rq import Worker
 
-from jobs import child as children
+from jobs import training_process as children
 from jobs.enqueue import RUN_FUNC
 
 log = logging.getLogger("trainyard.pool")

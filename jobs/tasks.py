@@ -114,10 +114,31 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
     if isinstance(claim, str):
         return claim
     if _in_rq_job() if isolate is None else isolate:
-        from jobs.child import run_in_child
-
-        return run_in_child(claim, capture=capture)
+        return _train_elsewhere(claim, capture=capture)
     return run_claimed(claim, capture=capture)
+
+
+def _train_elsewhere(claim: Claim, *, capture: bool) -> str:
+    """Hand the claimed run to a training interpreter (``jobs.training_process``), wait, and
+    record what it could not: its death (``failed: worker lost``), or the cancel it ignored."""
+    from jobs import training_process
+
+    outcome = training_process.run_in_child(claim, capture=capture)
+    if outcome.status is not None:
+        return outcome.status
+    if outcome.stopped:
+        if outcome.why.startswith("attempt"):
+            return STALE
+        error = (f"cancelled: the training did not stop within {training_process.CANCEL_GRACE_S:.0f} s of "
+                 f"the cancel, so its processes were stopped")
+        if not _finish(claim.run_id, RunStatus.cancelled, error, None, claim.family, attempt=claim.attempt,
+                       files=_files_of(claim)):
+            return STALE
+        notify.run_ended(claim.run_id)
+        return RunStatus.cancelled.value
+    from jobs.reaper import fail_lost
+
+    return RunStatus.failed.value if fail_lost(claim.run_id, outcome.why, attempt=claim.attempt) else STALE
 
 
 def run_claimed(claim: Claim, *, capture: bool = True) -> str:

@@ -47,7 +47,7 @@ def preload(*, scoring: bool = False, heavy: bool = True) -> list[str]:
     ``heavy=False``: the job code only (a training worker: its runs train in ``jobs.child``)."""
     started = time.monotonic()
     if not heavy:
-        for name in ("jobs.tasks", "jobs.child", "jobs.reaper", "jobs.notify"):
+        for name in ("jobs.tasks", "jobs.training_process", "jobs.reaper", "jobs.notify"):
             importlib.import_module(name)
         log.info("preloaded the job code in %.1f s", time.monotonic() - started)
         return []

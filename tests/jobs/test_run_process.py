@@ -116,10 +116,10 @@ def test_a_trainer_that_ignores_the_cancel_has_its_process_group_stopped(stack, 
     fresh interpreter itself (as a ``--no-preload`` worker's horse does) and is its parent."""
     import threading
 
-    from jobs import child
+    from jobs import training_process
     from jobs.tasks import execute_run
 
-    monkeypatch.setattr(child, "CANCEL_GRACE_S", 1.0)
+    monkeypatch.setattr(training_process, "CANCEL_GRACE_S", 1.0)
     run_id = _pending_run({**SLOW, "helper_process": True, "stuck_at_epoch": 1})
     outcome: list[str] = []
     horse = threading.Thread(target=lambda: outcome.append(execute_run(run_id, isolate=True, capture=False)))
