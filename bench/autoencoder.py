@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from bench.harness import REPEATS, installation, line, settle, size
+from bench.harness import REPEATS, installation, line, size
 
 EPOCHS = size(60, 300)
 CONFIG = {"age_group": "3-12", "epochs": EPOCHS, "patience": 0, "min_samples": 5, "embed_batch_size": 64}
@@ -75,7 +75,8 @@ def _whole(dataset_id: int) -> float:
         run = queries.create_run(session=s, family="anomaly", config=CONFIG, dataset_id=dataset_id)
     warm = child.spawn(warm=True)
     proc = warm.proc
-    settle(warm.pid)
+    while not any("ready" in m for m in warm.channel.read(timeout=None)):  # its imports are done
+        assert not warm.channel.eof, "the warm training interpreter died"
     child.hand_over(warm)
     t0 = time.perf_counter()
     status = execute_run(run.id, isolate=True)

@@ -161,22 +161,22 @@ def _relabel(worker_name: str, hostname: str) -> None:
 def _settle(pid: int, timeout: float = 300.0) -> None:
     """Wait until the warm training interpreters under worker ``pid`` have done their imports
     (no CPU used for half a second), so a run submitted next starts at once."""
-    def cpu() -> float:
-        total = 0.0
+    def cpu() -> list[float]:
+        out = []
         for child in psutil.Process(pid).children(recursive=True):
             try:
-                if "jobs.child" in child.cmdline():
-                    total += sum(child.cpu_times()[:2])
+                if "--warm" in child.cmdline():
+                    out.append(sum(child.cpu_times()[:2]))
             except psutil.Error:
                 pass
-        return total
+        return out
 
     deadline = time.monotonic() + timeout
     before = cpu()
     while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu()
-        if now - before < 0.02:
+        time.sleep(1.0)
+        now = cpu()  # imports take seconds of CPU; then none while it waits on its socket
+        if len(now) == len(before) and all(n >= 3.0 for n in now) and sum(now) - sum(before) < 0.02:
             return
         before = now
 
