@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import FIXTURE_FAMILIES, ROOT, _reset_caches, create_postgres_database, wait_for_status
+from tests.conftest import FIXTURE_FAMILIES, ROOT, _reset_caches, create_postgres_database, settle_worker, wait_for_status
 
 REMOTE_DEAD_AFTER_S = 12  # how long the other host waits on a silent busy worker (45 s by default)
 SLOW = {"epochs": 30, "batches": 4, "sleep_s": 0.1}  # ~12 s unless stopped
@@ -158,29 +158,6 @@ def _relabel(worker_name: str, hostname: str) -> None:
     get_redis().hset(f"rq:worker:{worker_name}", "hostname", hostname)
 
 
-def _settle(pid: int, timeout: float = 300.0) -> None:
-    """Wait until the warm training interpreters under worker ``pid`` have done their imports
-    (no CPU used for half a second), so a run submitted next starts at once."""
-    def cpu() -> list[float]:
-        out = []
-        for child in psutil.Process(pid).children(recursive=True):
-            try:
-                if "--warm" in child.cmdline():
-                    out.append(sum(child.cpu_times()[:2]))
-            except psutil.Error:
-                pass
-        return out
-
-    deadline = time.monotonic() + timeout
-    before = cpu()
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        now = cpu()  # imports take seconds of CPU; then none while it waits on its socket
-        if len(now) == len(before) and all(n >= 3.0 for n in now) and sum(now) - sum(before) < 0.02:
-            return
-        before = now
-
-
 def _checkpoints(run_id: int) -> list:
     from db import queries
     from db.session import session_scope
@@ -222,8 +199,8 @@ def test_a_run_from_host_a_resumes_on_host_b_which_also_serves_a_models_predicti
     # A, idle, takes the next one
     worker_b = host_b.start("--queues", "high,default")
     scoring_b = host_b.start("--scoring")
-    _settle(host_a.procs[0].pid)
-    _settle(host_b.procs[0].pid)
+    settle_worker(host_a.procs[0].pid)
+    settle_worker(host_b.procs[0].pid)
     own = api.submit_run(family="toy", config={"epochs": 25, "batches": 4, "sleep_s": 0.1}, priority="high")
     wait_for_status(own.id, [RunStatus.training], timeout=240)
     moved = api.submit_run(family="toy", config={**SLOW, "keep_checkpoints": 3}, priority="default")
