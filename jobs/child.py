@@ -56,6 +56,31 @@ def _watch(channel: Channel, parent_pid: int) -> None:
             kill_own_group()
 
 
+def _first_use() -> None:
+    """Pay the one-off costs a run would otherwise pay in its first seconds: torch's first
+    forward, backward and optimizer step on the CPU, and matplotlib's font cache and first
+    rendered figure (the families' end-of-run plots). Never touches CUDA."""
+    try:
+        import io
+
+        import torch
+
+        model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 8))
+        opt = torch.optim.Adam(model.parameters())
+        loss = torch.nn.functional.mse_loss(model(torch.zeros(2, 8)), torch.zeros(2, 8))
+        loss.backward()
+        opt.step()
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(2, 2))
+        FigureCanvasAgg(fig)
+        fig.add_subplot().plot([0, 1], [0, 1], label="warm")
+        fig.savefig(io.BytesIO(), format="png")
+    except Exception:  # a missing library fails the run that needs it, not the warm-up
+        log.warning("warm-up: first use failed", exc_info=True)
+
+
 def warm_up() -> None:
     """What a warm child does before it waits: torch and every trainer imported (no CUDA), the
     job code, the installed package set read, and the database connected."""
@@ -65,6 +90,7 @@ def warm_up() -> None:
     from jobs.worker import preload
 
     preload()
+    _first_use()
     with session_scope() as s:
         s.exec(text("SELECT 1"))
     # the statements a run's first steps send, compiled now (SQLAlchemy caches them per process):
