@@ -86,3 +86,30 @@ def line(measure: str, baseline: str, base_s: float, ours_s: float, bar: str, ok
     """One row of the report: both times, the ratio against the baseline and whether the bar holds."""
     return (f"{measure}: baseline ({baseline}) {base_s * 1000:.0f} ms · Trainyard {ours_s * 1000:.0f} ms · "
             f"ratio {ours_s / base_s:.2f}× · bar {bar}: {'met' if ok else 'NOT met'}")
+
+
+def settle(pid: int, *, timeout: float = 300.0, min_cpu_s: float = 3.0) -> None:
+    """Wait until every warm training interpreter (``python -m jobs.child --warm``) under process
+    ``pid`` has done its imports: at least ``min_cpu_s`` of CPU used (a warm-up takes ~8 s), then
+    none for a second (waiting on its socket). A busy machine may not schedule a fresh one at
+    all for a while, so an unchanged CPU time alone proves nothing."""
+    import psutil
+
+    def cpu() -> list[float]:
+        out = []
+        for proc in psutil.Process(pid).children(recursive=True):
+            try:
+                if "--warm" in proc.cmdline() and "jobs.child" in proc.cmdline():
+                    out.append(sum(proc.cpu_times()[:2]))
+            except psutil.Error:
+                pass
+        return out
+
+    deadline = time.monotonic() + timeout
+    before = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu()
+        if len(now) == len(before) and all(n >= min_cpu_s for n in now) and sum(now) - sum(before) < 0.02:
+            return
+        before = now

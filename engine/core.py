@@ -256,6 +256,13 @@ class Family:
     # ``EvaluationRefused`` naming the task when the dataset's task does not fit
     eval_splits_path: str | None = None
 
+    predict_path: str | None = None  # module with predict (and load) for the scoring lane;
+    # default engine.families.<key>.predict
+
+    @property
+    def predict_module(self) -> str:
+        return self.predict_path or f"engine.families.{self.key}.predict"
+
     def headlines_for(self, task: str | None) -> tuple[Headline, ...]:
         """The headlines that apply to ``task`` (task-specific ones replace general ones)."""
         return tuple(h for h in self.headlines if h.task is None or h.task == task)

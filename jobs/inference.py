@@ -1,6 +1,6 @@
 """Inference on a registered model, run by a worker so pages never load torch.
 
-A family supplies ``engine/families/<key>/predict.py`` with
+A family supplies ``engine/families/<key>/predict.py`` (or the module its ``predict_path`` names) with
 ``predict(model: ModelVersionRef, payload: dict) -> dict`` (plain data in and out; images as
 bytes) and, optionally, ``load(model: ModelVersionRef) -> object``: what ``load`` returns is kept
 in memory and handed to ``predict`` as ``model.loaded``. Pages call
@@ -44,6 +44,12 @@ class ModelVersionRef:
     dataset_root: Path | None = None  # the folder of the dataset its run trained on, while that is imported
 
 
+def _predict_module(family: str) -> str:
+    from engine.families import FAMILIES
+
+    return FAMILIES[family].predict_module if family in FAMILIES else f"engine.families.{family}.predict"
+
+
 def _signature(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_size, st.st_mtime_ns
@@ -74,7 +80,7 @@ def model_ref(mv: ModelVersion) -> ModelVersionRef:
     signature = _signature(artifact)
     ref = ModelVersionRef(id=mv.id, family=mv.family, task=mv.task, scope=mv.scope, artifact_path=artifact,
                           threshold=mv.threshold, metrics=dict(mv.metrics))
-    module = importlib.import_module(f"engine.families.{ref.family}.predict")
+    module = importlib.import_module(_predict_module(ref.family))
     if hasattr(module, "load"):
         ref = replace(ref, loaded=module.load(ref))
     _CACHE[key] = (signature, ref)
@@ -98,5 +104,5 @@ def predict_job(model_version_id: int, payload: dict[str, Any]) -> dict[str, Any
         if mv is None:
             raise LookupError(f"no model version with id {model_version_id}")
         ref = replace(model_ref(mv), dataset_root=_dataset_root(s, mv.run_id))
-    module = importlib.import_module(f"engine.families.{ref.family}.predict")
+    module = importlib.import_module(_predict_module(ref.family))
     return wire.pack(module.predict(ref, wire.unpack(payload)))

@@ -14,7 +14,7 @@ from rq import Worker
 
 # rq's busy heartbeat comes every job_monitoring_interval (30 s for a plain ``rq worker``,
 # 5 s for ``python -m jobs.worker``); an idle worker's can be ~7 minutes old (blocking dequeue).
-REMOTE_DEAD_AFTER_S = 45.0
+REMOTE_DEAD_AFTER_S = float(os.environ.get("TRAINYARD_REMOTE_DEAD_AFTER_S", "45"))
 
 
 def pid_alive(pid: int) -> bool:

@@ -3,7 +3,8 @@ resolved and verified), read by the Progress page's *Reproduce* tab and ``runs s
 
 It holds the project commit and whether the tree was dirty, Python and the installed packages
 (with a digest over the set), the dataset (name, content hash, samples per split), the resolved
-config and seed, the machine (host, CPU, GPUs, CUDA and driver), the worker, and the start
+config and seed, the machine (host, CPU, GPUs, CUDA and driver), the worker and the training
+process (its pid, parent and the work horse that waited on it), and the start
 weights or resume checkpoint with their sha256."""
 from __future__ import annotations
 
@@ -48,13 +49,13 @@ def _dataset(dataset: DatasetRef | None) -> dict[str, Any] | None:
 
 
 def build_manifest(*, run_id: int, attempt: int, family: str, config, dataset: DatasetRef | None, ctx,
-                   worker: str) -> dict[str, Any]:
+                   worker: str, process: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of one attempt, as plain JSON data."""
     data = config.model_dump(mode="json") if hasattr(config, "model_dump") else dict(config)
     return {"run": {"id": run_id, "attempt": attempt, "family": family, "task": data.get("task")},
             "created_at": utcnow().isoformat(), "code": provenance.code_version(),
             "environment": provenance.environment(), "dataset": _dataset(dataset), "config": data,
-            "seed": data.get("seed"), "machine": provenance.machine(), "worker": worker,
+            "seed": data.get("seed"), "machine": provenance.machine(), "worker": worker, "process": process,
             "device": getattr(ctx, "device", None), "start_weights": _file(getattr(ctx, "init_weights", None)),
             "resume": _file(getattr(ctx, "resume", None)),
             "extra_datasets": [_dataset(ref) for ref in getattr(ctx, "extra_datasets", None) or ()],
@@ -62,11 +63,11 @@ def build_manifest(*, run_id: int, attempt: int, family: str, config, dataset: D
 
 
 def record_manifest(*, run_id: int, attempt: int, family: str, config, dataset: DatasetRef | None, ctx,
-                    worker: str) -> dict[str, Any] | None:
+                    worker: str, process: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Build and store the manifest; a failure is logged and never stops the run."""
     try:
         manifest = build_manifest(run_id=run_id, attempt=attempt, family=family, config=config, dataset=dataset,
-                                  ctx=ctx, worker=worker)
+                                  ctx=ctx, worker=worker, process=process)
         with session_scope() as s:
             queries.save_manifest(session=s, run_id=run_id, attempt=attempt, data=manifest)
         code = manifest["code"]
@@ -88,4 +89,5 @@ def manifest_of(run_id: int) -> dict[str, Any] | None:
 
 def manifest_diff(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """What differs between two manifests, leaving out what always does (ids, times)."""
-    return provenance.diff(a, b, ignore=("run.id", "run.attempt", "created_at"))
+    return provenance.diff(a, b, ignore=("run.id", "run.attempt", "created_at", "process.pid", "process.parent_pid",
+                                         "process.work_horse_pid"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -65,9 +66,35 @@ class Claim:
     out_dir: Path
     resume_from: Path | None
     is_trial: bool
+    worker: str = ""  # the RQ worker that claimed it
+    horse_pid: int | None = None  # the work horse waiting on it, when it trains in its own interpreter
+
+    def to_json(self) -> dict:
+        """Plain data for the training interpreter (``jobs.child``): nothing is pickled."""
+        return {"run_id": self.run_id, "attempt": self.attempt, "family": self.family, "config": self.config,
+                "dataset_id": self.dataset_id, "out_dir": str(self.out_dir),
+                "resume_from": str(self.resume_from) if self.resume_from else None, "is_trial": self.is_trial,
+                "worker": self.worker}
+
+    @classmethod
+    def from_json(cls, data: dict, *, horse_pid: int | None = None) -> Claim:
+        return cls(run_id=int(data["run_id"]), attempt=int(data["attempt"]), family=str(data["family"]),
+                   config=dict(data["config"]), dataset_id=data.get("dataset_id"), out_dir=Path(data["out_dir"]),
+                   resume_from=Path(data["resume_from"]) if data.get("resume_from") else None,
+                   is_trial=bool(data["is_trial"]), worker=str(data.get("worker") or ""), horse_pid=horse_pid)
 
 
-def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True) -> str:
+def _in_rq_job() -> bool:
+    try:
+        from rq import get_current_job
+
+        return get_current_job() is not None
+    except Exception:
+        return False
+
+
+def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True,
+                isolate: bool | None = None) -> str:
     """Run one training run to an end state; return that state's name.
 
     Status moves pending → preparing → training → completed | failed | cancelled, and the
@@ -80,11 +107,44 @@ def execute_run(run_id: int, attempt: int | None = None, *, capture: bool = True
     compare-and-set from ``pending``, so two workers never both run one attempt.
 
     Four steps: ``claim`` the run, ``build_context`` (everything the family is handed, resolved
-    and verified here), ``train``, ``record`` the end state and the model.
+    and verified here), ``train``, ``record`` the end state and the model. The last three run in
+    a training interpreter of their own (``jobs.child``) when ``isolate`` (default: when this is
+    an RQ job, i.e. in a work horse), else here (the offline CLI, in-process tests, benches).
     """
     claim = claim_run(run_id, attempt)
     if isinstance(claim, str):
         return claim
+    if _in_rq_job() if isolate is None else isolate:
+        return _train_elsewhere(claim, capture=capture)
+    return run_claimed(claim, capture=capture)
+
+
+def _train_elsewhere(claim: Claim, *, capture: bool) -> str:
+    """Hand the claimed run to a training interpreter (``jobs.training_process``), wait, and
+    record what it could not: its death (``failed: worker lost``), or the cancel it ignored."""
+    from jobs import training_process
+
+    outcome = training_process.run_in_child(claim, capture=capture)
+    if outcome.status is not None:
+        return outcome.status
+    if outcome.stopped:
+        if outcome.why.startswith("attempt"):
+            return STALE
+        error = (f"cancelled: the training did not stop within {training_process.CANCEL_GRACE_S:.0f} s of "
+                 f"the cancel, so its processes were stopped")
+        if not _finish(claim.run_id, RunStatus.cancelled, error, None, claim.family, attempt=claim.attempt,
+                       files=_files_of(claim)):
+            return STALE
+        notify.run_ended(claim.run_id)
+        return RunStatus.cancelled.value
+    from jobs.reaper import fail_lost
+
+    return RunStatus.failed.value if fail_lost(claim.run_id, outcome.why, attempt=claim.attempt) else STALE
+
+
+def run_claimed(claim: Claim, *, capture: bool = True) -> str:
+    """Build the context, train and record a claimed run (in whichever process it trains)."""
+    run_id = claim.run_id
     claim.out_dir.mkdir(parents=True, exist_ok=True)
     with capture_run_output(claim.out_dir / LOG_NAME) if capture else nullcontext():
         outcome = train(claim)
@@ -118,8 +178,9 @@ def claim_run(run_id: int, attempt: int | None) -> Claim | str:
                                           statuses=queries.UNFINISHED)
             return RunStatus.cancelled.value
         out_dir = Path(run.out_dir) if run.out_dir else run_dir(run_id)
+        worker = _worker_name()
         if not queries.set_status_if_current(session=s, run_id=run_id, attempt=attempt, status=RunStatus.preparing,
-                                             statuses=(RunStatus.pending,), worker=_worker_name(),
+                                             statuses=(RunStatus.pending,), worker=worker,
                                              out_dir=str(out_dir), error=None, phase="prepare"):
             log.warning("run %s attempt %s is already %s elsewhere; not starting it twice",
                         run_id, attempt, run.status.value)
@@ -127,7 +188,14 @@ def claim_run(run_id: int, attempt: int | None) -> Claim | str:
         return Claim(run_id=run_id, attempt=attempt, family=run.family, config=dict(run.config),
                      dataset_id=run.dataset_id, out_dir=out_dir,
                      resume_from=Path(run.resume_from) if run.resume_from else None,
-                     is_trial=run.sweep_id is not None)
+                     is_trial=run.sweep_id is not None, worker=worker)
+
+
+def _process(claim: Claim) -> dict:
+    """Where the training ran: this process, its parent, and the work horse waiting on it."""
+    return {"pid": os.getpid(), "parent_pid": os.getppid(), "work_horse_pid": claim.horse_pid,
+            "own_interpreter": claim.horse_pid is not None and claim.horse_pid != os.getpid(),
+            "executable": sys.executable}
 
 
 def build_context(claim: Claim, config) -> tuple[DbRunContext, DatasetRef | None]:
@@ -145,7 +213,7 @@ def build_context(claim: Claim, config) -> tuple[DbRunContext, DatasetRef | None
     ctx.base_weights = verify_config(claim.family, config)  # the catalog's digests, checked again here
     ctx.stores = stores_for(claim.family)
     record_manifest(run_id=claim.run_id, attempt=claim.attempt, family=claim.family, config=config, dataset=dataset,
-                    ctx=ctx, worker=_worker_name())
+                    ctx=ctx, worker=claim.worker or _worker_name(), process=_process(claim))
     if claim.is_trial:
         from jobs.sweeps import SweepLink
 

@@ -8,10 +8,11 @@ worker that sees no GPU and never takes a GPU run;
 Every training worker registers its host, GPUs (name, memory, by NVML) and free memory in Redis
 and renews that every few seconds (``jobs.machines``); Home lists them.
 
-A training worker forks one work horse per job. Before listening it imports what every job needs
-(the job code, torch, each family's trainer module), so a horse starts warm instead of paying
-seconds of imports; CUDA is never initialised in this parent (nothing here calls ``torch.cuda``),
-so every horse can still initialise it for itself.
+A training worker forks one work horse per job; the horse of a run claims it and trains it in a
+fresh interpreter of its own (``jobs.child``), never in the fork. The worker keeps one such
+interpreter started ahead, with torch and every family's trainer imported (``jobs.pool``), so a
+run starts warm instead of paying seconds of imports; the worker and its horses import only the
+job code, never torch, so CUDA is never initialised in a process that forks.
 
 The scoring worker runs its jobs in its own process (RQ's ``SimpleWorker``, no fork), so the
 models ``jobs.inference`` keeps loaded survive from one prediction to the next, and it listens
@@ -38,7 +39,7 @@ import os
 import sys
 import time
 
-from rq import SimpleWorker, Worker
+from rq import SimpleWorker
 
 from jobs.connection import QUEUE_NAMES, SCORING_QUEUE, get_redis
 from jobs.wire import SERIALIZER
@@ -46,11 +47,17 @@ from jobs.wire import SERIALIZER
 log = logging.getLogger("trainyard.worker")
 
 
-def preload(*, scoring: bool = False) -> list[str]:
+def preload(*, scoring: bool = False, heavy: bool = True) -> list[str]:
     """Import the job code, torch and every family's trainer (``scoring``: predict) module now,
     in this process, without touching CUDA. Returns the modules that failed to import (a family
-    whose libraries are missing still fails its own runs with the import error, as before)."""
+    whose libraries are missing still fails its own runs with the import error, as before).
+    ``heavy=False``: the job code only (a training worker: its runs train in ``jobs.child``)."""
     started = time.monotonic()
+    if not heavy:
+        for name in ("jobs.tasks", "jobs.evaluate", "jobs.training_process", "jobs.reaper", "jobs.notify"):
+            importlib.import_module(name)
+        log.info("preloaded the job code in %.1f s", time.monotonic() - started)
+        return []
     modules = ["jobs.tasks", "jobs.evaluate", "jobs.inference", "jobs.datasets", "torch", "torch.optim", "torch._dynamo"]
     if not scoring:  # the plots families write at a run's end
         modules += ["matplotlib.figure", "matplotlib.backends.backend_agg", "sklearn.metrics"]
@@ -58,7 +65,7 @@ def preload(*, scoring: bool = False) -> list[str]:
 
     for family in FAMILIES.values():
         if scoring:
-            modules.append(f"engine.families.{family.key}.predict")
+            modules.append(family.predict_module)
         else:
             modules.append(family.trainer_path.partition(":")[0])
             if family.evaluator_path:  # evaluation jobs run on the same workers
@@ -91,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"with --scoring: {SCORING_QUEUE})")
     parser.add_argument("--scoring", action="store_true",
                         help="serve predictions only, in this process, keeping recent models loaded")
-    parser.add_argument("--no-preload", action="store_true", help="start cold (imports happen in each job)")
+    parser.add_argument("--no-preload", action="store_true",
+                        help="start cold: no warm training process (each run's interpreter imports for itself)")
     parser.add_argument("--no-reaper", action="store_true", help="do not sweep for lost runs from this worker")
     parser.add_argument("--gpus", default=None,
                         help="GPUs this worker owns: all, or indices such as 0,1 (pinned through "
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scoring or args.gpus is not None:
         machines.pin_gpus(gpus)  # before anything imports torch: the horses and runs see only these
     if not args.no_preload:
-        preload(scoring=args.scoring)
+        preload(scoring=args.scoring, heavy=args.scoring)
     default_queues = ",".join(machines.worker_queues(len(gpus), cpu_runs=not args.no_cpu_runs))
     queues = (args.queues or (SCORING_QUEUE if args.scoring else default_queues)).split(",")
     if args.scoring:  # no fork: loaded models survive from one prediction to the next
@@ -118,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
             burst=args.burst, logging_level="INFO", with_scheduler=False)
         return 0
     from jobs import reaper
+    from jobs.pool import TrainingWorker
 
     handler = functools.partial(reaper.horse_killed, worker_name=args.name or "")
-    worker = Worker(queues, connection=get_redis(), name=args.name, serializer=SERIALIZER,
-                    job_monitoring_interval=JOB_MONITORING_INTERVAL_S, work_horse_killed_handler=handler)
+    worker = TrainingWorker(queues, connection=get_redis(), name=args.name, serializer=SERIALIZER,
+                            job_monitoring_interval=JOB_MONITORING_INTERVAL_S, work_horse_killed_handler=handler,
+                            warm=not args.no_preload)
     heartbeat = machines.Heartbeat(worker.name, gpus=gpus, queues=queues).start()
     log.info("worker %s: %s; queues %s", worker.name,
              f"GPUs {','.join(map(str, gpus))}" if gpus else "CPU only", ",".join(queues))

@@ -118,6 +118,32 @@ def start_worker(home: Path, prefix: str, *args: str) -> subprocess.Popen:
     return proc
 
 
+def settle_worker(pid: int, timeout: float = 300.0, min_cpu_s: float = 3.0) -> None:
+    """Wait until the warm training interpreters under worker ``pid`` have done their imports
+    (seconds of CPU used, then none for a second), so a run submitted next starts at once. A
+    fresh one may not be scheduled at all for a while on a busy machine, hence ``min_cpu_s``."""
+    import psutil
+
+    def cpu() -> list[float]:
+        out = []
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                if "--warm" in child.cmdline():
+                    out.append(sum(child.cpu_times()[:2]))
+            except psutil.Error:
+                pass
+        return out
+
+    deadline = time.monotonic() + timeout
+    before = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu()
+        if len(now) == len(before) and all(n >= min_cpu_s for n in now) and sum(now) - sum(before) < 0.02:
+            return
+        before = now
+
+
 def stop_worker(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

@@ -23,7 +23,7 @@ from engine.sweeps import validate_spec
 from jobs import api, registry
 from jobs.notify import target_of
 from jobs.sweeps import submit_sweep
-from tests.conftest import start_worker, stop_worker, wait_for_status
+from tests.conftest import settle_worker, start_worker, stop_worker, wait_for_status
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 4  # TRAINYARD_NOTIFY_TIMEOUT_S of the notifying worker
@@ -95,8 +95,9 @@ def _deliveries(notification_ids: list[int], target: str) -> list[NotificationDe
                                                               col(NotificationDelivery.notification_id).in_(notification_ids))))
 
 
-def test_completed_failed_and_stalled_runs_reach_the_webhooks_and_a_broken_one_holds_nothing_up(hooks):
+def test_completed_failed_and_stalled_runs_reach_the_webhooks_and_a_broken_one_holds_nothing_up(hooks, worker):
     ok, broken, silent_url = hooks
+    settle_worker(worker.pid)  # its warm training interpreter is ready: the run's time is its own
     completed = api.submit_run(family="toy", config={"epochs": 2})
     failed = api.submit_run(family="toy", config={"epochs": 3, "fail_at_epoch": 1})
     stalled = api.submit_run(family="toy", config={"epochs": 1, "batches": 1, "sleep_s": 10})

@@ -132,5 +132,7 @@ def test_plain_rq_worker_runs_jobs_too(stack):
                          cwd=Path(__file__).resolve().parents[2], env=dict(os.environ),
                          capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
-    done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed], timeout=10)
+    # the session's own worker (listening on high too) may have taken it first; whoever trains it,
+    # its interpreter may still be finishing its imports (a fresh one per run)
+    done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed], timeout=120)
     assert done.status == RunStatus.completed, done.error

@@ -54,7 +54,8 @@ def test_predictions_are_served_while_every_training_worker_is_busy(stack, worke
     second = start_worker(stack, "test")  # two training workers, both about to be busy
     runs = []
     try:
-        runs = [api.submit_run(family="toy", config={"epochs": 2, "batches": 20, "sleep_s": 0.5}) for _ in range(2)]
+        # long enough to outlast a cold model load on a busy machine; cancelled below
+        runs = [api.submit_run(family="toy", config={"epochs": 8, "batches": 20, "sleep_s": 0.5}) for _ in range(2)]
         for run in runs:
             wait_for_status(run.id, [RunStatus.training], timeout=120)
         mv_id = _anomaly_model(tmp_path)

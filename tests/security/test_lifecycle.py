@@ -87,13 +87,25 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def horse_of(worker: subprocess.Popen, timeout: float = 30.0) -> psutil.Process:
+    """The worker's work horse: its fork (same command line), not the training interpreters it
+    starts ahead (``python -m jobs.child``)."""
     deadline = time.monotonic() + timeout
+    mine = psutil.Process(worker.pid).cmdline()
     while time.monotonic() < deadline:
-        children = psutil.Process(worker.pid).children()
-        if children:
-            return children[0]
+        for child in psutil.Process(worker.pid).children():
+            try:
+                if child.cmdline() == mine:
+                    return child
+            except psutil.Error:
+                pass
         time.sleep(0.05)
     raise AssertionError("the worker forked no work horse")
+
+
+def training_process(run_id: int) -> psutil.Process:
+    from jobs.manifest import manifest_of
+
+    return psutil.Process(manifest_of(run_id)["process"]["pid"])
 
 
 def wait_training(run_id: int) -> None:
@@ -112,6 +124,7 @@ def test_killed_work_horse_fails_the_run_as_worker_lost(home):
         run = api.submit_run(family="toy", config=SLOW)
         wait_training(run.id)
         horse = horse_of(worker)
+        trainer = training_process(run.id)
         horse.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         done = wait_for_status(run.id, [RunStatus.failed, RunStatus.completed], timeout=LOST_WITHIN_S)
@@ -120,6 +133,8 @@ def test_killed_work_horse_fails_the_run_as_worker_lost(home):
         assert done.status == RunStatus.failed
         assert done.error.startswith("worker lost:") and "signal 9" in done.error, done.error
         assert took < LOST_WITHIN_S
+        psutil.wait_procs([trainer], timeout=10)  # the training process went with its horse
+        assert not trainer.is_running() or trainer.status() == psutil.STATUS_ZOMBIE
         # the worker itself lives on, idle, ready for the next run
         listed = {w.name: w for w in api.list_workers()}
         assert worker.name in listed and listed[worker.name].current_run is None
@@ -135,6 +150,7 @@ def test_killed_worker_fails_the_run_stops_its_orphan_and_leaves_the_worker_list
     run = api.submit_run(family="toy", config=SLOW)
     wait_training(run.id)
     horse = horse_of(worker)
+    trainer = training_process(run.id)
     assert any(w.name == worker.name and w.current_run == run.id for w in api.list_workers())
     worker.send_signal(signal.SIGKILL)  # the worker process only: its horse is orphaned, still training
     killed = time.monotonic()
@@ -147,8 +163,9 @@ def test_killed_worker_fails_the_run_stops_its_orphan_and_leaves_the_worker_list
     assert worker.name not in {w.name for w in api.list_workers()}
     # the orphaned horse notices its attempt is void and stops without writing more
     with_steps = _steps(run.id)
-    psutil.wait_procs([horse], timeout=10)
-    assert not horse.is_running() or horse.status() == psutil.STATUS_ZOMBIE
+    psutil.wait_procs([horse, trainer], timeout=10)
+    for proc in (horse, trainer):
+        assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
     time.sleep(0.5)
     assert _steps(run.id) == with_steps
     worker.wait()
