@@ -9,6 +9,7 @@ or task, a split the dataset lacks) exits 2 with the reason, and nothing is queu
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -24,6 +25,10 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", action="store_true", help="VERSION_ID is a checkpoint id")
     p.add_argument("--family", default=None, help="refuse unless the model is of this family")
     p.add_argument("--episodes", type=int, default=None, help="ppo: episodes per image (default 1)")
+    p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                   help="reid: k-reciprocal re-ranking (default: as the model was trained)")
+    p.add_argument("--visrank", type=int, default=None, metavar="N",
+                   help="reid: save ranked-list images of the first N queries")
     p.add_argument("--priority", default="default", help="queue: high, default or low")
     p.add_argument("--wait", action="store_true", help="follow the job and print its metrics when it ends")
     p.add_argument("--local", action="store_true", help="run it in this process, not on a worker")
@@ -70,6 +75,10 @@ def _evaluate_cmd(args) -> int:
     from jobs.connection import QueueUnavailable
 
     options = {"episodes": args.episodes} if args.episodes is not None else {}
+    if args.rerank is not None:
+        options["rerank"] = int(args.rerank)
+    if args.visrank is not None:
+        options["visrank"] = args.visrank
     ids = {"checkpoint_id": args.version_id} if args.checkpoint else {"model_version_id": args.version_id}
     try:
         if args.local:

@@ -36,7 +36,9 @@ log = logging.getLogger("trainyard.evaluate")
 EVALUATE_FUNC = "jobs.evaluate.evaluate_job"
 LOG_NAME = "evaluate.log"
 # options an evaluation accepts (name → inclusive integer bounds); a family ignores those it has no use for
-OPTIONS: dict[str, tuple[int, int]] = {"episodes": (1, 50)}
+OPTIONS: dict[str, tuple[int, int]] = {"episodes": (1, 50),  # ppo: episodes per image
+                                       "rerank": (0, 1),  # reid: k-reciprocal re-ranking (1: on)
+                                       "visrank": (0, 100)}  # reid: ranked-list images of this many queries
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,11 @@ def _evaluate_form(version, datasets: dict[int, Any], key: str) -> None:
     options = {}
     if version.family == "ppo":
         options["episodes"] = int(cols[2].number_input("Episodes per image", 1, 50, 1, key=f"{key}-episodes"))
+    if version.family == "reid":
+        options["rerank"] = int(cols[2].checkbox("Re-ranking", key=f"{key}-rerank",
+                                                 help="k-reciprocal re-ranking of the gallery (torchreid's rerank)"))
+        options["visrank"] = 10 if cols[2].checkbox("Ranked-list images", key=f"{key}-visrank",
+                                                    help="the top ranks of the first 10 queries, framed by match") else 0
     if cols[2].button("Evaluate", type="primary", key=f"{key}-go", icon=":material/fact_check:"):
         from jobs import api
         from jobs.connection import QueueUnavailable

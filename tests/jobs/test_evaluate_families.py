@@ -73,6 +73,13 @@ def test_reid_ranking_gives_the_trainers_rank_metrics(stack, worker):
     _same(ev.metrics, mv.metrics, {f"test/{k}": f"val/{k}" for k in ("rank1", "rank5", "rank10", "rank20", "mAP")})
     with pytest.raises(EvaluationRefused, match=r"split 'val'.*reid-eval.*has no such split.*it has test"):
         api.submit_evaluation(model_version_id=mv.id, dataset=dataset_id, split="val")
+    # torchreid's options: re-ranking changes the distances (not the protocol), visrank draws ranked lists
+    reranked = _evaluate(model_version_id=mv.id, dataset=dataset_id, split="test", options={"rerank": 1, "visrank": 2})
+    assert 0 <= reranked.metrics["test/rank1"] <= 1 and 0 < reranked.metrics["test/mAP"] <= 1
+    ranked = [a["path"] for a in reranked.artifacts if a["path"].startswith("visrank/")]
+    assert len(ranked) == 2 and all(p.endswith((".jpg", ".png")) for p in ranked)
+    with pytest.raises(EvaluationRefused, match="visrank"):
+        api.submit_evaluation(model_version_id=mv.id, dataset=dataset_id, split="test", options={"visrank": 1000})
 
 
 def test_ppo_episodes_give_the_trainers_test_metrics_and_a_spread(stack, worker):

@@ -3,7 +3,8 @@ features of ``query`` and of the gallery (``bounding_box_test``), torchreid's di
 ``evaluate_rank`` (``evaluation.evaluate``, the trainer's own), so the numbers are those the
 trainer reports as ``val/rank1`` ... for the same weights; here named by the split evaluated,
 ``test`` (query against gallery): ``test/rank1``, ``test/rank5``, ``test/rank10``, ``test/rank20``,
-``test/mAP``. Artifact: the CMC curve.
+``test/mAP``. Artifact: the CMC curve. Options: ``rerank`` (1: k-reciprocal re-ranking; default the
+model's config) and ``visrank`` (ranked-list images of that many queries, top ``visrank_topk``).
 """
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalCont
              options: Mapping[str, Any]) -> EvalResult:
     import torch
 
+    from engine.families.reid.evaluation import distances, extract, save_ranked_lists
     from engine.families.reid.evaluation import evaluate as rank_metrics
-    from engine.families.reid.evaluation import extract
     from engine.families.reid.loaders import build_data
 
     if split not in SPLITS:
@@ -89,9 +90,17 @@ def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalCont
     ctx.progress(1, 2, "features")
     gallery = extract(net, loaders["gallery"], device, ctx.should_stop)
     check_stop(ctx)
-    metrics = {f"{split}/{k}": v for k, v in rank_metrics(query, gallery, metric=config.dist_metric,
-                                                          normalize=config.normalize_feature).items()}
+    rerank = bool(options.get("rerank", config.rerank))
+    distmat = distances(query.features, gallery.features, metric=config.dist_metric,
+                        normalize=config.normalize_feature, rerank=rerank)
+    metrics = {f"{split}/{k}": v for k, v in rank_metrics(query, gallery, use_metric_cuhk03=config.use_metric_cuhk03,
+                                                          distmat=distmat).items()}
     metrics[f"{split}/query_images"] = float(len(query.pids))
     metrics[f"{split}/gallery_images"] = float(len(gallery.pids))
     ctx.progress(2, 2, "evaluate")
-    return EvalResult(metrics=metrics, artifacts=[_plot(Path(ctx.out_dir) / PLOT_FILE, metrics, split)])
+    files = [_plot(Path(ctx.out_dir) / PLOT_FILE, metrics, split)]
+    if int(options.get("visrank", 0)) > 0:  # torchreid-style ranked lists: query, then its top-k, framed by match
+        files += save_ranked_lists(distmat, data.splits.query, data.splits.gallery, data.root,
+                                   Path(ctx.out_dir) / "visrank", topk=config.visrank_topk,
+                                   queries=int(options["visrank"]), width=config.width, height=config.height)
+    return EvalResult(metrics=metrics, artifacts=files)
