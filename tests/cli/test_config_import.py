@@ -102,7 +102,119 @@ output_dir: outputs
 augmentation: random_crop
 """
 
-SEEDS = {"anomaly": ANOMALY, "ppo": PPO, "transition": TRANSITION}
+YOLO = """
+job_name: advanced_person_detection
+description: people on the shop floor
+task_type: detect
+projects: [3, 7]
+model_size: yolov8s
+train:
+  data_config: src/dataset/yolo/data.yaml
+  epochs: 200
+  batch_size: 32
+  image_size: 640
+  project: src/infrastructure/yolo/projects
+  name: advanced_person_detection
+  patience: 50
+  save_period: 10
+  cache: true
+  device: cpu
+  workers: 8
+  optimizer: AdamW
+  lr0: 0.01
+  lrf: 0.01
+  momentum: 0.937
+  weight_decay: 0.0005
+  warmup_epochs: 3
+  warmup_momentum: 0.8
+  box: 7.5
+  cls: 0.5
+  dfl: 1.5
+  resume: false
+augmentation:
+  hsv_h: 0.015
+  hsv_s: 0.7
+  hsv_v: 0.4
+  degrees: 0.0
+  translate: 0.1
+  scale: 0.5
+  fliplr: 0.5
+  mosaic: 1.0
+  mixup: 0.0
+  copy_paste: 0.0
+  multi_scale: true
+split:
+  train_ratio: 80
+  random_seed: 7
+"""
+
+REID = """
+use_gpu: true
+model:
+  name: osnet_ibn_x1_0
+  pretrained: true
+  load_weights: ''
+  resume: ''
+data:
+  type: image
+  root: src/dataset/osnet
+  sources: [market1501]
+  targets: [market1501]
+  workers: 4
+  split_id: 0
+  height: 256
+  width: 128
+  combineall: false
+  transforms: [random_flip, random_crop, normalize]
+  k_tfm: 1
+  norm_mean: [0.485, 0.456, 0.406]
+  norm_std: [0.229, 0.224, 0.225]
+  save_dir: log/osnet
+  load_train_targets: false
+sampler:
+  train_sampler: RandomIdentitySampler
+  num_instances: 4
+train:
+  optim: adam
+  lr: 0.00035
+  weight_decay: 0.0005
+  max_epoch: 120
+  start_epoch: 0
+  batch_size: 64
+  fixbase_epoch: 5
+  open_layers: [classifier]
+  staged_lr: false
+  lr_scheduler: single_step
+  stepsize: [20]
+  gamma: 0.1
+  print_freq: 20
+  seed: 1
+  warmup_epochs: 10
+sgd:
+  momentum: 0.9
+  dampening: 0.0
+  nesterov: false
+adam:
+  beta1: 0.9
+  beta2: 0.999
+loss:
+  name: triplet
+  softmax: {label_smooth: true}
+  triplet: {margin: 0.3, weight_t: 1.0, weight_x: 1.0}
+test:
+  batch_size: 100
+  dist_metric: euclidean
+  normalize_feature: false
+  ranks: [1, 5, 10, 20]
+  evaluate: false
+  eval_freq: 5
+  start_eval: 0
+  rerank: false
+  visrank: true
+  visrank_topk: 10
+"""
+
+SEEDS = {"anomaly": ANOMALY, "ppo": PPO, "transition": TRANSITION, "yolo": YOLO, "reid": REID}
 EXPECTED = {  # a few keys each seed file must land on, with Trainyard's name and value
     "anomaly": {"dropout": 0.15, "lr": 0.0005, "optimizer": "adamw", "scheduler": "cosine", "T_max": 200,
                 "val_split": 0.2, "age_group_size": 0.5, "patience": 20, "select_model": "best", "num_workers": 4},
@@ -110,8 +222,15 @@ EXPECTED = {  # a few keys each seed file must land on, with Trainyard's name an
             "keep_checkpoints": 10, "target_simple": 0.9, "learning_rate": 0.0003, "eval_images_per_category": 10},
     "transition": {"d_model": 768, "lr": 2e-4, "precision": "16-mixed", "max_epochs": 150, "num_workers": 4,
                    "token_type": "channel"},
+    "yolo": {"task": "detect", "variant": "s", "epochs": 200, "batch": 32, "imgsz": 640, "optimizer": "AdamW",
+             "patience": 50, "cache": True, "train_ratio": 0.8, "seed": 7, "hsv_s": 0.7, "fliplr": 0.5},
+    "reid": {"model": "osnet_ibn_x1_0", "weights": None, "epochs": 120, "optimizer": "adam", "lr": 0.00035,
+             "scheduler": "single_step", "stepsize": 20, "batch_size": 64, "test_batch_size": 100,
+             "sampler": "RandomIdentitySampler", "transforms": ["random_flip", "random_crop"], "loss": "triplet",
+             "margin": 0.3, "label_smooth": True, "device": "auto", "workers": 4, "visrank": True, "fixbase_epoch": 5},
 }
-UNKNOWN = {"anomaly": "colour_jitter", "ppo": "reward_shaping", "transition": "augmentation"}
+UNKNOWN = {"anomaly": "colour_jitter", "ppo": "reward_shaping", "transition": "augmentation", "yolo": "multi_scale",
+           "reid": "warmup_epochs"}
 
 
 @pytest.mark.parametrize("key", sorted(SEEDS))
@@ -144,6 +263,19 @@ def test_a_value_the_family_cannot_take_is_dropped_with_the_reason():
     result = import_seed_config(FAMILIES["transition"], "training: {precision: 8}")
     (outcome,) = result.outcomes
     assert outcome.action == "dropped" and "not taken" in outcome.why and "16-mixed" not in result.data.values()
+
+
+@pytest.mark.parametrize("key, text, named", [
+    ("reid", "data: {transforms: [random_flip, random_gray_scale, normalize]}", "random_gray_scale"),
+    ("reid", "train: {stepsize: [30, 50]}", "milestones"),
+    ("yolo", "train: {image_size: [640, 480]}", "square"),
+    ("yolo", "model_size: huge", "n, s, m, l, x"),
+])
+def test_a_seed_value_yolo_or_reid_cannot_take_is_dropped_naming_why(key, text, named):
+    result = import_seed_config(FAMILIES[key], text)
+    (outcome,) = result.outcomes
+    assert outcome.action == "dropped" and "not taken" in outcome.why and named in outcome.why
+    assert result.data == {}
 
 
 def test_a_refused_mapped_config_exits_2_naming_the_key(tmp_path, capsys):
