@@ -174,13 +174,13 @@ def test_non_finite_last_and_first_values_read_back_as_such(db_url):
 
 def test_the_migration_backfills_rows_written_before_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'b.db'}"
-    upgrade(url, revision="0009_evaluate_parent_version")
+    upgrade(url, revision="0015_workers_resources")  # the revision before the pyramid's
     rng = random.Random(7)
     t0 = utcnow()
     with session_scope(url) as s:
         run = queries.create_run(session=s, family="toy", config={}).id
         rows = [r for batch in random_batches(rng, run, t0, 1_500, 3) for r in batch]
-        mq._insert_raw(s, [mq._encoded(r, t0) for r in rows])  # the ingest before 0010
+        mq._insert_raw(s, [mq._encoded(r, t0) for r in rows])  # the ingest before 0016
     upgrade(url)
     check(url, run)
 

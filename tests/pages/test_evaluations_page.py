@@ -65,14 +65,24 @@ def test_evaluate_queues_a_pending_evaluation(evaluated, seed):  # noqa: F811
     at.selectbox(key=f"eval-{good}-dataset").set_value(ds).run()
     with session_scope() as s:
         before = len(queries.evaluations_for_versions(session=s, model_version_ids=[good])[good])
-    at.button(key=f"eval-{good}-go").click().run()
-    assert not at.exception, [e.message for e in at.exception]
-    with session_scope() as s:
-        evals = queries.evaluations_for_versions(session=s, model_version_ids=[good])[good]
-    assert len(evals) == before + 1 and evals[0].status == "pending" and evals[0].job_id
-    assert evals[0].split == "test" and evals[0].dataset_id is not None
-    at.run()
-    at.button(key=f"ev-cancel-{evals[0].id}").click().run()
-    assert not at.exception, [e.message for e in at.exception]
-    with session_scope() as s:
-        assert queries.get_evaluation(session=s, evaluation_id=evals[0].id).status == "cancelled"
+    # a worker another test started may be listening: suspended, it takes no new job, so the
+    # evaluation stays queued for this test to see and cancel (rq's own suspension switch)
+    from rq.suspension import resume, suspend
+
+    from jobs.connection import get_redis
+
+    suspend(get_redis())
+    try:
+        at.button(key=f"eval-{good}-go").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        with session_scope() as s:
+            evals = queries.evaluations_for_versions(session=s, model_version_ids=[good])[good]
+        assert len(evals) == before + 1 and evals[0].status == "pending" and evals[0].job_id
+        assert evals[0].split == "test" and evals[0].dataset_id is not None
+        at.run()
+        at.button(key=f"ev-cancel-{evals[0].id}").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        with session_scope() as s:
+            assert queries.get_evaluation(session=s, evaluation_id=evals[0].id).status == "cancelled"
+    finally:
+        resume(get_redis())

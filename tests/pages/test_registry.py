@@ -39,7 +39,8 @@ def test_a_worse_yolo_run_finishing_later_stays_a_candidate_and_the_page_says_wh
     good, zero = seed.versions[seed.yolo_good], seed.versions[seed.yolo_zero]
     assert (status(good), status(zero)) == ("active", "candidate")
     at = models_page("yolo", "detect", "detect")
-    table = at.dataframe[0].value
+    # the registry's table (the base-model catalog's comes first once the catalog holds entries)
+    table = next(d.value for d in at.dataframe if "version" in d.value.columns)
     assert dict(zip(table["version"], table["status"]))[good] == "active"
     assert dict(zip(table["version"], table["status"]))[zero] == "candidate"
     assert table.loc[table["version"] == good, "mAP50-95"].item() == "0.49"

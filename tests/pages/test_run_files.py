@@ -81,7 +81,8 @@ def test_a_yolo_run_writes_ultralytics_plots_and_the_files_tab_lists_them(yolo_r
 def test_a_transition_runs_plots_show_in_the_gallery_and_its_json_previews(transition_run):
     at = _progress(transition_run.id)
     captions = [c for image in at.get("image") for c in image.captions]
-    assert captions[:2] == ["plots/dataset_statistics.png", "plots/training_summary.png"]  # plots first
+    assert captions[:3] == ["plots/dataset_statistics.png", "plots/per_patient_errors.png",
+                            "plots/training_summary.png"]  # plots first
     preview = at.selectbox(key=f"files-{transition_run.id}-preview")
     preview.set_value("experiment_config.json").run()
     assert not at.exception

@@ -26,10 +26,9 @@ from engine.families.transition.splits import SplitError, eval_splits, split_for
 from engine.families.transition.trainer import (
     CPU_THREADS,
     EVAL_BATCH,
-    _accelerator,
+    lightning_args,
     load_transitions,
     quiet_lightning,
-    resolve_precision,
 )
 
 __all__ = ["evaluate", "PLOT_FILE"]
@@ -119,8 +118,11 @@ def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalCont
     tensors = load_split(Path(dataset.root), items, config.image_size)
     check_stop(ctx)
     ctx.progress(1, 2, "evaluate")
-    accelerator, devices = _accelerator(ctx.device)
-    trainer = L.Trainer(accelerator=accelerator, devices=devices, precision=resolve_precision(config, ctx.device),
+    from engine.devices import plan_devices
+
+    placed = lightning_args(config, plan_devices(ctx.device, amp=config.amp))  # one device: no DDP to evaluate
+    devices = placed["devices"][:1] if isinstance(placed["devices"], list) else placed["devices"]
+    trainer = L.Trainer(accelerator=placed["accelerator"], devices=devices, precision=placed["precision"],
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, default_root_dir=ctx.out_dir)
     results = trainer.test(module, DataLoader(tensors, batch_size=max(config.batch_size, EVAL_BATCH)),

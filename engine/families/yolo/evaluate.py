@@ -37,8 +37,10 @@ def eval_splits(dataset: DatasetRef, task: str | None = None) -> tuple[str, ...]
 
 def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalContext,
              options: Mapping[str, Any]) -> EvalResult:
+    from engine.devices import plan_devices
+    from engine.families.yolo.ddp import device_args
     from engine.families.yolo.offline import prepare_ultralytics
-    from engine.families.yolo.trainer import PLOTS, _training_view, _ultralytics_device
+    from engine.families.yolo.trainer import PLOTS, _training_view
 
     meta = dict(model.meta or {})
     config = YoloConfig.model_validate({**(meta.get("config") or {}), **({"task": meta["task"]} if meta.get("task")
@@ -56,8 +58,10 @@ def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalCont
 
     ctx.progress(1, 2, "evaluate")
     weights = verify_recorded(model.path, model.sha256, what=f"{model.what} weights")
+    placed = device_args(plan_devices(ctx.device, amp=config.amp), amp=config.amp, batch=config.batch)
+    device = placed["device"].split(",")[0]  # validation runs on one device (Ultralytics' val has no DDP)
     result = YOLO(str(weights), task=config.task).val(
-        data=str(view), split=split, imgsz=config.imgsz, batch=config.batch, device=_ultralytics_device(ctx.device),
+        data=str(view), split=split, imgsz=config.image_size(), batch=config.batch, device=device,
         workers=config.workers, plots=PLOTS, project=str(out), name="val", exist_ok=True, verbose=False)
     metrics = rename_metrics(dict(result.results_dict), split)
     metrics[f"{split}/images"] = float(sizes[split])

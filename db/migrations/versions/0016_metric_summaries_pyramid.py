@@ -4,16 +4,16 @@ metric_summary: per (run, metric) count, first, last, finite min and max and the
 metric_bucket: per (run, metric, level, bucket of 2^level steps) count, finite min and max and
 the bucket's last row, for levels 3, 5, ..., 23 (db.queries.metrics.PYRAMID_LEVELS).
 
-Revision ID: 0015_metric_summaries_pyramid
-Revises: 0014_sweep_kind
+Revision ID: 0016_metric_summaries_pyramid
+Revises: 0015_workers_resources
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0015_metric_summaries_pyramid'
-down_revision = '0014_sweep_kind'
+revision = '0016_metric_summaries_pyramid'
+down_revision = '0015_workers_resources'
 branch_labels = None
 depends_on = None
 

@@ -2,15 +2,15 @@
 of the home and artifact folders per sample; the run's resource summary (peak RAM, peak GPU
 memory, GPU-hours) on the run.
 
-Revision ID: 0016_workers_resources
-Revises: 0015_metric_summaries_pyramid
+Revision ID: 0015_workers_resources
+Revises: 0014_sweep_kind
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016_workers_resources'
-down_revision = '0015_metric_summaries_pyramid'
+revision = '0015_workers_resources'
+down_revision = '0014_sweep_kind'
 branch_labels = None
 depends_on = None
 
