@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     notify_backoff_s: float = Field(5.0, alias="TRAINYARD_NOTIFY_BACKOFF_S", gt=0, le=3600, allow_inf_nan=False,
                                     description="Wait before the first retry, doubled after each failure (at most 10 min).")
 
+    warm_families: str = Field("all", alias="TRAINYARD_WARM_FAMILIES",
+                               description="Families whose trainer the warm training interpreter imports ahead "
+                                           "(comma-separated keys, 'all', or empty for torch and the job code only); "
+                                           "a run of another family imports its own modules when it starts.")
+
     alert_ram_percent: float = Field(90.0, alias="TRAINYARD_ALERT_RAM_PERCENT", gt=0, le=100, allow_inf_nan=False,
                                      description="Alert when the machine's RAM use of a running run reaches this %.")
     alert_cpu_percent: float = Field(98.0, alias="TRAINYARD_ALERT_CPU_PERCENT", gt=0, le=100, allow_inf_nan=False,

@@ -82,14 +82,16 @@ def _first_use() -> None:
 
 
 def warm_up() -> None:
-    """What a warm child does before it waits: torch and every trainer imported (no CUDA), the
+    """What a warm child does before it waits: torch and the trainers of ``TRAINYARD_WARM_FAMILIES``
+    (every family by default) imported (no CUDA), the
     job code, the installed package set read, and the database connected."""
     from sqlalchemy import text
 
     from db.session import session_scope
     from jobs.worker import preload
+    from settings import get_settings
 
-    preload()
+    preload(families=get_settings().warm_families)  # TRAINYARD_WARM_FAMILIES: all by default
     _first_use()
     with session_scope() as s:
         s.exec(text("SELECT 1"))

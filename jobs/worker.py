@@ -47,11 +47,12 @@ from jobs.wire import SERIALIZER
 log = logging.getLogger("trainyard.worker")
 
 
-def preload(*, scoring: bool = False, heavy: bool = True) -> list[str]:
+def preload(*, scoring: bool = False, heavy: bool = True, families: str | None = None) -> list[str]:
     """Import the job code, torch and every family's trainer (``scoring``: predict) module now,
     in this process, without touching CUDA. Returns the modules that failed to import (a family
     whose libraries are missing still fails its own runs with the import error, as before).
-    ``heavy=False``: the job code only (a training worker: its runs train in ``jobs.child``)."""
+    ``heavy=False``: the job code only (a training worker: its runs train in ``jobs.child``).
+    ``families``: which families' modules ("all", comma-separated keys, or "" for none)."""
     started = time.monotonic()
     if not heavy:
         for name in ("jobs.tasks", "jobs.evaluate", "jobs.training_process", "jobs.reaper", "jobs.notify"):
@@ -63,7 +64,10 @@ def preload(*, scoring: bool = False, heavy: bool = True) -> list[str]:
         modules += ["matplotlib.figure", "matplotlib.backends.backend_agg", "sklearn.metrics"]
     from engine.families import FAMILIES
 
+    wanted = None if families in (None, "all") else {k.strip() for k in families.split(",") if k.strip()}
     for family in FAMILIES.values():
+        if wanted is not None and family.key not in wanted:
+            continue
         if scoring:
             modules.append(family.predict_module)
         else:
