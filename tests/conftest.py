@@ -122,29 +122,11 @@ def start_worker(home: Path, prefix: str, *args: str) -> subprocess.Popen:
 
 
 def settle_worker(pid: int, timeout: float = 300.0, min_cpu_s: float = 3.0) -> None:
-    """Wait until the warm training interpreters under worker ``pid`` have done their imports
-    (seconds of CPU used, then none for a second), so a run submitted next starts at once. A
-    fresh one may not be scheduled at all for a while on a busy machine, hence ``min_cpu_s``."""
-    import psutil
+    """Wait until the warm training interpreters under worker ``pid`` have done their imports, so
+    a run submitted next starts at once (the bench's own wait, ``bench.harness.settle``)."""
+    from bench.harness import settle
 
-    def cpu() -> list[float]:
-        out = []
-        for child in psutil.Process(pid).children(recursive=True):
-            try:
-                if "--warm" in child.cmdline():
-                    out.append(sum(child.cpu_times()[:2]))
-            except psutil.Error:
-                pass
-        return out
-
-    deadline = time.monotonic() + timeout
-    before = cpu()
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        now = cpu()
-        if len(now) == len(before) and all(n >= min_cpu_s for n in now) and sum(now) - sum(before) < 0.02:
-            return
-        before = now
+    settle(pid, timeout=timeout, min_cpu_s=min_cpu_s)
 
 
 def stop_worker(proc: subprocess.Popen) -> None:
