@@ -58,31 +58,26 @@ def test_the_leaderboard_ranks_by_the_headline_and_links_into_comparison(evaluat
                                            f"runs={seed.anomaly_good},{seed.anomaly_worse}")
 
 
-def test_evaluate_queues_a_pending_evaluation(evaluated, seed):  # noqa: F811
+def test_evaluate_queues_a_pending_evaluation(evaluated, seed, monkeypatch):  # noqa: F811
     ds, good, _, _ = evaluated
     at = models_page("anomaly", None, "11-13")
     pick_version(at, good)
     at.selectbox(key=f"eval-{good}-dataset").set_value(ds).run()
     with session_scope() as s:
         before = len(queries.evaluations_for_versions(session=s, model_version_ids=[good])[good])
-    # a worker another test started may be listening: suspended, it takes no new job, so the
-    # evaluation stays queued for this test to see and cancel (rq's own suspension switch)
-    from rq.suspension import resume, suspend
+    # a worker another test started may be listening: this evaluation goes to an eight-GPU lane no
+    # CPU worker listens to, so it stays queued for this test to see and cancel
+    from jobs import api, queues
 
-    from jobs.connection import get_redis
-
-    suspend(get_redis())
-    try:
-        at.button(key=f"eval-{good}-go").click().run()
-        assert not at.exception, [e.message for e in at.exception]
-        with session_scope() as s:
-            evals = queries.evaluations_for_versions(session=s, model_version_ids=[good])[good]
-        assert len(evals) == before + 1 and evals[0].status == "pending" and evals[0].job_id
-        assert evals[0].split == "test" and evals[0].dataset_id is not None
-        at.run()
-        at.button(key=f"ev-cancel-{evals[0].id}").click().run()
-        assert not at.exception, [e.message for e in at.exception]
-        with session_scope() as s:
-            assert queries.get_evaluation(session=s, evaluation_id=evals[0].id).status == "cancelled"
-    finally:
-        resume(get_redis())
+    monkeypatch.setattr(api, "priority_queue", lambda priority: queues.queue(f"{priority}-gpu8"))
+    at.button(key=f"eval-{good}-go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    with session_scope() as s:
+        evals = queries.evaluations_for_versions(session=s, model_version_ids=[good])[good]
+    assert len(evals) == before + 1 and evals[0].status == "pending" and evals[0].job_id
+    assert evals[0].split == "test" and evals[0].dataset_id is not None
+    at.run()
+    at.button(key=f"ev-cancel-{evals[0].id}").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    with session_scope() as s:
+        assert queries.get_evaluation(session=s, evaluation_id=evals[0].id).status == "cancelled"
