@@ -31,6 +31,16 @@ __all__ = ["main", "build_parser"]
 PROG = "python -m engine"
 
 
+def dataset_named(name: str):
+    """The dataset called ``name`` (None when there is none): the look-up every command that
+    takes ``--dataset NAME`` starts with."""
+    from db import queries
+    from db.session import session_scope
+
+    with session_scope() as s:
+        return queries.get_dataset_by_name(session=s, name=name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cli import config, curve, data, evaluate, models, resume, runs, sweep, train
 

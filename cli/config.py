@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("family", choices=list(FAMILIES), metavar="FAMILY", help=f"one of {', '.join(FAMILIES)}")
     p.add_argument("file", type=Path, help="the seed system's YAML (or JSON) config file")
     p.add_argument("-o", "--output", type=Path, help="write the Trainyard YAML here (default: standard output)")
-    p.set_defaults(run=_import_cmd)
+    p.set_defaults(run=_import_cmd, opens_db_itself=True)  # reads a file, writes YAML: no database
 
 
 def _import_cmd(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from cli import dataset_named
+
 __all__ = ["add_parser"]
 
 DESCRIPTION = ("Would more data help? Queue one run per (data fraction, repeat) on a stratified subset of the "
@@ -38,8 +40,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from db import queries
-    from db.session import session_scope
     from engine.configs import ConfigError
     from jobs.api import QueueUnavailable
     from jobs.learning_curves import StudyBlocked, parse_fractions, submit_study
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     dataset_id = None
     if args.dataset:
-        with session_scope() as s:
-            ds = queries.get_dataset_by_name(session=s, name=args.dataset)
+        ds = dataset_named(args.dataset)
         if ds is None:
             print(f"error: no dataset named {args.dataset!r}", file=sys.stderr)
             return 2

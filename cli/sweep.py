@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from cli import dataset_named
+
 __all__ = ["add_parser"]
 
 DESCRIPTION = ("Queue a sweep: every trial is a run that any worker picks up (start workers with `make run` or "
@@ -33,8 +35,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from db import queries
-    from db.session import session_scope
     from engine.configs import ConfigError, config_overrides, default_config
     from engine.families import FAMILIES
     from engine.safeio import read_text
@@ -52,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         base = config_overrides(family, default_config(family), args.config, args.set)
         dataset_id = None
         if args.dataset:
-            with session_scope() as s:
-                ds = queries.get_dataset_by_name(session=s, name=args.dataset)
+            ds = dataset_named(args.dataset)
             if ds is None:
                 print(f"error: no dataset named {args.dataset!r}", file=sys.stderr)
                 return 2

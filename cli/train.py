@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from cli import dataset_named
+
 __all__ = ["add_parser", "family_cli"]
 
 
@@ -90,8 +92,6 @@ def _shown(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from db import queries
-    from db.session import session_scope
     from engine.configs import ConfigError, config_overrides
     from engine.families import FAMILIES
     from jobs.api import plan_launch
@@ -106,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return _error(str(exc))
     dataset_id = None
     if args.dataset:
-        with session_scope() as s:
-            ds = queries.get_dataset_by_name(session=s, name=args.dataset)
+        ds = dataset_named(args.dataset)
         if ds is None or (family.dataset_kind and ds.kind != family.dataset_kind):
             kind = f"{family.dataset_kind} " if family.dataset_kind else ""
             return _error(f"no {kind}dataset named {args.dataset!r}")
