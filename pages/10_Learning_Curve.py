@@ -11,23 +11,18 @@ from jobs.learning_curves import KIND, study_result
 from jobs.sweeps import cancel_sweep
 from ui.learning_curves import render_study, study_report
 from ui.page import page
+from ui.paging import sweep_picker
 from ui.sharing import share_box
 
 page("Learning curve")
 st.title("Learning curves")
 
-with session_scope() as s:
-    studies = queries.list_sweeps(session=s, kind=KIND)
-if not studies:
-    st.info("No learning-curve study yet. Start one on the Data Sufficiency page or with "
+study, searched = sweep_picker(kind=KIND, param="study", label="Study", key="studies")
+if study is None:
+    st.info("No study matches this search." if searched else
+            "No learning-curve study yet. Start one on the Data Sufficiency page or with "
             "`python -m engine learning-curve FAMILY --dataset NAME`.")
     st.stop()
-
-wanted = st.query_params.get("study")
-ids = [w.id for w in studies]
-index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
-study = st.selectbox("Study", studies, index=index, format_func=lambda w: f"#{w.id} {w.name} · {w.family}")
-st.query_params["study"] = str(study.id)
 
 
 @st.fragment(run_every=3)

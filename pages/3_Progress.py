@@ -20,6 +20,7 @@ from ui.curves import snapshot
 from ui.metrics import grouped_metric_tiles, headline_tiles, headline_values
 from ui.notes import notes_panel
 from ui.page import page
+from ui.paging import page_of
 from ui.reproduce import reproduce_panel
 from ui.resources import resources_panel
 from ui.sharing import share_box
@@ -41,11 +42,9 @@ tags = filters[2].multiselect("Tags", known_tags, placeholder="any tags", key="r
 wanted = st.query_params.get("run")
 wanted_id = int(wanted) if wanted and wanted.isdigit() else None
 with session_scope() as s:
-    _, total = queries.search_runs(session=s, query=search, statuses=statuses or None, tags=tags or None, limit=0)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page_no = filters[3].number_input("Page", 1, pages, 1, key="run-page", help=f"{total} runs match") if pages > 1 else 1
-    runs, total = queries.search_runs(session=s, query=search, statuses=statuses or None, tags=tags or None,
-                                      offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    runs, total = page_of(lambda offset, limit: queries.search_runs(
+        session=s, query=search, statuses=statuses or None, tags=tags or None, offset=offset, limit=limit),
+        key="run-page", size=PAGE_SIZE, where=filters[3], noun="runs")
     if wanted_id is not None and wanted_id not in {r.id for r in runs} and not (statuses or search or tags):
         runs = queries.find_runs(session=s, run_ids=[wanted_id], limit=1) + runs  # a linked run, wherever it pages
 if not runs:

@@ -13,6 +13,7 @@ from engine.families import FAMILIES
 from ui import comparison as cmp
 from ui.metrics import fmt, headline_values
 from ui.page import page
+from ui.paging import page_of
 from ui.report import html_report
 from ui.sharing import links_manager, share_box
 
@@ -54,10 +55,8 @@ with session_scope() as s:
         statuses=statuses or None, sweep_id=sweep.id if sweep else None,
         since=datetime.combine(since, time.min, tzinfo=timezone.utc) if isinstance(since, date) else None,
         query=search or "", tags=tags or None)
-    _, total = queries.search_runs(session=s, **filters, limit=0)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page_no = g[0].number_input("Page", 1, pages, 1, key="f-page", help=f"{total} runs match") if pages > 1 else 1
-    candidates, total = queries.search_runs(session=s, **filters, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    candidates, total = page_of(lambda offset, limit: queries.search_runs(session=s, **filters, offset=offset, limit=limit),
+                                key="f-page", size=PAGE_SIZE, where=g[0], noun="runs")
     wanted = parse_ids(st.query_params.get("runs"))
     kept = [i for i in dict.fromkeys([*wanted, *st.session_state.get("runs", [])])
             if i not in {r.id for r in candidates}]

@@ -22,6 +22,7 @@ from ui.catalog import catalog_panel, show_start_note
 from ui.evaluations import leaderboard, version_evaluations
 from ui.metrics import fmt, headline_values
 from ui.page import page
+from ui.paging import page_of
 from ui.sharing import share_box
 
 page("Models")
@@ -29,12 +30,9 @@ st.title("Models")
 
 ACTOR = "dashboard"  # Trainyard has no login; the audit says where a change came from
 with session_scope() as s:
-    versions = queries.list_model_versions(session=s)
+    scopes = queries.model_scopes(session=s)
     policies = {f: queries.get_activation_policy(session=s, family=f) for f in FAMILIES}
-    runs = {r.id: r for r in queries.find_runs(session=s, run_ids={v.run_id for v in versions},
-                                                limit=len(versions) or 1)} if versions else {}
     datasets = {d.id: d for d in queries.list_datasets(session=s)}
-    children = queries.runs_started_from(session=s, model_version_ids=[v.id for v in versions])
 
 with st.expander("Activation policy", expanded=False):
     st.caption("auto-if-better: a finished run's model becomes active only when its scope has none or it beats the "
@@ -49,20 +47,31 @@ with st.expander("Activation policy", expanded=False):
         registry.set_policy(fam, choice, actor=ACTOR)
         st.rerun()
 
-with st.expander("Base models (catalog)", expanded=not versions):
+with st.expander("Base models (catalog)", expanded=not scopes):
     catalog_panel(key="catalog")
 
-if not versions:
+if not scopes:
     st.info("No model yet: a completed run registers its model here as a candidate.")
     st.stop()
 
-family = st.selectbox("Family", sorted({v.family for v in versions}), key="family")
-mine = [v for v in versions if v.family == family]
-scopes = sorted({(v.task, v.scope) for v in mine}, key=lambda ts: (ts[0] or "", ts[1]))
-task, scope = st.selectbox("Task and scope", scopes, format_func=lambda ts: f"{ts[0] or '—'} · {ts[1] or '—'}",
-                           key="scope")
-in_scope = [v for v in mine if (v.task, v.scope) == (task, scope)]
-
+family = st.selectbox("Family", sorted({f for f, _, _, _ in scopes}), key="family")
+counts = {(t, sc): n for f, t, sc, n in scopes if f == family}
+task, scope = st.selectbox("Task and scope", list(counts), key="scope",
+                           format_func=lambda ts: f"{ts[0] or '—'} · {ts[1] or '—'} ({counts[ts]} versions)")
+PAGE_SIZE = 50  # versions a page: a scope of thousands of versions costs one page's rows
+cols = st.columns([3, 1])
+search = cols[0].text_input("Search versions", key="version-search",
+                            placeholder="version or run id, status, run name or date (2026-12-03)")
+with session_scope() as s:
+    in_scope, total = page_of(lambda offset, limit: queries.search_model_versions(
+        session=s, family=family, task=task, scope=scope, query=search, offset=offset, limit=limit),
+        key="version-page", size=PAGE_SIZE, where=cols[1], noun="versions")
+    runs = {r.id: r for r in queries.find_runs(session=s, run_ids={v.run_id for v in in_scope},
+                                                limit=len(in_scope) or 1)}
+    children = queries.runs_started_from(session=s, model_version_ids=[v.id for v in in_scope])
+if not in_scope:
+    st.info("No version of this scope matches this search.")
+    st.stop()
 
 def row(v) -> dict:
     run = runs.get(v.run_id)

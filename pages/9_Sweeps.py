@@ -6,24 +6,18 @@ import streamlit as st
 from db import queries
 from db.session import session_scope
 from ui.page import page
+from ui.paging import sweep_picker
 from ui.sweeps import best_trial, metric_vs_trial_figure, parallel_coordinates_figure, sweep_counts, trial_table, varied_keys
 
 page("Sweeps")
 st.title("Sweeps")
 
-with session_scope() as s:
-    sweeps = queries.list_sweeps(session=s, kind="search")
-if not sweeps:
-    st.info("No sweep yet. Start one on the Launch Training page (mode: Sweep) or with "
+sweep, searched = sweep_picker(kind="search", param="sweep", label="Sweep", key="sweeps")
+if sweep is None:
+    st.info("No sweep matches this search." if searched else
+            "No sweep yet. Start one on the Launch Training page (mode: Sweep) or with "
             "`python -m engine sweep FAMILY --space configs/sweeps/FAMILY.yaml`.")
     st.stop()
-
-wanted = st.query_params.get("sweep")
-ids = [w.id for w in sweeps]
-index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
-sweep = st.selectbox("Sweep", sweeps, index=index,
-                     format_func=lambda w: f"#{w.id} {w.name} · {w.family} · {w.status}")
-st.query_params["sweep"] = str(sweep.id)
 
 
 @st.fragment(run_every=3)

@@ -74,10 +74,14 @@ def reproduce_panel(run, *, key: str) -> None:
                        mime="application/json", key=f"{key}-download", icon=":material/download:")
 
     st.markdown("**Compare with another run**")
-    with session_scope() as s:
-        others = [r for r in queries.list_runs(session=s, limit=200) if r.id != run.id]
+    search = st.text_input("Find the other run", key=f"{key}-other-search",
+                           placeholder="id, name, tag, family, status, dataset or date")
+    with session_scope() as s:  # one page of matches, however many runs there are
+        found, total = queries.search_runs(session=s, query=search, limit=21)
+    others = [r for r in found if r.id != run.id][:20]
     other = st.selectbox("Other run", [None, *others], key=f"{key}-other", placeholder="pick a run",
-                         format_func=lambda r: "(none)" if r is None else run_label(r))
+                         format_func=lambda r: "(none)" if r is None else run_label(r),
+                         help=f"{total} runs match; the newest 20 are offered" if total > 21 else None)
     if other is None:
         return
     theirs = manifest_of(other.id)

@@ -91,11 +91,13 @@ from db.queries.models import (
                              get_model_version,
                              list_model_versions,
                              model_events,
+                             model_scopes,
                              model_slot,
                              model_versions_for_runs,
                              register_model_version,
                              rollback_target,
                              scope_versions,
+                             search_model_versions,
                              set_activation_policy,
                              set_model_status,
 )
@@ -143,7 +145,7 @@ from db.queries.samples import (
                              samples_in_age_range,
 )
 from db.queries.sharing import create_share_link, get_share_link, list_share_links, revoke_share_link
-from db.queries.sweeps import create_sweep, get_sweep, list_sweeps, sweep_runs, update_sweep
+from db.queries.sweeps import create_sweep, get_sweep, list_sweeps, search_sweeps, sweep_runs, update_sweep
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status",
@@ -163,8 +165,9 @@ __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update
            "delete_embeddings", "ACTIVATION_POLICIES", "DEFAULT_ACTIVATION_POLICY", "model_slot",
            "register_model_version", "get_model_version", "active_model_for_update", "activate_model_version",
            "set_model_status", "add_model_event", "add_audit_line", "model_events", "rollback_target", "get_activation_policy",
-           "set_activation_policy", "list_model_versions", "active_model", "model_versions_for_runs",
-           "scope_versions", "create_sweep", "get_sweep", "list_sweeps", "update_sweep", "sweep_runs",
+           "set_activation_policy", "list_model_versions", "model_scopes", "search_model_versions",
+           "active_model", "model_versions_for_runs",
+           "scope_versions", "create_sweep", "get_sweep", "list_sweeps", "search_sweeps", "update_sweep", "sweep_runs",
            "create_share_link", "get_share_link", "list_share_links", "revoke_share_link",
            "replace_artifacts", "list_artifacts", "get_artifact", "save_manifest", "latest_manifest", "run_manifests",
            "add_notification", "undelivered_notifications", "add_delivery", "claim_delivery", "due_deliveries",

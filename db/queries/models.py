@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from db.models import ActivationPolicy, ModelEvent, ModelStatus, ModelVersion, utcnow
+from db.models import ActivationPolicy, ModelEvent, ModelStatus, ModelVersion, Run, utcnow
+from db.queries.search import contains, day_or_month
 
 __all__ = ["ACTIVATION_POLICIES", "DEFAULT_ACTIVATION_POLICY", "model_slot", "register_model_version",
            "get_model_version", "active_model_for_update", "activate_model_version", "set_model_status",
            "add_model_event", "add_audit_line", "model_events", "rollback_target", "get_activation_policy", "set_activation_policy",
-           "list_model_versions", "active_model", "model_versions_for_runs", "scope_versions"]
+           "list_model_versions", "model_scopes", "search_model_versions", "active_model", "model_versions_for_runs", "scope_versions"]
 
 
 ACTIVATION_POLICIES = ("auto-if-better", "manual", "always")
@@ -173,6 +175,41 @@ def list_model_versions(*, session: Session, family: str | None = None,
     if active_only:
         stmt = stmt.where(ModelVersion.active == True)  # noqa: E712 (SQL expression)
     return list(session.exec(stmt))
+
+
+def model_scopes(*, session: Session) -> list[tuple[str, str | None, str, int]]:
+    """Every (family, task, scope) that has versions, with how many: one grouped query."""
+    rows = session.exec(select(ModelVersion.family, ModelVersion.task, ModelVersion.scope, func.count())
+                        .group_by(ModelVersion.family, ModelVersion.task, ModelVersion.scope))
+    return sorted(((f, t, sc, int(n)) for f, t, sc, n in rows), key=lambda r: (r[0], r[1] or "", r[2]))
+
+
+def _version_term(term: str):
+    """One search word over versions: a version or run id (``12``, ``#12``), a status, a date
+    (``2026-12-03``, ``2026-12``) or text in the run's name."""
+    lowered = term.lower()
+    bare = lowered.lstrip("#")
+    conds = [func.lower(ModelVersion.status) == lowered,
+             col(ModelVersion.run_id).in_(select(Run.id).where(func.lower(Run.name).like(contains(term), escape="\\")))]
+    if bare.isdigit():
+        conds += [ModelVersion.id == int(bare), ModelVersion.run_id == int(bare)]
+    span = day_or_month(term)
+    if span:
+        conds.append((col(ModelVersion.created_at) >= span[0]) & (col(ModelVersion.created_at) < span[1]))
+    return or_(*conds)
+
+
+def search_model_versions(*, session: Session, family: str, task: str | None, scope: str, query: str = "",
+                          offset: int = 0, limit: int = 50) -> tuple[list[ModelVersion], int]:
+    """One page of a scope's versions, the active one first and then newest first, and how many
+    match (every word of ``query``, ``_version_term``). The database filters, counts and pages."""
+    conds = [ModelVersion.family == family, ModelVersion.scope == scope,
+             ModelVersion.task == task if task is not None else col(ModelVersion.task).is_(None),
+             *(_version_term(t) for t in (query or "").split())]
+    total = session.exec(select(func.count()).select_from(ModelVersion).where(*conds)).one()
+    stmt = (select(ModelVersion).where(*conds).order_by(col(ModelVersion.active).desc(), col(ModelVersion.id).desc())
+            .offset(max(0, offset)).limit(limit))
+    return list(session.exec(stmt)), int(total)
 
 
 def active_model(*, session: Session, family: str, scope: str = "", task: str | None = None) -> ModelVersion | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, or_, update
@@ -27,6 +27,7 @@ from db.models import (
     ShareLink,
     utcnow,
 )
+from db.queries.search import contains, day_or_month, like_escaped
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
@@ -70,19 +71,15 @@ def list_runs(*, session: Session, statuses: Iterable[RunStatus | str] | None = 
     return _with_tags(session, _matching(stmt, text, tags), tags)
 
 
-def _like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _matching(stmt, text: str | None, tags: Iterable[str] | None):
     """Narrow ``stmt`` in SQL: the JSON text of ``tags`` holds each wanted tag as a quoted string."""
     if text and text.strip():
-        needle = f"%{_like(text.strip().lower())}%"
+        needle = contains(text.strip())
         stmt = stmt.where(or_(func.lower(Run.name).like(needle, escape="\\"),
                               func.lower(Run.description).like(needle, escape="\\"),
                               func.lower(cast(Run.tags, String)).like(needle, escape="\\")))
     for tag in tags or ():
-        stmt = stmt.where(cast(Run.tags, String).like(f"%{_like(json.dumps(tag))}%", escape="\\"))
+        stmt = stmt.where(cast(Run.tags, String).like(f"%{like_escaped(json.dumps(tag))}%", escape="\\"))
     return stmt
 
 
@@ -103,16 +100,10 @@ def _term(term: str):
     if lowered in {x.value for x in RunStatus}:
         conds.append(Run.status == RunStatus(lowered))
     conds.append(func.lower(Run.family) == lowered)
-    for fmt, step in (("%Y-%m-%d", "day"), ("%Y-%m", "month")):
-        try:
-            start = datetime.strptime(term, fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-        end = (start + timedelta(days=1) if step == "day"
-               else start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1))
-        conds.append((col(Run.created_at) >= start) & (col(Run.created_at) < end))
-        break
-    needle = f"%{_like(lowered)}%"
+    span = day_or_month(term)
+    if span:
+        conds.append((col(Run.created_at) >= span[0]) & (col(Run.created_at) < span[1]))
+    needle = contains(term)
     conds += [func.lower(Run.name).like(needle, escape="\\"), func.lower(Run.description).like(needle, escape="\\"),
               func.lower(cast(Run.tags, String)).like(needle, escape="\\"),
               col(Run.dataset_id).in_(select(Dataset.id).where(func.lower(Dataset.name).like(needle, escape="\\")))]
@@ -138,7 +129,7 @@ def search_runs(*, session: Session, query: str = "", statuses: Iterable[RunStat
     if since is not None:
         conds.append(col(Run.created_at) >= since)
     for tag in tags or ():
-        conds.append(cast(Run.tags, String).like(f"%{_like(json.dumps(tag))}%", escape="\\"))
+        conds.append(cast(Run.tags, String).like(f"%{like_escaped(json.dumps(tag))}%", escape="\\"))
     total = session.exec(select(func.count()).select_from(Run).where(*conds)).one()
     stmt = select(Run).where(*conds).order_by(col(Run.id).desc()).offset(max(0, offset)).limit(limit)
     return list(session.exec(stmt)), int(total)
@@ -232,10 +223,11 @@ def set_run_notes(*, session: Session, run_id: int, description: str, tags: Iter
 
 
 def run_tags(*, session: Session) -> list[str]:
-    """Every tag some run carries, sorted."""
+    """Every tag some run carries, sorted: the database hands back each distinct tag list once
+    (a few dozen rows, not one a run)."""
     found: set[str] = set()
-    for tags in session.exec(select(Run.tags)):
-        found.update(tags or ())
+    for text in session.exec(select(cast(Run.tags, String)).distinct()):
+        found.update((json.loads(text) if text else None) or ())
     return sorted(found)
 
 

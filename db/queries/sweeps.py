@@ -4,12 +4,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from db.models import Run, Sweep
+from db.models import Dataset, Run, Sweep
+from db.queries.search import contains, day_or_month
 
-__all__ = ["create_sweep", "get_sweep", "list_sweeps", "update_sweep", "sweep_runs"]
+__all__ = ["create_sweep", "get_sweep", "list_sweeps", "search_sweeps", "update_sweep", "sweep_runs"]
 
 
 def create_sweep(*, session: Session, name: str, family: str, space: Mapping[str, Any], method: str,
@@ -42,6 +43,37 @@ def list_sweeps(*, session: Session, family: str | None = None, limit: int = 200
     if dataset_id is not None:
         stmt = stmt.where(Sweep.dataset_id == dataset_id)
     return list(session.exec(stmt))
+
+
+def _term(term: str):
+    """One search word: a sweep id (``7`` or ``#7``), its family, status, metric, a date
+    (``2026-12-03`` or ``2026-12``, UTC), or text in its name or its dataset's name."""
+    lowered = term.lower()
+    bare = lowered.lstrip("#")
+    needle = contains(term)
+    conds = [func.lower(Sweep.family) == lowered, func.lower(Sweep.status) == lowered,
+             func.lower(Sweep.metric) == lowered, func.lower(Sweep.name).like(needle, escape="\\"),
+             col(Sweep.dataset_id).in_(select(Dataset.id).where(func.lower(Dataset.name).like(needle, escape="\\")))]
+    if bare.isdigit():
+        conds.append(Sweep.id == int(bare))
+    span = day_or_month(term)
+    if span:
+        conds.append((col(Sweep.created_at) >= span[0]) & (col(Sweep.created_at) < span[1]))
+    return or_(*conds)
+
+
+def search_sweeps(*, session: Session, query: str = "", kind: str | None = None, family: str | None = None,
+                  offset: int = 0, limit: int = 20) -> tuple[list[Sweep], int]:
+    """One page of sweeps (of ``kind``: "search" or "curve"), newest first, and how many match:
+    every word of ``query`` must match (``_term``). The database filters, counts and pages."""
+    conds = [_term(t) for t in (query or "").split()]
+    if kind:
+        conds.append(Sweep.kind == kind)
+    if family:
+        conds.append(Sweep.family == family)
+    total = session.exec(select(func.count()).select_from(Sweep).where(*conds)).one()
+    stmt = select(Sweep).where(*conds).order_by(col(Sweep.id).desc()).offset(max(0, offset)).limit(limit)
+    return list(session.exec(stmt)), int(total)
 
 
 def update_sweep(*, session: Session, sweep_id: int, **fields: Any) -> None:

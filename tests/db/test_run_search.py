@@ -59,3 +59,64 @@ def test_pages_are_disjoint_newest_first_and_count_every_match(db_url):
     assert len(seen) == len(set(seen)) == 30
     assert seen == sorted(seen, reverse=True)  # newest (highest id) first: the names were created in order
     assert names(db_url, query="yolo", offset=30, limit=12) == ([], 30)
+
+
+def test_run_tags_lists_each_tag_once_from_distinct_tag_lists(db_url):
+    seed(db_url)
+    with session_scope(db_url) as s:
+        assert queries.run_tags(session=s) == ["best", "night"]
+
+
+def test_sweep_search_matches_id_name_family_status_metric_dataset_and_date_and_pages(db_url):
+    with session_scope(db_url) as s:
+        cats = queries.create_dataset(session=s, name="Cats_2024", kind="yolo", root="/cats")
+        made = {}
+        for i in range(25):
+            sweep = queries.create_sweep(session=s, name=f"sweep-{i:02d}", family="yolo" if i % 2 else "reid",
+                                         space={}, method="random", metric="val/mAP50" if i % 2 else "rank1",
+                                         direction="maximize", max_trials=4, parallel=1, pruner="none",
+                                         dataset_id=cats.id if i % 5 == 0 else None, kind="curve" if i == 24 else "search")
+            made[sweep.name] = sweep.id
+        queries.update_sweep(session=s, sweep_id=made["sweep-03"], status="failed")
+        queries.update_sweep(session=s, sweep_id=made["sweep-04"], created_at=datetime(2025, 3, 14, tzinfo=timezone.utc))
+
+    def found(**kwargs):
+        with session_scope(db_url) as s:
+            rows, total = queries.search_sweeps(session=s, kind="search", **kwargs)
+            return [w.name for w in rows], total
+
+    assert found(query=f"#{made['sweep-07']}")[0] == ["sweep-07"]
+    assert found(query="failed") == (["sweep-03"], 1)
+    assert found(query="RANK1", limit=100)[1] == 12  # the reid ones, the curve study (24) not counted
+    assert found(query="yolo val/map50", limit=100)[1] == 12
+    assert found(query="cats_2024", limit=100) == (["sweep-20", "sweep-15", "sweep-10", "sweep-05", "sweep-00"], 5)
+    assert found(query="2025-03-14") == (["sweep-04"], 1)
+    assert found(query="sweep-1", limit=3) == (["sweep-19", "sweep-18", "sweep-17"], 10)
+    pages = [found(offset=o, limit=10)[0] for o in (0, 10, 20)]
+    assert [len(p) for p in pages] == [10, 10, 4] and len({n for p in pages for n in p}) == 24
+    with session_scope(db_url) as s:
+        assert [w.name for w in queries.search_sweeps(session=s, kind="curve")[0]] == ["sweep-24"]
+
+
+def test_model_scopes_count_versions_and_a_scope_pages_active_first_then_newest(db_url):
+    with session_scope(db_url) as s:
+        runs = [queries.create_run(session=s, family="anomaly", config={}, name=f"ae-{i:02d}") for i in range(30)]
+        for i, run in enumerate(runs):
+            queries.register_model_version(session=s, run_id=run.id, family="anomaly", artifact_path="m.pt",
+                                           scope="3-6" if i < 24 else "6-9", activate=i == 5)
+        yolo = queries.create_run(session=s, family="yolo", config={}, name="det")
+        queries.register_model_version(session=s, run_id=yolo.id, family="yolo", task="detect", artifact_path="b.pt",
+                                       activate=False)
+    with session_scope(db_url) as s:
+        assert queries.model_scopes(session=s) == [("anomaly", None, "3-6", 24), ("anomaly", None, "6-9", 6),
+                                                   ("yolo", "detect", "", 1)]
+        first, total = queries.search_model_versions(session=s, family="anomaly", task=None, scope="3-6", limit=10)
+        assert total == 24 and first[0].status == "active" and first[0].run_id == runs[5].id
+        assert [v.id for v in first[1:]] == sorted((v.id for v in first[1:]), reverse=True)
+        rest = [v.id for o in (10, 20) for v in queries.search_model_versions(
+            session=s, family="anomaly", task=None, scope="3-6", offset=o, limit=10)[0]]
+        assert len(set(rest) | {v.id for v in first}) == 24
+        by_name, n = queries.search_model_versions(session=s, family="anomaly", task=None, scope="3-6", query="ae-07")
+        assert n == 1 and by_name[0].run_id == runs[7].id
+        assert queries.search_model_versions(session=s, family="anomaly", task=None, scope="3-6", query="active")[1] == 1
+        assert queries.search_model_versions(session=s, family="yolo", task="detect", scope="")[1] == 1

@@ -1,0 +1,27 @@
+"""Pieces of the list searches (runs, sweeps, model versions): one word of a search box as SQL."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+
+def like_escaped(value: str) -> str:
+    """``value`` for a LIKE pattern with ``escape="\\\\"``: its own %, _ and \\ match themselves."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains(term: str) -> str:
+    """The LIKE pattern of text holding ``term`` (compared lower-cased)."""
+    return f"%{like_escaped(term.lower())}%"
+
+
+def day_or_month(term: str) -> tuple[datetime, datetime] | None:
+    """``2026-12-03`` → that day, ``2026-12`` → that month (UTC, end excluded); None otherwise."""
+    for fmt in ("%Y-%m-%d", "%Y-%m"):
+        try:
+            start = datetime.strptime(term, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        if fmt == "%Y-%m-%d":
+            return start, start + timedelta(days=1)
+        return start, start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return None
