@@ -57,13 +57,13 @@ def verified_checkpoint(run_id: int, path: Path) -> VerifiedFile:
     from engine.trust import UntrustedModelError, verify_recorded
 
     with session_scope() as s:
-        digests = [c.sha256 for c in queries.checkpoints_at_path(session=s, run_id=run_id, path=str(path))]
-    if not digests:
+        rows = [(c.sha256, c.step) for c in queries.checkpoints_at_path(session=s, run_id=run_id, path=str(path))]
+    if not rows:
         raise UntrustedModelError(f"checkpoint {path} is not registered for run {run_id}; refusing to resume from it")
-    for digest in digests:
+    for digest, step in rows:
         try:
             return VerifiedFile(path=verify_recorded(path, digest, what="checkpoint"), sha256=digest,
-                                what="checkpoint")
+                                what="checkpoint", meta={"step": step})
         except UntrustedModelError:
             continue
     raise UntrustedModelError(f"checkpoint {path} changed on disk since run {run_id} registered it (sha256 "

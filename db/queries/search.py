@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+__all__: list[str] = []  # pieces the query modules share, not queries of their own
+
 
 def like_escaped(value: str) -> str:
     """``value`` for a LIKE pattern with ``escape="\\\\"``: its own %, _ and \\ match themselves."""

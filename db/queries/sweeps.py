@@ -45,7 +45,7 @@ def list_sweeps(*, session: Session, family: str | None = None, limit: int = 200
     return list(session.exec(stmt))
 
 
-def _term(term: str):
+def _sweep_term(term: str):
     """One search word: a sweep id (``7`` or ``#7``), its family, status, metric, a date
     (``2026-12-03`` or ``2026-12``, UTC), or text in its name or its dataset's name."""
     lowered = term.lower()
@@ -65,8 +65,8 @@ def _term(term: str):
 def search_sweeps(*, session: Session, query: str = "", kind: str | None = None, family: str | None = None,
                   offset: int = 0, limit: int = 20) -> tuple[list[Sweep], int]:
     """One page of sweeps (of ``kind``: "search" or "curve"), newest first, and how many match:
-    every word of ``query`` must match (``_term``). The database filters, counts and pages."""
-    conds = [_term(t) for t in (query or "").split()]
+    every word of ``query`` must match (``_sweep_term``). The database filters, counts and pages."""
+    conds = [_sweep_term(t) for t in (query or "").split()]
     if kind:
         conds.append(Sweep.kind == kind)
     if family:

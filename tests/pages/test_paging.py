@@ -7,7 +7,6 @@ import uuid
 
 from db import queries
 from db.session import session_scope
-from tests.conftest import stack  # noqa: F401  (fixture)
 from tests.pages.test_pages import open_page
 
 

@@ -145,6 +145,13 @@ class YoloTrainer(Trainer):
         args = {**config.train_args(), "data": str(view), **placed, "plots": PLOTS, "val": True,
                 "project": str(out), "name": "ultralytics", "exist_ok": True, "verbose": True}
         resume = resume_file(ctx)
+        done = (getattr(ctx, "resume", None) and ctx.resume.meta.get("step")) if resume else None
+        if resume and done is not None and done + 1 >= config.epochs:
+            # cancelled or killed after its last epoch (in Ultralytics' closing validation): nothing is
+            # left to train and Ultralytics refuses to resume a finished training, so close with it
+            log.info("checkpoint %s is epoch %d of %d: nothing left to train; closing the run with its weights",
+                     resume.name, done, config.epochs)
+            return _closed(config, resume, view, sizes, ctx, device=device, out=out, extra=extra, step=done)
         if resume:
             args["resume"] = str(resume)
         model = YOLO(str(resume) if resume else source, task=config.task)
@@ -172,17 +179,43 @@ class YoloTrainer(Trainer):
         check_stop(ctx)
 
         weights, summary = _selected(config, model.trainer, bridge)
-        if sizes.get("test"):
-            ctx.progress(0, 1, "test")
-            result = YOLO(str(weights), task=config.task).val(
-                data=str(view), split="test", imgsz=config.image_size(), batch=config.batch, device=device,
-                workers=config.workers, plots=PLOTS, project=str(out), name="test", exist_ok=True, verbose=False)
-            test = rename_metrics(dict(result.results_dict), "test")
-            ctx.log(test, step=max(bridge.logged, default=0), epoch=max(bridge.logged, default=0))
-            summary.update(test)
-            ctx.progress(1, 1, "test")
         summary["epochs_trained"] = float(len(bridge.logged))
-        summary.update({f"data/{split}_images": float(n) for split, n in sizes.items()})
-        summary["data/datasets"] = float(1 + len(extra))
-        return FitResult(metrics=summary, model=ModelArtifact(path=weights, scope=config.task, task=config.task,
-                                                              metrics=summary))
+        return _finish(config, weights, summary, view, sizes, ctx, device=device, out=out, extra=extra,
+                       step=max(bridge.logged, default=0))
+
+
+def _validate(config: YoloConfig, weights: Path, view: Path, split: str, *, device: str, out: Path) -> dict[str, float]:
+    """``weights`` (a file this run wrote or the worker verified) on one split of the view."""
+    from ultralytics import YOLO
+
+    result = YOLO(str(weights), task=config.task).val(
+        data=str(view), split=split, imgsz=config.image_size(), batch=config.batch, device=device,
+        workers=config.workers, plots=PLOTS, project=str(out), name=split, exist_ok=True, verbose=False)
+    return rename_metrics(dict(result.results_dict), split)
+
+
+def _finish(config: YoloConfig, weights: Path, summary: dict[str, float], view: Path, sizes: dict[str, int],
+            ctx: RunContext, *, device: str, out: Path, extra: tuple, step: int) -> FitResult:
+    """The closing part of a run: ``weights`` on the test split (when there is one), the data
+    sizes in the summary, and the model to register."""
+    if sizes.get("test"):
+        ctx.progress(0, 1, "test")
+        test = _validate(config, weights, view, "test", device=device, out=out)
+        ctx.log(test, step=step, epoch=step)
+        summary.update(test)
+        ctx.progress(1, 1, "test")
+    summary.update({f"data/{split}_images": float(n) for split, n in sizes.items()})
+    summary["data/datasets"] = float(1 + len(extra))
+    return FitResult(metrics=summary, model=ModelArtifact(path=weights, scope=config.task, task=config.task,
+                                                          metrics=summary))
+
+
+def _closed(config: YoloConfig, checkpoint: Path, view: Path, sizes: dict[str, int], ctx: RunContext, *,
+            device: str, out: Path, extra: tuple, step: int) -> FitResult:
+    """A resume whose checkpoint is the last epoch: its weights validated again on the val split
+    (the metrics a finished run's summary holds) and closed like any run, registering that file."""
+    ctx.progress(0, 1, "val")
+    summary = _validate(config, checkpoint, view, "val", device=device, out=out)
+    ctx.progress(1, 1, "val")
+    summary["epochs_trained"] = float(step + 1)
+    return _finish(config, checkpoint, summary, view, sizes, ctx, device=device, out=out, extra=extra, step=step)

@@ -109,6 +109,24 @@ def test_cancelled_detect_run_resumes_at_the_next_epoch_without_duplicate_steps(
     assert f"from epoch {len(before) + 1} to 3 total epochs" in log  # Ultralytics resumed from last.pt
 
 
+def test_a_run_stopped_after_its_last_epoch_resumes_by_closing_not_training(stack, worker):
+    """Killed in Ultralytics' closing validation: the newest checkpoint is the last epoch, which
+    Ultralytics refuses to resume ("nothing to resume"); the resume closes the run with it."""
+    run = api.submit_run(family="yolo", config={**TINY, "task": "classify"}, dataset_id=_dataset("classify"))
+    done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    with session_scope() as s:  # what a kill in the closing phase leaves: the last epoch's checkpoint, no end
+        queries.set_run_status(session=s, run_id=run.id, status=RunStatus.failed, error="work horse killed")
+        assert queries.latest_checkpoint(session=s, run_id=run.id).step == TINY["epochs"] - 1
+    api.resume_run(run.id)
+    done = wait_for_status(run.id, [RunStatus.completed, RunStatus.failed, RunStatus.cancelled], timeout=300)
+    assert done.status == RunStatus.completed, done.error
+    assert _steps(run.id, "val/top1") == [0, 1] and _steps(run.id, "train/loss") == [0, 1]  # nothing trained again
+    assert "test/top1" in done.summary and "val/top1" in done.summary
+    assert done.summary["epochs_trained"] == TINY["epochs"]
+    assert "nothing left to train" in (Path(done.out_dir) / "train.log").read_text()
+
+
 def test_broken_dataset_is_reported_and_its_valid_part_trains(stack, worker):
     root = make_broken_segment(get_settings().resolved_data_root / "yolo-broken")
     dataset, report = import_dataset(name="yolo-broken", kind="yolo", root=root, replace=True)
