@@ -26,7 +26,13 @@ def capture_run_output(path: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter(FORMAT))
     root = logging.getLogger()
     old_level = root.level
+    # handlers bound to the process's stdout/stderr would now write into the file too: every line
+    # would be there twice (once from them, once from ``handler``); they rest while the run lasts
+    echoes = [h for h in root.handlers if type(h) is logging.StreamHandler
+              and getattr(h, "stream", None) in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)]
     try:
+        for h in echoes:
+            root.removeHandler(h)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         root.addHandler(handler)
@@ -36,6 +42,8 @@ def capture_run_output(path: Path) -> Iterator[None]:
         sys.stdout.flush()
         sys.stderr.flush()
         root.removeHandler(handler)
+        for h in echoes:
+            root.addHandler(h)
         root.setLevel(old_level)
         handler.close()
         os.dup2(saved[0], 1)

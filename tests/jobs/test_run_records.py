@@ -49,6 +49,14 @@ def test_every_file_of_the_run_folder_is_recorded_with_its_sha256(toy_run):
     assert recorded["last.pt"].kind == "checkpoint" and recorded["train.log"].kind == "text"
 
 
+def test_the_run_log_holds_each_line_once(toy_run):
+    """The training interpreter logs to stderr as well, and stderr goes to the same file while the
+    run lasts: its stderr handler rests then, so no line appears twice."""
+    lines = (Path(toy_run.out_dir) / "train.log").read_text().splitlines()
+    assert sum("manifest stored" in line for line in lines) == 1, lines[:6]
+    assert sum(line.endswith("ended: completed") for line in lines) == 1
+
+
 def test_the_manifest_holds_commit_packages_digest_seed_machine_and_worker(toy_run):
     manifest = manifest_of(toy_run.id)
     assert manifest is not None
