@@ -61,7 +61,7 @@ def completed_run_ids(page, dashboard, want: int, timeout_s: float, family: str 
         if len(done) >= want:
             return sorted(done)
         assert time.monotonic() < deadline, f"only {len(done)} of {want} {family} runs completed: {options}"
-        page.wait_for_timeout(3000)
+        page.wait_for_timeout(1000)  # a reload of Progress costs ~1 s itself
 
 
 def test_anomaly_path(dashboard, steps, browser):
