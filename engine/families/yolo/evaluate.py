@@ -3,7 +3,7 @@ of a yolo dataset: P, R, mAP50, mAP50-95 (and the mask metrics for segment) or t
 as the trainer names them (``test/mAP50-95`` ...), and Ultralytics' own plots (confusion matrix,
 PR / P / R / F1 curves), which need no font download once ``prepare_ultralytics`` ran.
 
-The data is the same view of the dataset training builds (``trainer._training_view`` with the
+The data is the same view of the dataset training builds (``trainer.training_view`` with the
 run's ``train_ratio`` and ``seed``), so ``test`` is the trainer's test split, evaluated by the
 same call the trainer makes at its end. The weights are a ``.pt`` Trainyard registered, its
 sha256 checked right before Ultralytics unpickles it (the trust boundary in DESIGN.md).
@@ -40,7 +40,7 @@ def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalCont
     from engine.devices import plan_devices
     from engine.families.yolo.ddp import device_args
     from engine.families.yolo.offline import prepare_ultralytics
-    from engine.families.yolo.trainer import PLOTS, _training_view
+    from engine.families.yolo.trainer import PLOTS, training_view
 
     meta = dict(model.meta or {})
     config = YoloConfig.model_validate({**(meta.get("config") or {}), **({"task": meta["task"]} if meta.get("task")
@@ -48,7 +48,7 @@ def evaluate(model: VerifiedFile, dataset: DatasetRef, split: str, ctx: EvalCont
     out = Path(ctx.out_dir)
     prepare_ultralytics()
     ctx.progress(0, 2, "prepare")
-    view, sizes = _training_view(config, dataset, out)
+    view, sizes = training_view(config, dataset, out)
     if not sizes.get(split):
         raise EvaluationRefused(f"split {split!r} of dataset {dataset.name!r} holds no valid image")
     check_stop(ctx)

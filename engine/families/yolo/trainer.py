@@ -22,7 +22,7 @@ from engine.trust import verify_recorded
 
 log = logging.getLogger("trainyard.yolo")
 
-__all__ = ["YoloTrainer", "resume_file"]
+__all__ = ["YoloTrainer", "resume_file", "training_view"]
 
 SHOWN_PROBLEMS = 50
 PLOTS = True  # Ultralytics' own plots (labels, batches, results.png, confusion matrix, PR/F1 curves), offline-safe
@@ -78,7 +78,7 @@ def _scanned(config: YoloConfig, dataset: DatasetRef):
     return report
 
 
-def _training_view(config: YoloConfig, dataset: DatasetRef, out: Path,
+def training_view(config: YoloConfig, dataset: DatasetRef, out: Path,
                    extra: tuple[DatasetRef, ...] = ()) -> tuple[Path, dict[str, int]]:
     """Scan the dataset (and the ``extra_datasets`` combined with it) and link their valid part
     for Ultralytics, classes matched by name, kept and renamed as the config says."""
@@ -133,7 +133,7 @@ class YoloTrainer(Trainer):
         if len(extra) != len(config.extra_datasets):
             raise ValueError(f"extra_datasets {list(config.extra_datasets)}: this run was handed {len(extra)} of "
                              "them (the worker resolves the dataset ids)")
-        view, sizes = _training_view(config, dataset, out, extra)
+        view, sizes = training_view(config, dataset, out, extra)
         check_stop(ctx)
 
         from ultralytics import YOLO
