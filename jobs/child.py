@@ -59,7 +59,8 @@ def _watch(channel: Channel, parent_pid: int) -> None:
 def _first_use() -> None:
     """Pay the one-off costs a run would otherwise pay in its first seconds: torch's first
     forward, backward and optimizer step on the CPU, and matplotlib's font cache and first
-    rendered figure (the families' end-of-run plots). Never touches CUDA."""
+    rendered figure (the families' end-of-run plots) when the warm-up imported matplotlib (some
+    family is warmed ahead). Never touches CUDA."""
     try:
         import io
 
@@ -70,6 +71,8 @@ def _first_use() -> None:
         loss = torch.nn.functional.mse_loss(model(torch.zeros(2, 8)), torch.zeros(2, 8))
         loss.backward()
         opt.step()
+        if "matplotlib.figure" not in sys.modules:
+            return
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 

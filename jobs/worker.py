@@ -60,11 +60,12 @@ def preload(*, scoring: bool = False, heavy: bool = True, families: str | None =
         log.info("preloaded the job code in %.1f s", time.monotonic() - started)
         return []
     modules = ["jobs.tasks", "jobs.evaluate", "jobs.inference", "jobs.datasets", "torch", "torch.optim", "torch._dynamo"]
-    if not scoring:  # the plots families write at a run's end
-        modules += ["matplotlib.figure", "matplotlib.backends.backend_agg", "sklearn.metrics"]
     from engine.families import FAMILIES
 
     wanted = None if families in (None, "all") else {k.strip() for k in families.split(",") if k.strip()}
+    if not scoring and (wanted is None or wanted):  # the families' metrics and end-of-run plots (~1 s of
+        # CPU); with no family warmed ahead each run imports its family's libraries itself, these too
+        modules += ["matplotlib.figure", "matplotlib.backends.backend_agg", "sklearn.metrics"]
     for family in FAMILIES.values():
         if wanted is not None and family.key not in wanted:
             continue
