@@ -88,28 +88,24 @@ def line(measure: str, baseline: str, base_s: float, ours_s: float, bar: str, ok
             f"ratio {ours_s / base_s:.2f}× · bar {bar}: {'met' if ok else 'NOT met'}")
 
 
-def settle(pid: int, *, timeout: float = 300.0, min_cpu_s: float = 3.0) -> None:
+def settle(pid: int, *, timeout: float = 300.0) -> None:
     """Wait until every warm training interpreter (``python -m jobs.child --warm``) under process
-    ``pid`` has done its imports: at least ``min_cpu_s`` of CPU used (a warm-up takes ~8 s), then
-    none for a second (waiting on its socket). A busy machine may not schedule a fresh one at
-    all for a while, so an unchanged CPU time alone proves nothing."""
+    ``pid`` has done its warm-up: it names itself ``jobs.child.WARM_NAME`` then, right before it
+    waits on its socket (however long its imports took, whatever they were)."""
     import psutil
 
-    def cpu() -> list[float]:
-        out = []
+    from jobs.child import WARM_NAME
+
+    def warming() -> int:
+        left = 0
         for proc in psutil.Process(pid).children(recursive=True):
             try:
-                if "--warm" in proc.cmdline() and "jobs.child" in proc.cmdline():
-                    out.append(sum(proc.cpu_times()[:2]))
+                if "--warm" in proc.cmdline() and "jobs.child" in proc.cmdline() and proc.name() != WARM_NAME:
+                    left += 1
             except psutil.Error:
                 pass
-        return out
+        return left
 
     deadline = time.monotonic() + timeout
-    before = cpu()
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        now = cpu()
-        if len(now) == len(before) and all(n >= min_cpu_s for n in now) and sum(now) - sum(before) < 0.02:
-            return
-        before = now
+    while warming() and time.monotonic() < deadline:
+        time.sleep(0.1)

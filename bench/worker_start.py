@@ -6,8 +6,8 @@ run's work horse starts a fresh interpreter that imports on demand) on ``low``, 
 worker. Baseline: a no-op RQ job's round trip on the warm worker, in the same run. Trainyard:
 a toy run submitted to each worker until the database says ``training`` (interleaved), and an
 anomaly prediction on the scoring lane once its model is loaded. Before each submit the worker
-is idle: its training interpreters have settled (no CPU used for half a second), i.e. the next
-warm one has finished its imports. Bars: < 0.5 s to training; < 1 s for a warm prediction.
+is idle: its next warm training interpreter has named itself ready (``jobs.child.mark_ready``),
+i.e. it has finished its warm-up. Bars: < 0.5 s to training; < 1 s for a warm prediction.
 """
 from __future__ import annotations
 

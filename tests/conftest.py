@@ -121,12 +121,12 @@ def start_worker(home: Path, prefix: str, *args: str) -> subprocess.Popen:
     return proc
 
 
-def settle_worker(pid: int, timeout: float = 300.0, min_cpu_s: float = 3.0) -> None:
-    """Wait until the warm training interpreters under worker ``pid`` have done their imports, so
+def settle_worker(pid: int, timeout: float = 300.0) -> None:
+    """Wait until the warm training interpreters under worker ``pid`` have done their warm-up, so
     a run submitted next starts at once (the bench's own wait, ``bench.harness.settle``)."""
     from bench.harness import settle
 
-    settle(pid, timeout=timeout, min_cpu_s=min_cpu_s)
+    settle(pid, timeout=timeout)
 
 
 def stop_worker(proc: subprocess.Popen) -> None:
