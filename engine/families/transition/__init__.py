@@ -29,7 +29,9 @@ FAMILY = Family(
     evaluator_path="engine.families.transition.evaluate:evaluate",
     eval_splits_path="engine.families.transition.splits:eval_splits",
     conformance=Conformance(
-        config={"d_model": 16, "num_heads": 2, "num_layers": 1, "cnn_channels": 8, "batch_size": 16, "max_epochs": 5,
+        # 15 tiny epochs: one takes a fraction of a second, and the cancel sent after the first one's
+        # metric must land while the run still trains (5 were over before it did on a quiet machine)
+        config={"d_model": 16, "num_heads": 2, "num_layers": 1, "cnn_channels": 8, "batch_size": 16, "max_epochs": 15,
                 "early_stop_patience": 0},
-        step_metric="val/main_task_loss", steps=tuple(range(5)),
+        step_metric="val/main_task_loss", steps=tuple(range(15)),
         sample_options={"groups": 6, "per_group": 20, "size": 32, "seed": 1}))
