@@ -9,7 +9,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from db.models import ActivationPolicy, ModelEvent, ModelStatus, ModelVersion, Run, utcnow
-from db.queries.search import contains, day_or_month
+from db.queries.search import contains, id_or_date, page
 
 __all__ = ["ACTIVATION_POLICIES", "DEFAULT_ACTIVATION_POLICY", "model_slot", "register_model_version",
            "get_model_version", "active_model_for_update", "activate_model_version", "set_model_status",
@@ -187,15 +187,11 @@ def model_scopes(*, session: Session) -> list[tuple[str, str | None, str, int]]:
 def _version_term(term: str):
     """One search word over versions: a version or run id (``12``, ``#12``), a status, a date
     (``2026-12-03``, ``2026-12``) or text in the run's name."""
-    lowered = term.lower()
-    bare = lowered.lstrip("#")
-    conds = [func.lower(ModelVersion.status) == lowered,
-             col(ModelVersion.run_id).in_(select(Run.id).where(func.lower(Run.name).like(contains(term), escape="\\")))]
-    if bare.isdigit():
-        conds += [ModelVersion.id == int(bare), ModelVersion.run_id == int(bare)]
-    span = day_or_month(term)
-    if span:
-        conds.append((col(ModelVersion.created_at) >= span[0]) & (col(ModelVersion.created_at) < span[1]))
+    conds = [func.lower(ModelVersion.status) == term.lower(),
+             col(ModelVersion.run_id).in_(select(Run.id).where(func.lower(Run.name).like(contains(term), escape="\\"))),
+             *id_or_date(term, ModelVersion.id, ModelVersion.created_at)]
+    if term.lstrip("#").isdigit():
+        conds.append(ModelVersion.run_id == int(term.lstrip("#")))
     return or_(*conds)
 
 
@@ -206,10 +202,8 @@ def search_model_versions(*, session: Session, family: str, task: str | None, sc
     conds = [ModelVersion.family == family, ModelVersion.scope == scope,
              ModelVersion.task == task if task is not None else col(ModelVersion.task).is_(None),
              *(_version_term(t) for t in (query or "").split())]
-    total = session.exec(select(func.count()).select_from(ModelVersion).where(*conds)).one()
-    stmt = (select(ModelVersion).where(*conds).order_by(col(ModelVersion.active).desc(), col(ModelVersion.id).desc())
-            .offset(max(0, offset)).limit(limit))
-    return list(session.exec(stmt)), int(total)
+    return page(session, ModelVersion, conds, [col(ModelVersion.active).desc(), col(ModelVersion.id).desc()],
+                offset=offset, limit=limit)
 
 
 def active_model(*, session: Session, family: str, scope: str = "", task: str | None = None) -> ModelVersion | None:

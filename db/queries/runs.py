@@ -27,7 +27,7 @@ from db.models import (
     ShareLink,
     utcnow,
 )
-from db.queries.search import contains, day_or_month, like_escaped
+from db.queries.search import contains, id_or_date, like_escaped, page
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
@@ -92,17 +92,11 @@ def _term(term: str):
     """One search word as a condition: a run id (``12`` or ``#12``), a family or status, a date
     (``2026-12-03`` or ``2026-12``: created that day or month, UTC), or text in the name,
     description, tags or dataset name."""
-    conds = []
-    bare = term.lstrip("#")
-    if bare.isdigit():
-        conds.append(Run.id == int(bare))
+    conds = id_or_date(term, Run.id, Run.created_at)
     lowered = term.lower()
     if lowered in {x.value for x in RunStatus}:
         conds.append(Run.status == RunStatus(lowered))
     conds.append(func.lower(Run.family) == lowered)
-    span = day_or_month(term)
-    if span:
-        conds.append((col(Run.created_at) >= span[0]) & (col(Run.created_at) < span[1]))
     needle = contains(term)
     conds += [func.lower(Run.name).like(needle, escape="\\"), func.lower(Run.description).like(needle, escape="\\"),
               func.lower(cast(Run.tags, String)).like(needle, escape="\\"),
@@ -130,9 +124,7 @@ def search_runs(*, session: Session, query: str = "", statuses: Iterable[RunStat
         conds.append(col(Run.created_at) >= since)
     for tag in tags or ():
         conds.append(cast(Run.tags, String).like(f"%{like_escaped(json.dumps(tag))}%", escape="\\"))
-    total = session.exec(select(func.count()).select_from(Run).where(*conds)).one()
-    stmt = select(Run).where(*conds).order_by(col(Run.id).desc()).offset(max(0, offset)).limit(limit)
-    return list(session.exec(stmt)), int(total)
+    return page(session, Run, conds, [col(Run.id).desc()], offset=offset, limit=limit)
 
 
 def count_runs_by_status(*, session: Session) -> dict[str, int]:

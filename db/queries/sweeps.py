@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from db.models import Dataset, Run, Sweep
-from db.queries.search import contains, day_or_month
+from db.queries.search import contains, id_or_date, page
 
 __all__ = ["create_sweep", "get_sweep", "list_sweeps", "search_sweeps", "update_sweep", "sweep_runs"]
 
@@ -49,16 +49,11 @@ def _sweep_term(term: str):
     """One search word: a sweep id (``7`` or ``#7``), its family, status, metric, a date
     (``2026-12-03`` or ``2026-12``, UTC), or text in its name or its dataset's name."""
     lowered = term.lower()
-    bare = lowered.lstrip("#")
     needle = contains(term)
     conds = [func.lower(Sweep.family) == lowered, func.lower(Sweep.status) == lowered,
              func.lower(Sweep.metric) == lowered, func.lower(Sweep.name).like(needle, escape="\\"),
-             col(Sweep.dataset_id).in_(select(Dataset.id).where(func.lower(Dataset.name).like(needle, escape="\\")))]
-    if bare.isdigit():
-        conds.append(Sweep.id == int(bare))
-    span = day_or_month(term)
-    if span:
-        conds.append((col(Sweep.created_at) >= span[0]) & (col(Sweep.created_at) < span[1]))
+             col(Sweep.dataset_id).in_(select(Dataset.id).where(func.lower(Dataset.name).like(needle, escape="\\"))),
+             *id_or_date(term, Sweep.id, Sweep.created_at)]
     return or_(*conds)
 
 
@@ -71,9 +66,7 @@ def search_sweeps(*, session: Session, query: str = "", kind: str | None = None,
         conds.append(Sweep.kind == kind)
     if family:
         conds.append(Sweep.family == family)
-    total = session.exec(select(func.count()).select_from(Sweep).where(*conds)).one()
-    stmt = select(Sweep).where(*conds).order_by(col(Sweep.id).desc()).offset(max(0, offset)).limit(limit)
-    return list(session.exec(stmt)), int(total)
+    return page(session, Sweep, conds, [col(Sweep.id).desc()], offset=offset, limit=limit)
 
 
 def update_sweep(*, session: Session, sweep_id: int, **fields: Any) -> None:

@@ -145,7 +145,7 @@ class YoloTrainer(Trainer):
         args = {**config.train_args(), "data": str(view), **placed, "plots": PLOTS, "val": True,
                 "project": str(out), "name": "ultralytics", "exist_ok": True, "verbose": True}
         resume = resume_file(ctx)
-        done = (getattr(ctx, "resume", None) and ctx.resume.meta.get("step")) if resume else None
+        done = getattr(getattr(ctx, "resume", None), "meta", {}).get("step") if resume else None
         if resume and done is not None and done + 1 >= config.epochs:
             # cancelled or killed after its last epoch (in Ultralytics' closing validation): nothing is
             # left to train and Ultralytics refuses to resume a finished training, so close with it
