@@ -10,7 +10,7 @@ so a webhook that never answers delays only itself. A sender claims due deliveri
 compare-and-set (several processes deliver each event once), posts with a timeout, and retries
 with exponential backoff; what still fails after the last attempt keeps its error in the table,
 the log says so, and Home shows it. Events up to ``LOOKBACK_S`` old are still delivered by a
-sender that (re)starts.
+sender that restarts; a webhook new to the database gets the events from its sender's start on.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -192,16 +192,18 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> None:
         raise RuntimeError(f"connection failed: {exc}") from None
 
 
-def deliver_once(url: str, *, settings=None) -> int:
+def deliver_once(url: str, *, settings=None, started: datetime | None = None) -> int:
     """One pass for one webhook: make deliveries for new events, send the ones due; returns how
-    many were sent successfully."""
+    many were sent successfully. ``started``: when this sender began; a webhook with no delivery
+    yet gets the events from then on, not the last ``LOOKBACK_S``'s."""
     settings = settings or get_settings()
     target, host = target_of(url)
     now = utcnow()
     with session_scope() as s:
-        for note in queries.undelivered_notifications(session=s, target=target,
+        for note in queries.undelivered_notifications(session=s, target=target, new_since=started,
                                                       since=now - timedelta(seconds=LOOKBACK_S)):
             queries.add_delivery(session=s, notification_id=note.id, target=target, host=host)
+    now = utcnow()  # the deliveries just made are due too
     with session_scope() as s:
         due = queries.due_deliveries(session=s, target=target, now=now,
                                      stale_before=now - timedelta(seconds=settings.notify_timeout_s + 60))
@@ -241,12 +243,13 @@ class Sender(threading.Thread):
     def __init__(self, url: str, *, interval: float = POLL_S) -> None:
         super().__init__(name=f"trainyard-notify-{target_of(url)[1]}", daemon=True)
         self.url, self.interval = url, interval
+        self.started = utcnow()
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.wait(self.interval):
             try:
-                deliver_once(self.url)
+                deliver_once(self.url, started=self.started)
             except Exception:  # the database may be briefly unreachable: try again next round
                 log.exception("notification pass for %s failed", target_of(self.url)[1])
 

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from db.models import Notification, NotificationDelivery, utcnow
@@ -22,12 +22,20 @@ def add_notification(*, session: Session, event: str, subject: str, subject_id: 
     return row
 
 
-def undelivered_notifications(*, session: Session, target: str, since: datetime, limit: int = 100) -> list[Notification]:
-    """Notifications created since ``since`` that have no delivery row for ``target`` yet, oldest first."""
+def undelivered_notifications(*, session: Session, target: str, since: datetime, new_since: datetime | None = None,
+                               limit: int = 100) -> list[Notification]:
+    """Notifications created since ``since`` that have no delivery row for ``target`` yet, oldest
+    first. With ``new_since``, none from before the webhook's first event (its oldest delivery's),
+    or, for a webhook with no delivery yet, from before ``new_since``: a webhook added today is
+    not sent the last hour's events."""
     taken = select(NotificationDelivery.notification_id).where(NotificationDelivery.target == target)
-    stmt = (select(Notification).where(col(Notification.created_at) >= since, col(Notification.id).not_in(taken))
-            .order_by(Notification.id).limit(limit))
-    return list(session.exec(stmt))
+    stmt = select(Notification).where(col(Notification.created_at) >= since, col(Notification.id).not_in(taken))
+    if new_since is not None:
+        first = (select(func.min(Notification.created_at))
+                 .join(NotificationDelivery, col(NotificationDelivery.notification_id) == col(Notification.id))
+                 .where(NotificationDelivery.target == target).scalar_subquery())
+        stmt = stmt.where(col(Notification.created_at) >= func.coalesce(first, new_since))
+    return list(session.exec(stmt.order_by(Notification.id).limit(limit)))
 
 
 def add_delivery(*, session: Session, notification_id: int, target: str, host: str) -> None:

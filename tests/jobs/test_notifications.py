@@ -161,3 +161,29 @@ def test_completed_failed_and_stalled_runs_reach_the_webhooks_and_a_broken_one_h
     assert not at.exception, [e.message for e in at.exception]
     assert any("could not be delivered" in w.value for w in at.warning)
     assert any("HTTP 500" in c.value and "127.0.0.1" in c.value for c in at.caption)
+
+
+def test_a_webhook_added_later_gets_no_backlog_and_a_restarted_sender_catches_up(stack):
+    from db.models import utcnow
+    from jobs import notify
+
+    hook = Receiver(200)
+    try:
+        def note(tag: str) -> int:
+            return notify.emit("sweep.finished", subject="test", subject_id=None, text=tag, fields={},
+                               data={"tag": tag}, path="Sweeps")
+
+        def tags() -> list[str]:
+            return [b["trainyard"].get("tag") for _, b in hook.received]
+
+        note("before the webhook was added")
+        started = utcnow()
+        note("after it was added")
+        assert notify.deliver_once(hook.url, started=started) >= 1
+        assert "after it was added" in tags() and "before the webhook was added" not in tags()
+        note("while its sender was down")
+        notify.deliver_once(hook.url, started=utcnow())  # restarted later: it has deliveries, so it catches up
+        assert "while its sender was down" in tags() and "before the webhook was added" not in tags()
+        assert len(tags()) == len(set(tags()))  # each event once
+    finally:
+        hook.close()
