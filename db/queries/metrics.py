@@ -387,8 +387,8 @@ def _fold_in(session: Session, rows: list[dict[str, Any]]) -> None:
                 cursor.execute(_PG_SUMMARY, [list(c) for c in zip(*summaries)])
             if buckets:
                 cursor.execute(_PG_STAGE)
-                cursor.execute("TRUNCATE _trainyard_bucket_in")
                 with cursor.copy(f"COPY _trainyard_bucket_in ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN") as copy:
+                    copy.set_types(_PG_BUCKET_TYPES)  # dumpers chosen once, not per value
                     for row in buckets:
                         copy.write_row(row)
                 cursor.execute(_PG_FROM_STAGE)
@@ -396,10 +396,15 @@ def _fold_in(session: Session, rows: list[dict[str, Any]]) -> None:
         raise DBAPIError.instance(bucket_sql, None, exc, conn.dialect.dbapi.Error) from exc
 
 
+_PG_BUCKET_TYPES = ("int4", "text", "int4", "int4", "int4", "float8", "float8", "int4", "int4", "timestamptz", "float8",
+                    "text")
 _PG_STAGE = ("CREATE TEMPORARY TABLE IF NOT EXISTS _trainyard_bucket_in "
              "(LIKE metric_bucket INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-_PG_FROM_STAGE = (f"INSERT INTO metric_bucket ({', '.join(_BUCKET_COLUMNS)}) "
-                  f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM _trainyard_bucket_in ON CONFLICT"
+# the staged rows are moved (deleted as they are upserted), so the stage is empty for the next
+# batch of the same transaction without a TRUNCATE (a new file for the table each time)
+_PG_FROM_STAGE = (f"WITH moved AS (DELETE FROM _trainyard_bucket_in RETURNING {', '.join(_BUCKET_COLUMNS)}) "
+                  f"INSERT INTO metric_bucket ({', '.join(_BUCKET_COLUMNS)}) "
+                  f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM moved ON CONFLICT"
                   + _UPSERTS["%s"][1].split(" ON CONFLICT", 1)[1])
 
 
