@@ -30,7 +30,6 @@ def parse_ids(raw: str | None) -> list[int]:
 
 with session_scope() as s:
     datasets = queries.list_datasets(session=s)
-    sweeps = queries.list_sweeps(session=s)
 
 with st.expander("Filters", expanded=not st.query_params.get("runs")):
     f = st.columns(5)
@@ -38,8 +37,8 @@ with st.expander("Filters", expanded=not st.query_params.get("runs")):
     dataset = f[1].selectbox("Dataset", [None, *datasets], format_func=lambda d: "(all)" if d is None else d.name,
                              key="f-dataset")
     statuses = f[2].multiselect("Status", [x.value for x in RunStatus], default=["completed"], key="f-status")
-    sweep = f[3].selectbox("Sweep", [None, *sweeps], format_func=lambda w: "(all)" if w is None else f"#{w.id} {w.name}",
-                           key="f-sweep")
+    sweep = f[3].text_input("Sweep", placeholder="id or name", key="f-sweep",
+                            help="trials of the sweeps that match (its id, name, family, metric or date)")
     since = f[4].date_input("Created since", value=None, key="f-since")
     g = st.columns([3, 2])
     search = g[0].text_input("Search", placeholder="id, name, tag, family, status, dataset or date (2026-12-03)",
@@ -52,7 +51,7 @@ PAGE_SIZE = 50  # candidates per page: the database filters, counts and pages (t
 with session_scope() as s:
     filters = dict(
         family=None if family == "(all)" else family, dataset_id=dataset.id if dataset else None,
-        statuses=statuses or None, sweep_id=sweep.id if sweep else None,
+        statuses=statuses or None, sweep_query=sweep or "",
         since=datetime.combine(since, time.min, tzinfo=timezone.utc) if isinstance(since, date) else None,
         query=search or "", tags=tags or None)
     candidates, total = page_of(lambda offset, limit: queries.search_runs(session=s, **filters, offset=offset, limit=limit),

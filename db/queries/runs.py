@@ -25,9 +25,11 @@ from db.models import (
     RunManifest,
     RunStatus,
     ShareLink,
+    Sweep,
     utcnow,
 )
 from db.queries.search import contains, id_or_date, like_escaped, page
+from db.queries.sweeps import sweep_conditions
 
 __all__ = ["create_run", "get_run", "list_runs", "count_runs_by_status", "update_run", "status_values",
            "set_run_status", "request_cancel", "cancel_requested", "stale_runs", "runs_in_status", "requeue_candidates",
@@ -106,11 +108,12 @@ def _term(term: str):
 
 def search_runs(*, session: Session, query: str = "", statuses: Iterable[RunStatus | str] | None = None,
                 family: str | None = None, tags: Iterable[str] | None = None, dataset_id: int | None = None,
-                sweep_id: int | None = None, since: datetime | None = None, offset: int = 0,
+                sweep_id: int | None = None, sweep_query: str = "", since: datetime | None = None, offset: int = 0,
                 limit: int = 20) -> tuple[list[Run], int]:
     """One page of runs, newest first, and how many match in all: every word of ``query`` must
-    match (``_term``: id, name, description, tag, family, status, dataset, date). The database
-    filters, counts and pages, so a list of ten thousand runs costs one page's rows."""
+    match (``_term``: id, name, description, tag, family, status, dataset, date), and, with
+    ``sweep_query``, the run must be a trial of a sweep that matches it (``search_sweeps``' words).
+    The database filters, counts and pages, so a list of ten thousand runs costs one page's rows."""
     conds = [_term(t) for t in (query or "").split()]
     if statuses:
         conds.append(col(Run.status).in_([RunStatus(x) for x in statuses]))
@@ -120,6 +123,8 @@ def search_runs(*, session: Session, query: str = "", statuses: Iterable[RunStat
         conds.append(Run.dataset_id == dataset_id)
     if sweep_id is not None:
         conds.append(Run.sweep_id == sweep_id)
+    if sweep_query.strip():
+        conds.append(col(Run.sweep_id).in_(select(Sweep.id).where(*sweep_conditions(sweep_query))))
     if since is not None:
         conds.append(col(Run.created_at) >= since)
     for tag in tags or ():

@@ -57,11 +57,16 @@ def _sweep_term(term: str):
     return or_(*conds)
 
 
+def sweep_conditions(query: str) -> list:
+    """The conditions a sweep must meet to match ``query``: every word (``_sweep_term``)."""
+    return [_sweep_term(t) for t in (query or "").split()]
+
+
 def search_sweeps(*, session: Session, query: str = "", kind: str | None = None, family: str | None = None,
                   offset: int = 0, limit: int = 20) -> tuple[list[Sweep], int]:
     """One page of sweeps (of ``kind``: "search" or "curve"), newest first, and how many match:
     every word of ``query`` must match (``_sweep_term``). The database filters, counts and pages."""
-    conds = [_sweep_term(t) for t in (query or "").split()]
+    conds = sweep_conditions(query)
     if kind:
         conds.append(Sweep.kind == kind)
     if family:

@@ -98,6 +98,24 @@ def test_sweep_search_matches_id_name_family_status_metric_dataset_and_date_and_
         assert [w.name for w in queries.search_sweeps(session=s, kind="curve")[0]] == ["sweep-24"]
 
 
+def test_runs_filtered_by_the_sweeps_a_search_matches(db_url):
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        made = {}
+        for i, name in enumerate(("lr-night", "lr-day", "batch-night")):
+            sweep = queries.create_sweep(session=s, name=name, family="yolo", space={}, method="grid", metric="loss",
+                                         direction="minimize", max_trials=2, parallel=1, pruner="none")
+            made[name] = sweep.id
+            for run in (f"run-{2 * i + 1:02d}", f"run-{2 * i + 2:02d}"):
+                queries.update_run(session=s, run_id=ids[run], sweep_id=sweep.id)
+    assert names(db_url, sweep_query="night") == (["run-06", "run-05", "run-02", "run-01"], 4)
+    assert names(db_url, sweep_query="lr night") == (["run-02", "run-01"], 2)  # every word
+    assert names(db_url, sweep_query=f"#{made['lr-day']}") == (["run-04", "run-03"], 2)
+    assert names(db_url, sweep_query="night", query="run-05") == (["run-05"], 1)
+    assert names(db_url, sweep_query="no-such-sweep") == ([], 0)
+    assert names(db_url, sweep_query="  ", limit=100)[1] == 45  # blank: no sweep filter
+
+
 def test_model_scopes_count_versions_and_a_scope_pages_active_first_then_newest(db_url):
     with session_scope(db_url) as s:
         runs = [queries.create_run(session=s, family="anomaly", config={}, name=f"ae-{i:02d}") for i in range(30)]

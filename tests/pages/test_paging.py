@@ -77,3 +77,22 @@ def test_a_scope_of_many_versions_pages_and_the_search_finds_one(stack):
     assert "No version of this scope matches" not in " ".join(i.value for i in at.info)
     at.text_input(key="version-search").set_value("no-such-run").run()
     assert any("No version of this scope matches this search" in i.value for i in at.info)
+
+
+def test_comparison_sweep_filter_searches_sweeps_beyond_the_newest(stack):
+    """The Comparison filter takes a sweep by id or name from any number of sweeps (it listed the newest 200)."""
+    word = f"cmp{uuid.uuid4().hex[:6]}"
+    old = _sweeps(word, 1, "search")[0]
+    _sweeps(f"{word}x", 3, "search")
+    with session_scope() as s:
+        trial = queries.create_run(session=s, family="toy", config={}, name=f"{word}-trial", sweep_id=old)
+        other = queries.create_run(session=s, family="toy", config={}, name=f"{word}-other")
+    at = open_page("pages/4_Model_Comparison.py")
+    at.run()
+    at.multiselect(key="f-status").set_value([]).run()
+    at.text_input(key="f-sweep").set_value(f"#{old}").run()
+    assert not at.exception, [e.message for e in at.exception]
+    options = at.multiselect(key="runs").options
+    assert any(f"#{trial.id} " in o for o in options) and not any(f"#{other.id} " in o for o in options)
+    at.text_input(key="f-sweep").set_value(f"{word}-00").run()
+    assert [o for o in at.multiselect(key="runs").options if word in o] == [o for o in options if word in o]
