@@ -183,7 +183,7 @@ def test_transition_lightning_arguments(data, plan, expected):
 @pytest.mark.parametrize("plan, expected", [
     (DevicePlan("cpu"), {"use_gpu": False, "current_device": None, "data_parallel": None, "autocast": None}),
     (DevicePlan("cuda", (1,), amp=True), {"use_gpu": True, "current_device": 1, "data_parallel": None,
-                                          "autocast": "bfloat16"}),
+                                          "autocast": "cuda"}),
     (DevicePlan("cuda", (0, 1)), {"use_gpu": True, "current_device": 0, "data_parallel": [0, 1], "autocast": None}),
 ])
 def test_reid_placement(plan, expected):

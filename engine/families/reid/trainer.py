@@ -107,10 +107,11 @@ def placement(plan: DevicePlan) -> dict[str, Any]:
     """How a plan maps onto torchreid's engine: ``use_gpu`` (it moves batches with ``.cuda()``, to
     the current device, so ``current_device`` is set first), ``data_parallel`` (the
     ``DataParallel`` device ids across several GPUs, as torchreid's own scripts wrap the model)
-    and ``autocast`` (bfloat16 on CUDA with ``amp``; torchreid's engine has no gradient scaler,
-    which float16 would need)."""
+    and ``autocast``, the device type the forward pass runs under ``torch.autocast`` on (``cuda``
+    with ``amp`` on CUDA, else None; the dtype is ``_amp_dtype``'s: bfloat16 where the GPU has it,
+    else float16 with a gradient scaler)."""
     return {"use_gpu": plan.cuda, "current_device": plan.indices[0] if plan.cuda else None,
-            "data_parallel": plan.data_parallel_ids, "autocast": "bfloat16" if plan.cuda and plan.amp else None}
+            "data_parallel": plan.data_parallel_ids, "autocast": "cuda" if plan.cuda and plan.amp else None}
 
 
 def _start_weights(model: torch.nn.Module, config: ReidConfig, ctx: RunContext) -> None:
@@ -327,8 +328,7 @@ class ReidTrainer(Trainer):
         optimizer, scheduler = _optimisation(model, config)
         bridge = _Bridge(ctx, config.epochs)
         trained = wrap_data_parallel(model, plan)  # several GPUs: each batch split across them
-        engine = _engine(config, data, trained, optimizer, scheduler, bridge, cuda,
-                         amp_device="cuda" if config.amp and cuda else None)
+        engine = _engine(config, data, trained, optimizer, scheduler, bridge, cuda, amp_device=placed["autocast"])
         life = Lifecycle(ctx, config.model_dump(mode="json"), CHECKPOINT_KIND, direction=RANKING.direction,
                          select=config.select_model)
         early = _EarlyStop(config)
