@@ -15,14 +15,28 @@ from ui.page import page
 page("Analyze a drawing")
 st.title("Analyze a drawing")
 
+
+def _age_order(scope: str) -> tuple:
+    """Age groups by their ages; a scope that is no age group of the accepted ages last, by name."""
+    try:
+        rng = parse_age_range(scope)
+    except ValueError:
+        return (1, 0.0, 0.0, scope)
+    return (0, rng.lo, rng.hi, scope)
+
+
 with session_scope() as s:
     models = queries.list_model_versions(session=s, family="anomaly", active_only=True)
     datasets = queries.list_datasets(session=s, kind="drawings")
 if not models:
     st.info("No active anomaly model yet: launch the `anomaly` family for some age groups first.")
     st.stop()
-scopes = sorted((m.scope for m in models), key=lambda x: parse_age_range(x) if "-" in x else (0, 0))
-st.caption("Active models for age groups: " + ", ".join(scopes))
+
+
+scopes = sorted({m.scope or "" for m in models}, key=_age_order)
+odd = [repr(x) for x in scopes if _age_order(x)[0]]
+st.caption("Active models for age groups: " + ", ".join(x for x in scopes if not _age_order(x)[0])
+           + (f" (not an age group a drawing's age falls in, so never used here: {', '.join(odd)})" if odd else ""))
 
 source = st.radio("Drawing", ["Upload", "Pick from a dataset"], horizontal=True)
 image, age, name = None, None, "drawing.png"

@@ -134,3 +134,24 @@ def test_generate_sample_data_button_makes_the_chosen_kind_on_a_worker(stack, wo
     with session_scope() as s:
         ds = queries.get_dataset_by_name(session=s, name="sample-yolo-classify")
         assert ds is not None and ds.kind == "yolo" and ds.summary["samples"] > 0
+
+
+def test_analyze_drawing_lists_an_active_model_whose_scope_is_no_age_group_without_failing(seeded):
+    """An active anomaly model of scope '1-4' (ages below the accepted 2–18) or 'misc' broke the
+    page's sort of age groups; they are listed apart, and the real age groups still score."""
+    from jobs import registry
+
+    with session_scope() as s:
+        made = [queries.register_model_version(session=s, run_id=seeded, family="anomaly", artifact_path="x.pt",
+                                               scope=scope, activate=True).id for scope in ("1-4", "misc", "3-6")]
+    try:
+        at = open_page("pages/6_Analyze_Drawing.py")
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        line = next(c.value for c in at.caption if c.value.startswith("Active models for age groups"))
+        groups, _, apart = line.partition(" (not an age group")
+        assert "3-6" in groups.split(": ", 1)[1].split(", ") and "1-4" not in groups and "misc" not in groups
+        assert "'1-4', 'misc'" in apart
+    finally:
+        for version_id in made:
+            registry.archive(version_id, actor="test")
