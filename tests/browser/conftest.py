@@ -2,9 +2,9 @@
 
 ``python -m jobs.launcher`` on the embedded default (SQLite file + embedded Redis + local
 workers) in a fresh home, on a free port; Playwright drives Debian's Chromium (installed by
-``make browser``; Playwright never downloads a browser). Every step saves a screenshot under
-``$BROWSER_ARTIFACTS`` (default ``var/browser-artifacts``); a failing test leaves the screenshot of
-the step it failed in.
+``make browser``; Playwright never downloads a browser). Every step saves a screenshot of the
+first screen under ``$BROWSER_ARTIFACTS`` (default ``var/browser-artifacts``); a failing test
+leaves a full-page screenshot of the step it failed in.
 """
 from __future__ import annotations
 
@@ -130,10 +130,12 @@ class Steps:
         if msg.type == "error" and not BENIGN_CONSOLE.search(msg.text):
             self.console_errors.append(f"{msg.text} ({where})")
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, *, full_page: bool = False) -> Path:
+        """The first screen of the page (what the README's pictures crop to); the whole page for
+        a step that failed (a full-page capture of a tall page costs a second or more here)."""
         self.n += 1
         path = ARTIFACTS / f"{self.prefix}-{self.n:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def check(self, name: str) -> Path:
@@ -141,6 +143,7 @@ class Steps:
         path = self.shot(name)
         boxes = self.page.locator('[data-testid="stException"]')
         if boxes.count():
+            path = self.shot(f"{name}-full", full_page=True)
             raise AssertionError(f"step {name}: Streamlit exception on the page: {boxes.first.inner_text()[:800]} "
                                  f"(screenshot {path})")
         if self.console_errors:
@@ -156,7 +159,7 @@ def steps(browser, request):
     s = Steps(page, request.node.name.replace("test_", ""))
     yield s
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        s.shot("FAILED")
+        s.shot("FAILED", full_page=True)
     context.close()
 
 
