@@ -203,8 +203,8 @@ def try_transition(page, home) -> None:
 
 
 FAMILY_PATHS = {
-    "yolo": ("yolo", "detect", "task: detect\nepochs: 2\nimgsz: 64\nbatch: 8\nworkers: 0\nmin_per_class: 0\n", try_yolo),
-    "reid": ("market1501", None, "model: osnet_x0_25\nheight: 64\nwidth: 32\nepochs: 2\neval_freq: 1\n"
+    "yolo": ("yolo", "detect", "task: detect\nepochs: 1\nimgsz: 64\nbatch: 8\nworkers: 0\nmin_per_class: 0\n", try_yolo),
+    "reid": ("market1501", None, "model: osnet_x0_25\nheight: 64\nwidth: 32\nepochs: 1\neval_freq: 1\n"
                                  "batch_size: 16\nworkers: 0\nmin_identities: 4\n", try_reid),
     "ppo": ("logos", None, "total_timesteps: 256\nn_steps: 64\nbatch_size: 64\neval_freq: 128\n"
                            "checkpoint_freq: 128\neval_images_per_category: 1\n", try_ppo),
