@@ -270,13 +270,20 @@ def measure_long(database_url: str | None = None) -> dict[str, float]:
     return {"bare": bare_s, "first": first, "most": most, "seed": seed_s}
 
 
+def _databases(pg: str | None, what: str):
+    """(label, URL) of SQLite, then of the local PostgreSQL unless none answers or
+    ``BENCH_MANY_POSTGRES=0`` (which it says for ``what``)."""
+    yield "SQLite", None
+    if pg is None or os.environ.get("BENCH_MANY_POSTGRES", "1") == "0":
+        print(f"{what}, PostgreSQL: no local server answers (or BENCH_MANY_POSTGRES=0); skipped")
+        return
+    yield "PostgreSQL", pg
+
+
 def report() -> list[bool]:
     oks = []
     with postgres() as pg:
-        for label, url in (("SQLite", None), ("PostgreSQL", pg)):
-            if label == "PostgreSQL" and (url is None or os.environ.get("BENCH_MANY_POSTGRES", "1") == "0"):
-                print("Comparison page, PostgreSQL: no local server answers (or BENCH_MANY_POSTGRES=0); skipped")
-                continue
+        for label, url in _databases(pg, "Comparison page"):
             r = measure_comparison(url)
             ok = r["first"] < 1.0 and r["rerun"] < 0.3 and r["most"] <= 1000 and r["sent"] <= 2_000_000
             print(line(f"Comparison page, {RUNS} runs × {len(NAMES)} metrics × {STEPS:,} steps, first draw, {label}",
@@ -291,10 +298,7 @@ def report() -> list[bool]:
         print(f"{label} first draw, {MANY:,} runs and {MANY:,} sweeps in the database: {took * 1000:.0f} ms (bar < 500 ms): "
               f"{'met' if oks[-1] else 'NOT met'}")
     with postgres() as pg:
-        for label, url in (("SQLite", None), ("PostgreSQL", pg)):
-            if label == "PostgreSQL" and (url is None or os.environ.get("BENCH_MANY_POSTGRES", "1") == "0"):
-                print("Progress page, PostgreSQL: no local server answers (or BENCH_MANY_POSTGRES=0); skipped")
-                continue
+        for label, url in _databases(pg, "Progress page"):
             r = measure_long(url)
             oks.append(r["first"] < 1.0 and r["most"] <= 2000)
             print(line(f"Progress first draw, one metric of {LONG:,} points, {label}", "bare summary + pyramid read",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from db import queries
 from db.session import session_scope
-from engine.families.anomaly.config import parse_age_range, scope_for_age
+from engine.families.anomaly.config import AgeRange, parse_age_range, scope_for_age
 from engine.families.anomaly.metrics import percentile_label
 from jobs import api
 from ui.page import page
@@ -16,13 +16,12 @@ page("Analyze a drawing")
 st.title("Analyze a drawing")
 
 
-def _age_order(scope: str) -> tuple:
-    """Age groups by their ages; a scope that is no age group of the accepted ages last, by name."""
+def _age_range(scope: str) -> AgeRange | None:
+    """The scope's age range; None for a scope that is no age group of the accepted ages."""
     try:
-        rng = parse_age_range(scope)
+        return parse_age_range(scope)
     except ValueError:
-        return (1, 0.0, 0.0, scope)
-    return (0, rng.lo, rng.hi, scope)
+        return None
 
 
 with session_scope() as s:
@@ -32,10 +31,10 @@ if not models:
     st.info("No active anomaly model yet: launch the `anomaly` family for some age groups first.")
     st.stop()
 
-
-scopes = sorted({m.scope or "" for m in models}, key=_age_order)
-odd = [repr(x) for x in scopes if _age_order(x)[0]]
-st.caption("Active models for age groups: " + ", ".join(x for x in scopes if not _age_order(x)[0])
+ranges = {m.scope or "": _age_range(m.scope or "") for m in models}
+scopes = sorted((x for x, r in ranges.items() if r is not None), key=lambda x: (ranges[x].lo, ranges[x].hi))
+odd = sorted(repr(x) for x, r in ranges.items() if r is None)
+st.caption("Active models for age groups: " + ", ".join(scopes)
            + (f" (not an age group a drawing's age falls in, so never used here: {', '.join(odd)})" if odd else ""))
 
 source = st.radio("Drawing", ["Upload", "Pick from a dataset"], horizontal=True)
